@@ -1,0 +1,3 @@
+//! What the lake's tables look like to readers.
+
+pub mod schema;

@@ -1,0 +1,221 @@
+//! The lake's canonical schema: the Log Analytics column names of SPEC §2, so SQL written against
+//! Sentinel reads the same here, plus the stored `UserKey` that the file order is declared on.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// The two sign-in tables the hunt joins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    /// Interactive sign-ins (`SigninLogs`).
+    Signin,
+    /// Non-interactive sign-ins (`AADNonInteractiveUserSignInLogs`).
+    NonInteractive,
+}
+
+impl Table {
+    pub const ALL: [Table; 2] = [Table::Signin, Table::NonInteractive];
+
+    /// The Log Analytics table name, which is also the lake folder name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Signin => "SigninLogs",
+            Table::NonInteractive => "AADNonInteractiveUserSignInLogs",
+        }
+    }
+
+    /// Accepts the table names and the diagnostic-settings category names of SPEC §3.
+    pub fn from_name(name: &str) -> Option<Table> {
+        match name {
+            "SigninLogs" | "SignInLogs" => Some(Table::Signin),
+            "AADNonInteractiveUserSignInLogs" | "NonInteractiveUserSignInLogs" => {
+                Some(Table::NonInteractive)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Table {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Table::from_name(s).ok_or_else(|| {
+            format!("unknown table {s:?}: expected SigninLogs or AADNonInteractiveUserSignInLogs")
+        })
+    }
+}
+
+pub const TIME_GENERATED: &str = "TimeGenerated";
+pub const CREATED_DATE_TIME: &str = "CreatedDateTime";
+pub const USER_KEY: &str = "UserKey";
+pub const IS_INTERACTIVE: &str = "IsInteractive";
+
+/// The string columns, in file order. Strings are never null (SPEC §1 rule 2): missing is `""`.
+/// The last seven hold JSON text (objects or arrays kept byte-exact from the source).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Text {
+    UserPrincipalName,
+    Id,
+    ResultType,
+    ResultDescription,
+    IPAddress,
+    AutonomousSystemNumber,
+    AppDisplayName,
+    AppId,
+    CorrelationId,
+    UserId,
+    UserDisplayName,
+    UserType,
+    Category,
+    ClientAppUsed,
+    UserAgent,
+    ResourceDisplayName,
+    SessionId,
+    UniqueTokenIdentifier,
+    ConditionalAccessStatus,
+    LocationDetails,
+    DeviceDetail,
+    Status,
+    MfaDetail,
+    ConditionalAccessPolicies,
+    AuthenticationDetails,
+    /// Every source field that has no column of its own, as one JSON object, so ingest is
+    /// lossless (SPEC §2). Fields of a diagnostic record's `properties` nest under `"properties"`.
+    AdditionalFields,
+}
+
+impl Text {
+    pub const COUNT: usize = Text::AdditionalFields as usize + 1;
+
+    pub const ALL: [Text; Text::COUNT] = [
+        Text::UserPrincipalName,
+        Text::Id,
+        Text::ResultType,
+        Text::ResultDescription,
+        Text::IPAddress,
+        Text::AutonomousSystemNumber,
+        Text::AppDisplayName,
+        Text::AppId,
+        Text::CorrelationId,
+        Text::UserId,
+        Text::UserDisplayName,
+        Text::UserType,
+        Text::Category,
+        Text::ClientAppUsed,
+        Text::UserAgent,
+        Text::ResourceDisplayName,
+        Text::SessionId,
+        Text::UniqueTokenIdentifier,
+        Text::ConditionalAccessStatus,
+        Text::LocationDetails,
+        Text::DeviceDetail,
+        Text::Status,
+        Text::MfaDetail,
+        Text::ConditionalAccessPolicies,
+        Text::AuthenticationDetails,
+        Text::AdditionalFields,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Text::UserPrincipalName => "UserPrincipalName",
+            Text::Id => "Id",
+            Text::ResultType => "ResultType",
+            Text::ResultDescription => "ResultDescription",
+            Text::IPAddress => "IPAddress",
+            Text::AutonomousSystemNumber => "AutonomousSystemNumber",
+            Text::AppDisplayName => "AppDisplayName",
+            Text::AppId => "AppId",
+            Text::CorrelationId => "CorrelationId",
+            Text::UserId => "UserId",
+            Text::UserDisplayName => "UserDisplayName",
+            Text::UserType => "UserType",
+            Text::Category => "Category",
+            Text::ClientAppUsed => "ClientAppUsed",
+            Text::UserAgent => "UserAgent",
+            Text::ResourceDisplayName => "ResourceDisplayName",
+            Text::SessionId => "SessionId",
+            Text::UniqueTokenIdentifier => "UniqueTokenIdentifier",
+            Text::ConditionalAccessStatus => "ConditionalAccessStatus",
+            Text::LocationDetails => "LocationDetails",
+            Text::DeviceDetail => "DeviceDetail",
+            Text::Status => "Status",
+            Text::MfaDetail => "MfaDetail",
+            Text::ConditionalAccessPolicies => "ConditionalAccessPolicies",
+            Text::AuthenticationDetails => "AuthenticationDetails",
+            Text::AdditionalFields => "AdditionalFields",
+        }
+    }
+
+    /// Whether the column holds JSON text (an object or array may be stored as-is).
+    pub fn is_json(self) -> bool {
+        self as usize >= Text::LocationDetails as usize
+    }
+
+    pub fn from_name(name: &str) -> Option<Text> {
+        Text::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+/// Nanosecond UTC timestamps: KQL ticks are 100 ns and SPEC §1 rule 10 forbids losing them.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+/// Column positions in [`lake_schema`].
+pub mod col {
+    pub const TIME_GENERATED: usize = 0;
+    pub const CREATED_DATE_TIME: usize = 1;
+    pub const USER_KEY: usize = 2;
+    /// The first [`super::Text`] column; `Text::X` is at `TEXT + X as usize`.
+    pub const TEXT: usize = 3;
+    pub const IS_INTERACTIVE: usize = TEXT + super::Text::COUNT;
+}
+
+static LAKE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields = vec![
+        Field::new(TIME_GENERATED, timestamp_type(), false),
+        Field::new(CREATED_DATE_TIME, timestamp_type(), true),
+        Field::new(USER_KEY, DataType::Utf8, false),
+    ];
+    fields.extend(
+        Text::ALL
+            .iter()
+            .map(|t| Field::new(t.name(), DataType::Utf8, false)),
+    );
+    fields.push(Field::new(IS_INTERACTIVE, DataType::Boolean, true));
+    Arc::new(Schema::new(fields))
+});
+
+/// The schema of every Parquet file the project writes (the `date` partition is in the path).
+pub fn lake_schema() -> SchemaRef {
+    Arc::clone(&LAKE_SCHEMA)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_positions_match_the_schema() {
+        let schema = lake_schema();
+        assert_eq!(schema.field(col::TIME_GENERATED).name(), "TimeGenerated");
+        assert_eq!(schema.field(col::USER_KEY).name(), "UserKey");
+        assert_eq!(
+            schema
+                .field(col::TEXT + Text::AutonomousSystemNumber as usize)
+                .name(),
+            "AutonomousSystemNumber"
+        );
+        assert_eq!(schema.field(col::IS_INTERACTIVE).name(), "IsInteractive");
+        assert_eq!(schema.fields().len(), col::IS_INTERACTIVE + 1);
+    }
+}

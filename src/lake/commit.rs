@@ -1,0 +1,152 @@
+//! Adding rows to a table: merge them with the files of the dates they touch, drop duplicates
+//! (SPEC §2: same non-empty `Id`, the copy with the earliest `TimeGenerated` wins, even across
+//! dates), and swap each changed date's file in atomically, so each (table, date) stays one
+//! sorted file.
+//!
+//! Re-deliveries arrive hours, not weeks, after the original, so a duplicate is looked for in
+//! the dates the new rows fall on and the day either side of them: that keeps a commit's cost
+//! proportional to what it adds, not to the size of the lake.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::TimestampNanosecondType;
+use chrono::{Days, NaiveDate};
+
+use super::error::LakeError;
+use super::file;
+use super::layout;
+use crate::catalog::schema::{Table, Text, col};
+
+/// What a commit did with the rows it was given.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CommitStats {
+    /// New rows now in the lake.
+    pub written: u64,
+    /// New rows dropped because the lake or the same batch has an earlier copy.
+    pub duplicates: u64,
+    /// Rows already in the lake replaced by an earlier copy that arrived now.
+    pub superseded: u64,
+    /// Date files written.
+    pub files_written: u64,
+}
+
+/// Merges `new` (lake-schema batches) into `table`.
+pub fn commit(root: &Path, table: Table, new: Vec<RecordBatch>) -> Result<CommitStats, LakeError> {
+    let new: Vec<RecordBatch> = new.into_iter().filter(|b| b.num_rows() > 0).collect();
+    if new.is_empty() {
+        return Ok(CommitStats::default());
+    }
+    let new_dates: BTreeSet<NaiveDate> = new
+        .iter()
+        .flat_map(|b| times(b).iter().map(|&t| layout::date_of(t)))
+        .collect();
+    let existing: BTreeSet<NaiveDate> = layout::dates(root, table)
+        .map_err(|e| LakeError::io(&layout::table_dir(root, table), e))?
+        .into_iter()
+        .collect();
+    let neighbours: BTreeSet<NaiveDate> = new_dates
+        .iter()
+        .flat_map(|&d| {
+            [
+                d.checked_sub_days(Days::new(1)),
+                Some(d),
+                d.checked_add_days(Days::new(1)),
+            ]
+        })
+        .flatten()
+        .filter(|d| existing.contains(d))
+        .collect();
+
+    // Old rows first: on a tie they win, so re-ingesting never rewrites a file.
+    let mut batches = Vec::new();
+    for &date in &neighbours {
+        let path = layout::data_file(root, table, date);
+        if path.exists() {
+            batches.extend(file::read(&path)?);
+        }
+    }
+    let old_batches = batches.len();
+    batches.extend(new);
+
+    let mut keep: Vec<Vec<bool>> = batches.iter().map(|b| vec![true; b.num_rows()]).collect();
+    let mut stats = CommitStats::default();
+    let mut changed: BTreeSet<NaiveDate> = BTreeSet::new();
+    {
+        let mut winners: HashMap<&str, (usize, usize)> = HashMap::new();
+        for (b, batch) in batches.iter().enumerate() {
+            let ids = batch
+                .column(col::TEXT + Text::Id as usize)
+                .as_string::<i32>();
+            let batch_times = times(batch);
+            for (r, id) in ids.iter().enumerate() {
+                let Some(id) = id.filter(|id| !id.is_empty()) else {
+                    continue;
+                };
+                let Some(&(wb, wr)) = winners.get(id) else {
+                    winners.insert(id, (b, r));
+                    continue;
+                };
+                let winner_time = times(&batches[wb])[wr];
+                let (loser_b, loser_r) = if batch_times[r] < winner_time {
+                    winners.insert(id, (b, r));
+                    (wb, wr)
+                } else {
+                    (b, r)
+                };
+                keep[loser_b][loser_r] = false;
+                if loser_b < old_batches {
+                    stats.superseded += 1;
+                    changed.insert(layout::date_of(times(&batches[loser_b])[loser_r]));
+                } else {
+                    stats.duplicates += 1;
+                }
+            }
+        }
+    }
+
+    let mut rows_by_date: BTreeMap<NaiveDate, Vec<(usize, usize)>> = BTreeMap::new();
+    for (b, batch) in batches.iter().enumerate() {
+        for (r, &t) in times(batch).iter().enumerate() {
+            if !keep[b][r] {
+                continue;
+            }
+            let date = layout::date_of(t);
+            if b >= old_batches {
+                stats.written += 1;
+                changed.insert(date);
+            }
+            rows_by_date.entry(date).or_default().push((b, r));
+        }
+    }
+    let staging = layout::staging_dir(root);
+    for date in changed {
+        let target = layout::data_file(root, table, date);
+        match rows_by_date.get(&date) {
+            Some(rows) => {
+                file::write_sorted(&staging, &target, &batches, rows)?;
+                stats.files_written += 1;
+            }
+            None => remove_date(root, table, date)?,
+        }
+    }
+    Ok(stats)
+}
+
+/// A date whose every row was superseded by an earlier copy on another date.
+fn remove_date(root: &Path, table: Table, date: NaiveDate) -> Result<(), LakeError> {
+    let target = layout::data_file(root, table, date);
+    std::fs::remove_file(&target).map_err(|e| LakeError::io(&target, e))?;
+    let dir = layout::date_dir(root, table, date);
+    // Another tool's files may share the folder; then it stays.
+    let _ = std::fs::remove_dir(dir);
+    Ok(())
+}
+
+fn times(batch: &RecordBatch) -> &[i64] {
+    batch
+        .column(col::TIME_GENERATED)
+        .as_primitive::<TimestampNanosecondType>()
+        .values()
+}

@@ -1,0 +1,138 @@
+//! Reading and writing one (table, date) Parquet file. Writes sort the rows by
+//! (`UserKey`, `TimeGenerated`), declare exactly that in `sorting_columns` (DataFusion trusts it
+//! to skip sorts), and appear atomically: a temporary file in `_staging` is synced and renamed
+//! over the old one, so a reader or a crash never sees half a file.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+
+use arrow::array::{Array, RecordBatch};
+use arrow::compute::{
+    SortColumn, SortOptions, interleave, interleave_record_batch, lexsort_to_indices,
+};
+use arrow::error::ArrowError;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use super::error::LakeError;
+use crate::catalog::schema::{Text, col, lake_schema};
+
+/// Ascending, nulls last: what SQL's `ORDER BY UserKey, TimeGenerated` means.
+const ORDER: SortOptions = SortOptions {
+    descending: false,
+    nulls_first: false,
+};
+
+/// Rows written per `ArrowWriter::write` call; bounds the copy made to gather them.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+/// The order of `rows` (indices into `batches`) by the declared key, then by content so that
+/// equal keys land in a repeatable order whatever order the inputs were read in.
+fn sorted(
+    batches: &[RecordBatch],
+    rows: &[(usize, usize)],
+) -> Result<Vec<(usize, usize)>, ArrowError> {
+    let keys = [
+        col::USER_KEY,
+        col::TIME_GENERATED,
+        col::TEXT + Text::Id as usize,
+        col::TEXT + Text::CorrelationId as usize,
+        col::TEXT + Text::AdditionalFields as usize,
+    ];
+    let columns = keys
+        .iter()
+        .map(|&k| {
+            let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(k).as_ref()).collect();
+            Ok(SortColumn {
+                values: interleave(&arrays, rows)?,
+                options: Some(ORDER),
+            })
+        })
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    let order = lexsort_to_indices(&columns, None)?;
+    Ok(order.values().iter().map(|&i| rows[i as usize]).collect())
+}
+
+fn writer_properties() -> WriterProperties {
+    let sorting = [col::USER_KEY, col::TIME_GENERATED]
+        .iter()
+        .map(|&i| SortingColumn {
+            column_idx: i as i32,
+            descending: ORDER.descending,
+            nulls_first: ORDER.nulls_first,
+        })
+        .collect();
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("valid level"),
+        ))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_sorting_columns(Some(sorting))
+        .set_created_by(concat!("retrohunt ", env!("CARGO_PKG_VERSION")).to_string())
+        .build()
+}
+
+/// Writes the `rows` of `batches`, sorted, to `target` via a temporary file in `staging`.
+/// Rows are gathered in chunks, so no single array has to hold a whole day of text.
+pub fn write_sorted(
+    staging: &Path,
+    target: &Path,
+    batches: &[RecordBatch],
+    rows: &[(usize, usize)],
+) -> Result<(), LakeError> {
+    let order = sorted(batches, rows).map_err(|e| LakeError::arrow(target, e))?;
+    let batch_refs: Vec<&RecordBatch> = batches.iter().collect();
+    let io = |e: std::io::Error| LakeError::io(target, e);
+    std::fs::create_dir_all(staging).map_err(io)?;
+    let parent = target.parent().expect("lake files live in a date folder");
+    std::fs::create_dir_all(parent).map_err(io)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix("write-")
+        .suffix(".parquet.tmp")
+        .tempfile_in(staging)
+        .map_err(io)?;
+    {
+        let mut writer =
+            ArrowWriter::try_new(temp.as_file_mut(), lake_schema(), Some(writer_properties()))
+                .map_err(|e| LakeError::parquet(target, e))?;
+        for chunk in order.chunks(WRITE_CHUNK) {
+            let batch = interleave_record_batch(&batch_refs, chunk)
+                .map_err(|e| LakeError::arrow(target, e))?;
+            writer
+                .write(&batch)
+                .map_err(|e| LakeError::parquet(target, e))?;
+        }
+        writer.close().map_err(|e| LakeError::parquet(target, e))?;
+    }
+    temp.as_file_mut().flush().map_err(io)?;
+    temp.as_file().sync_all().map_err(io)?;
+    temp.persist(target).map_err(|e| io(e.error))?;
+    File::open(parent)
+        .and_then(|dir| dir.sync_all())
+        .map_err(io)?;
+    Ok(())
+}
+
+/// Reads a whole file written by [`write_sorted`].
+pub fn read(path: &Path) -> Result<Vec<RecordBatch>, LakeError> {
+    let file = File::open(path).map_err(|e| LakeError::io(path, e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|builder| builder.with_batch_size(64 * 1024).build())
+        .map_err(|e| LakeError::parquet(path, e))?;
+    let batches = reader
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| LakeError::arrow(path, e))?;
+    if let Some(first) = batches.first()
+        && first.schema().fields() != lake_schema().fields()
+    {
+        return Err(LakeError::Schema {
+            path: path.to_path_buf(),
+            reason: "not a file this version of retrohunt wrote (columns differ)".into(),
+        });
+    }
+    Ok(batches)
+}

@@ -1,0 +1,76 @@
+//! The sources a lake has ingested, keyed by path, size and content hash. Archive blobs are
+//! append blobs that grow: a file whose size or hash changed is read again, and the records
+//! the lake already holds fall out as duplicates.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::LakeError;
+use super::layout;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub path: PathBuf,
+    pub size: u64,
+    /// BLAKE3 of the file's bytes as stored (before decompression), hex.
+    pub hash: String,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Manifest {
+    sources: HashMap<PathBuf, Source>,
+}
+
+impl Manifest {
+    pub fn load(root: &Path) -> Result<Manifest, LakeError> {
+        let path = layout::manifest_file(root);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
+            Err(e) => return Err(LakeError::io(&path, e)),
+        };
+        let mut sources = HashMap::new();
+        for (index, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let source: Source = serde_json::from_str(line).map_err(|e| LakeError::Manifest {
+                path: path.clone(),
+                line: index + 1,
+                reason: e.to_string(),
+            })?;
+            sources.insert(source.path.clone(), source);
+        }
+        Ok(Manifest { sources })
+    }
+
+    pub fn contains(&self, source: &Source) -> bool {
+        self.sources.get(&source.path) == Some(source)
+    }
+
+    pub fn record(&mut self, source: Source) {
+        self.sources.insert(source.path.clone(), source);
+    }
+
+    /// Replaces the manifest file atomically.
+    pub fn save(&self, root: &Path) -> Result<(), LakeError> {
+        let path = layout::manifest_file(root);
+        let staging = layout::staging_dir(root);
+        let io = |e: std::io::Error| LakeError::io(&path, e);
+        std::fs::create_dir_all(&staging).map_err(io)?;
+        let mut temp = tempfile::NamedTempFile::new_in(&staging).map_err(io)?;
+        let mut sources: Vec<&Source> = self.sources.values().collect();
+        sources.sort_by(|a, b| a.path.cmp(&b.path));
+        for source in sources {
+            let line = serde_json::to_string(source).expect("manifest entries serialise");
+            writeln!(temp, "{line}").map_err(io)?;
+        }
+        temp.as_file().sync_all().map_err(io)?;
+        temp.persist(&path).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,16 @@
+//! The `retrohunt` command. Exit status: 0 success, 1 failure, 2 bad arguments or (with
+//! `--strict`) bad input data.
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match cli::run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("retrohunt: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! The lake's promises: one sorted file per (table, date) with the order declared in
+//! `sorting_columns`, deduplication by `Id` keeping the earliest copy even across dates, and
+//! re-ingest adding nothing.
+
+use std::path::Path;
+
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use retrohunt::catalog::schema::{Table, col, lake_schema};
+use retrohunt::lake::layout;
+
+use crate::util::{assert_accounted, ingest, read_table, samples};
+
+fn record(id: &str, time: &str, upn: &str, ip: &str) -> String {
+    format!(
+        r#"{{"time":"{time}","category":"NonInteractiveUserSignInLogs","resultType":"0","properties":{{"id":"{id}","userPrincipalName":"{upn}","ipAddress":"{ip}"}}}}"#
+    )
+}
+
+fn write_lines(path: &Path, lines: &[String]) {
+    std::fs::write(path, lines.join("\r\n") + "\r\n").unwrap();
+}
+
+#[test]
+fn files_are_sorted_and_declare_it() {
+    let lake = tempfile::tempdir().unwrap();
+    ingest(lake.path(), &samples());
+    for table in Table::ALL {
+        let rows = read_table(lake.path(), table);
+        for pair in rows.windows(2).filter(|p| p[0].date == p[1].date) {
+            assert!(
+                (&pair[0].user_key, &pair[0].time_generated)
+                    <= (&pair[1].user_key, &pair[1].time_generated),
+                "{pair:?}"
+            );
+        }
+        for date in layout::dates(lake.path(), table).unwrap() {
+            let file = std::fs::File::open(layout::data_file(lake.path(), table, date)).unwrap();
+            let reader = SerializedFileReader::new(file).unwrap();
+            let row_group = reader.metadata().row_group(0);
+            let sorting = row_group
+                .sorting_columns()
+                .expect("sorting_columns written");
+            let schema = lake_schema();
+            let names: Vec<&str> = sorting
+                .iter()
+                .map(|s| schema.field(s.column_idx as usize).name().as_str())
+                .collect();
+            assert_eq!(names, ["UserKey", "TimeGenerated"]);
+            assert!(sorting.iter().all(|s| !s.descending));
+            let stats = row_group.column(col::TIME_GENERATED).statistics();
+            assert!(
+                stats.is_some_and(|s| s.min_bytes_opt().is_some()),
+                "time statistics written"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_same_ingest_twice_adds_nothing() {
+    let lake = tempfile::tempdir().unwrap();
+    let first = ingest(lake.path(), &samples());
+    let rows_before = read_table(lake.path(), Table::NonInteractive);
+    let second = ingest(lake.path(), &samples());
+    assert_eq!(second.unchanged_files, samples().len() as u64);
+    assert_eq!((second.records, second.written()), (0, 0));
+    assert_eq!(read_table(lake.path(), Table::NonInteractive), rows_before);
+    assert!(first.written() > 0);
+}
+
+#[test]
+fn a_grown_blob_is_read_again_and_known_records_are_duplicates() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = dir.path().join("PT1H.json");
+    let a = record("a", "2026-03-02T10:00:00Z", "u@x", "1.1.1.1");
+    let b = record("b", "2026-03-02T10:05:00Z", "u@x", "1.1.1.1");
+    write_lines(&blob, &[a.clone(), b.clone()]);
+    let lake = tempfile::tempdir().unwrap();
+    assert_eq!(
+        ingest(lake.path(), std::slice::from_ref(&blob)).written(),
+        2
+    );
+
+    let c = record("c", "2026-03-02T10:10:00Z", "u@x", "1.1.1.1");
+    let a_later = record("a", "2026-03-02T10:30:00Z", "u@x", "9.9.9.9");
+    write_lines(&blob, &[a, b, c, a_later]);
+    let summary = ingest(lake.path(), &[blob]);
+    assert_accounted(&summary);
+    assert_eq!(
+        (summary.records, summary.written(), summary.duplicates()),
+        (4, 1, 3)
+    );
+    let rows = read_table(lake.path(), Table::NonInteractive);
+    let ids: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.id.as_str(), r.ip.as_str()))
+        .collect();
+    assert_eq!(ids, [("a", "1.1.1.1"), ("b", "1.1.1.1"), ("c", "1.1.1.1")]);
+}
+
+#[test]
+fn an_earlier_copy_on_the_previous_date_supersedes_the_stored_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let late = dir.path().join("late.json");
+    write_lines(
+        &late,
+        &[record("x", "2026-03-03T00:10:00Z", "u@x", "2.2.2.2")],
+    );
+    let lake = tempfile::tempdir().unwrap();
+    ingest(lake.path(), &[late]);
+    let early = dir.path().join("early.json");
+    write_lines(
+        &early,
+        &[record("x", "2026-03-02T23:50:00Z", "u@x", "3.3.3.3")],
+    );
+    let summary = ingest(lake.path(), &[early]);
+    assert_eq!(summary.table(Table::NonInteractive).superseded, 1);
+    let rows = read_table(lake.path(), Table::NonInteractive);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].date.as_str(), rows[0].ip.as_str()),
+        ("2026-03-02", "3.3.3.3")
+    );
+    assert_eq!(
+        layout::dates(lake.path(), Table::NonInteractive)
+            .unwrap()
+            .len(),
+        1,
+        "the emptied date is gone"
+    );
+}
+
+#[test]
+fn duplicates_inside_one_ingest_keep_the_earliest() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = dir.path().join("PT1H.json");
+    write_lines(
+        &blob,
+        &[
+            record("d", "2026-03-02T10:09:00Z", "u@x", "5.5.5.5"),
+            record("d", "2026-03-02T10:01:00Z", "u@x", "4.4.4.4"),
+            record("", "2026-03-02T10:02:00Z", "u@x", "6.6.6.6"),
+            record("", "2026-03-02T10:02:00Z", "u@x", "6.6.6.6"),
+        ],
+    );
+    let lake = tempfile::tempdir().unwrap();
+    let summary = ingest(lake.path(), &[blob]);
+    assert_eq!(
+        (summary.written(), summary.duplicates()),
+        (3, 1),
+        "empty Ids are never duplicates"
+    );
+    let rows = read_table(lake.path(), Table::NonInteractive);
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.id == "d")
+            .map(|r| r.ip.as_str())
+            .collect::<Vec<_>>(),
+        ["4.4.4.4"]
+    );
+}
