@@ -61,7 +61,7 @@ SELECT
 FROM interactive i
 JOIN non_interactive n
   ON i.UserPrincipalName = n.UserPrincipalName
- AND n.NonInteractiveTime BETWEEN i.InteractiveTime AND i.InteractiveTime + $3
+ AND n.NonInteractiveTime BETWEEN i.InteractiveTime AND i.InteractiveTime + CAST($3 AS INTERVAL)
 WHERE i.InteractiveASN <> ''
   AND n.NonInteractiveASN <> ''
   AND i.InteractiveASN <> n.NonInteractiveASN

@@ -2,9 +2,12 @@
 //!
 //! The modules follow the data: [`ingest`] reads logs in the formats users hold them,
 //! [`lake`] stores them as sorted, date-partitioned Parquet, [`catalog`] describes the tables,
-//! and [`generate`] makes realistic synthetic tenants for tests and benchmarks.
+//! [`hunt`] runs the hunt over them, and [`generate`] makes realistic synthetic tenants for tests and benchmarks.
 
 pub mod catalog;
+pub mod engine;
 pub mod generate;
+pub mod hunt;
 pub mod ingest;
 pub mod lake;
+pub mod output;

@@ -1,3 +1,6 @@
-//! What the lake's tables look like to readers.
+//! What the lake's tables look like to readers, and their registration with DataFusion.
 
+mod register;
 pub mod schema;
+
+pub use register::register_lake;

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use retrohunt::catalog::schema::Table;
-use retrohunt::generate::OutputFormat;
+use retrohunt::engine::Engine;
+use retrohunt::generate::TenantFormat;
 use retrohunt::ingest::Format;
+use retrohunt::output::OutputFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,6 +25,10 @@ pub struct Args {
 pub enum Command {
     /// Ingest sign-in logs (files or folders, any supported format) into a Parquet lake.
     Ingest(IngestArgs),
+    /// Run the short-window sign-in mismatch hunt (SPEC §1) over a lake.
+    Hunt(HuntArgs),
+    /// Run any SQL over the lake's tables (SigninLogs, AADNonInteractiveUserSignInLogs).
+    Sql(SqlArgs),
     /// Write a synthetic tenant with injected attacks.
     Generate(GenerateArgs),
 }
@@ -60,6 +66,61 @@ pub struct GenerateArgs {
     pub days: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Diagnostic)]
+    #[arg(long, value_enum, default_value_t = TenantFormat::Diagnostic)]
+    pub format: TenantFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LakeArg {
+    /// The lake folder. Without it, the sample in data/ is ingested into a cached lake
+    /// (target/sample-lake) on first use and hunted.
+    #[arg(long)]
+    pub lake: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct OutputArgs {
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+    /// Write results here instead of standard output.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HuntArgs {
+    #[command(flatten)]
+    pub lake: LakeArg,
+    /// First instant hunted (RFC 3339, inclusive; offsets are normalised to UTC).
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Last instant hunted (RFC 3339, inclusive).
+    #[arg(long)]
+    pub end: Option<String>,
+    /// How long after an interactive sign-in a non-interactive one counts (e.g. 10m, 90s).
+    #[arg(long, default_value = "10m")]
+    pub window: String,
+    #[arg(long, value_enum, default_value_t = Engine::Sql)]
+    pub engine: Engine,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Show the physical plan instead of running the hunt.
+    #[arg(long, conflicts_with = "explain_analyze")]
+    pub explain: bool,
+    /// Run the hunt and show the plan with its metrics.
+    #[arg(long)]
+    pub explain_analyze: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SqlArgs {
+    #[command(flatten)]
+    pub lake: LakeArg,
+    /// The query; or `--file`; or standard input when neither is given.
+    pub query: Option<String>,
+    /// Read the query from this file.
+    #[arg(long, conflicts_with = "query")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }

@@ -2,7 +2,9 @@
 
 mod args;
 mod generate;
+mod hunt;
 mod ingest;
+mod query;
 
 use std::process::ExitCode;
 
@@ -18,5 +20,18 @@ pub fn run() -> anyhow::Result<ExitCode> {
     match args.command {
         Command::Ingest(args) => ingest::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Hunt(args) => runtime()?.block_on(hunt::run(args)),
+        Command::Sql(args) => runtime()?.block_on(query::run(args)),
     }
 }
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+/// An argument the user must change: reported with exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);

@@ -25,7 +25,7 @@ use crate::ingest::RowsBuilder;
 use crate::lake::{LakeError, LakeWriter};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub enum TenantFormat {
     /// The storage-account archive: `insights-logs-*/tenantId=/y=/m=/d=/h=/m=00/PT1H.json`.
     Diagnostic,
     /// Log Analytics rows as JSON lines: `<Table>/<date>.jsonl`.
@@ -63,7 +63,7 @@ pub const GROUND_TRUTH: &str = "_ground_truth.jsonl";
 /// A file that cannot be written, or a lake commit that fails.
 pub fn generate(
     spec: &TenantSpec,
-    format: OutputFormat,
+    format: TenantFormat,
     out: &Path,
 ) -> Result<Generated, GenerateError> {
     let io = |path: &Path| {
@@ -72,7 +72,7 @@ pub fn generate(
     };
     std::fs::create_dir_all(out).map_err(io(out))?;
     let lake = match format {
-        OutputFormat::Lake => Some(LakeWriter::open(out, || {})?),
+        TenantFormat::Lake => Some(LakeWriter::open(out, || {})?),
         _ => None,
     };
     let users = spec.users();
@@ -133,7 +133,7 @@ pub fn generate(
         }
         match (&lake, format) {
             (Some(lake), _) => write_lake(lake, &ready)?,
-            (None, OutputFormat::Diagnostic) => {
+            (None, TenantFormat::Diagnostic) => {
                 write_files(out, &ready, diagnostic_path, render::diagnostic, "\r\n")?
             }
             (None, _) => write_files(out, &ready, la_path, render::log_analytics, "\n")?,

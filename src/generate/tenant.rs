@@ -105,7 +105,7 @@ const CORPORATE_VPN: Network = Network {
 const HOME_ISPS: [Network; 4] = [
     Network {
         asn: 7922,
-        prefix: "73.",
+        prefix: "73.12.",
         v6: false,
         city: "Philadelphia",
         country: "US",
@@ -119,14 +119,14 @@ const HOME_ISPS: [Network; 4] = [
     },
     Network {
         asn: 3320,
-        prefix: "91.",
+        prefix: "91.64.",
         v6: false,
         city: "Berlin",
         country: "DE",
     },
     Network {
         asn: 2856,
-        prefix: "86.",
+        prefix: "86.128.",
         v6: false,
         city: "London",
         country: "GB",

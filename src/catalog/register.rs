@@ -1,0 +1,41 @@
+//! The lake's tables as DataFusion tables: one listing table per table folder, with the
+//! `date` Hive partition (so time filters prune whole days) and the files' own
+//! `sorting_columns` as their order (DataFusion reads it from the Parquet metadata; nothing is
+//! declared that a file might not hold).
+
+use std::sync::Arc;
+
+use arrow::datatypes::DataType;
+use datafusion::common::TableReference;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTableUrl};
+use datafusion::error::Result;
+use datafusion::prelude::SessionContext;
+
+use super::schema::{Table, lake_schema};
+
+/// Registers both tables of the lake at `location` (a path or a URL whose object store is
+/// registered with `ctx`). A missing table folder reads as an empty table.
+///
+/// # Errors
+/// A location that is not a valid path or URL.
+pub async fn register_lake(ctx: &SessionContext, location: &str) -> Result<()> {
+    let base = location.trim_end_matches('/');
+    for table in Table::ALL {
+        let url = format!("{base}/{}/", table.name());
+        ListingTableUrl::parse(&url)?;
+        let format = ParquetFormat::default().with_options(ctx.copied_table_options().parquet);
+        let options = ListingOptions::new(Arc::new(format))
+            .with_file_extension(".parquet")
+            .with_table_partition_cols(vec![("date".to_string(), DataType::Date32)]);
+        ctx.register_listing_table(
+            TableReference::bare(table.name()),
+            url,
+            options,
+            Some(lake_schema()),
+            None,
+        )
+        .await?;
+    }
+    Ok(())
+}

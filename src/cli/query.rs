@@ -1,0 +1,117 @@
+//! `retrohunt sql` and what it shares with `hunt`: opening the lake and printing results.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use datafusion::dataframe::DataFrame;
+use datafusion::prelude::SessionContext;
+use indicatif::ProgressBar;
+
+use retrohunt::catalog::register_lake;
+use retrohunt::engine::{Engine, session};
+use retrohunt::ingest::{self, IngestOptions};
+use retrohunt::lake::LakeWriter;
+use retrohunt::output::write_batches;
+
+use super::args::{LakeArg, OutputArgs, SqlArgs};
+
+pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
+    let query = match (&args.query, &args.file) {
+        (Some(query), _) => query.clone(),
+        (None, Some(file)) => std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read query file {}", file.display()))?,
+        (None, None) => {
+            let mut query = String::new();
+            std::io::stdin()
+                .read_to_string(&mut query)
+                .context("cannot read the query from standard input")?;
+            query
+        }
+    };
+    let ctx = open_lake(&args.lake, Engine::Sql).await?;
+    let started = Instant::now();
+    let frame = ctx.sql(&query).await.context("invalid query")?;
+    print_results(frame, &args.output, started).await
+}
+
+/// A session with the lake's tables registered; without `--lake`, the cached sample lake.
+pub async fn open_lake(lake: &LakeArg, engine: Engine) -> anyhow::Result<SessionContext> {
+    let location = match &lake.lake {
+        Some(path) => path.clone(),
+        None => sample_lake()?,
+    };
+    let ctx = session(engine);
+    register_lake(&ctx, &location.to_string_lossy())
+        .await
+        .with_context(|| format!("cannot open lake {}", location.display()))?;
+    Ok(ctx)
+}
+
+/// Ingests `data/sample` into `target/sample-lake` (a no-op once done: the manifest knows it).
+fn sample_lake() -> anyhow::Result<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lake = root.join("target/sample-lake");
+    let writer = LakeWriter::open(&lake, || {})
+        .with_context(|| format!("cannot open {}", lake.display()))?;
+    let options = IngestOptions {
+        inputs: vec![root.join("data/sample")],
+        ..IngestOptions::default()
+    };
+    let summary = ingest::ingest(&writer, &options, &ProgressBar::hidden())
+        .context("cannot ingest the sample")?;
+    if summary.written() > 0 {
+        eprintln!("ingested the sample in data/sample into {}", lake.display());
+    }
+    Ok(lake)
+}
+
+/// Runs `frame` and writes its rows; the summary line goes to standard error.
+pub async fn print_results(
+    frame: DataFrame,
+    output: &OutputArgs,
+    started: Instant,
+) -> anyhow::Result<ExitCode> {
+    let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame.collect().await.context("query failed")?;
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let result = match &output.output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            write_batches(
+                output.format,
+                &schema,
+                &batches,
+                std::io::BufWriter::new(file),
+            )
+            .with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            let stdout = std::io::stdout();
+            write_batches(
+                output.format,
+                &schema,
+                &batches,
+                std::io::BufWriter::new(stdout),
+            )
+            .map_err(anyhow::Error::from)
+        }
+    };
+    if let Err(e) = result {
+        // A closed pipe (`| head`) is the reader's choice, not a failure.
+        let broken_pipe = e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                || c.to_string().contains("Broken pipe")
+        });
+        if !broken_pipe {
+            return Err(e);
+        }
+    }
+    let _ = std::io::stdout().flush();
+    eprintln!("{rows} rows in {:.3} s", started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,5 @@
+//! Execution engines: the one place a DataFusion session is configured.
+
+mod session;
+
+pub use session::{Engine, session};

@@ -1,0 +1,191 @@
+//! Result formats. Text formats print times as RFC 3339 UTC with `Z` and every sub-second digit
+//! the data has (SPEC §1 rule 10); Parquet keeps the types.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit, TimestampNanosecondType};
+use arrow::error::{ArrowError, Result};
+use chrono::{DateTime, SecondsFormat};
+use clap::ValueEnum;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// An aligned table for the terminal.
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    Json,
+    /// Parquet, types kept.
+    Parquet,
+}
+
+/// Writes `batches` (all of `schema`) to `out` in `format`.
+///
+/// # Errors
+/// Write failures and Arrow conversion errors.
+pub fn write_batches<W: Write + Send>(
+    format: OutputFormat,
+    schema: &Arc<Schema>,
+    batches: &[RecordBatch],
+    out: W,
+) -> Result<()> {
+    match format {
+        OutputFormat::Parquet => {
+            let mut writer = parquet::arrow::ArrowWriter::try_new(out, schema.clone(), None)
+                .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+            for batch in batches {
+                writer
+                    .write(batch)
+                    .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+            }
+            writer
+                .close()
+                .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+            Ok(())
+        }
+        text => {
+            let text_schema = Arc::new(display_schema(schema));
+            let batches = batches
+                .iter()
+                .map(|b| display_batch(&text_schema, b))
+                .collect::<Result<Vec<_>>>()?;
+            write_text(text, &text_schema, &batches, out)
+        }
+    }
+}
+
+fn write_text<W: Write>(
+    format: OutputFormat,
+    schema: &Arc<Schema>,
+    batches: &[RecordBatch],
+    mut out: W,
+) -> Result<()> {
+    match format {
+        OutputFormat::Table => {
+            let table = if batches.is_empty() {
+                arrow::util::pretty::pretty_format_batches(&[RecordBatch::new_empty(
+                    schema.clone(),
+                )])?
+            } else {
+                arrow::util::pretty::pretty_format_batches(batches)?
+            };
+            writeln!(out, "{table}")?;
+        }
+        OutputFormat::Csv => {
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(out);
+            if batches.is_empty() {
+                writer.write(&RecordBatch::new_empty(schema.clone()))?;
+            }
+            for batch in batches {
+                writer.write(batch)?;
+            }
+        }
+        OutputFormat::Json => {
+            let mut writer = arrow::json::WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, arrow::json::writer::LineDelimited>(out);
+            for batch in batches {
+                writer.write(batch)?;
+            }
+            writer.finish()?;
+        }
+        OutputFormat::Parquet => unreachable!("handled by write_batches"),
+    }
+    Ok(())
+}
+
+fn is_timestamp(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Timestamp(_, _))
+}
+
+fn display_schema(schema: &Schema) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if is_timestamp(f.data_type()) {
+                Field::new(f.name(), DataType::Utf8, f.is_nullable())
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    Schema::new(fields)
+}
+
+/// Timestamps as RFC 3339 text in UTC, 0, 3, 6 or 9 fraction digits as the value needs.
+fn display_batch(schema: &Arc<Schema>, batch: &RecordBatch) -> Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .map(|column| {
+            if !is_timestamp(column.data_type()) {
+                return Ok(column.clone());
+            }
+            let nanos =
+                arrow::compute::cast(column, &DataType::Timestamp(TimeUnit::Nanosecond, None))?;
+            let nanos = nanos.as_primitive::<TimestampNanosecondType>();
+            let text: StringArray = nanos
+                .iter()
+                .map(|v| {
+                    v.map(|v| {
+                        DateTime::from_timestamp_nanos(v)
+                            .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+                    })
+                })
+                .collect();
+            Ok(Arc::new(text) as ArrayRef)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(schema.clone(), columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, TimestampNanosecondArray};
+
+    fn batch() -> RecordBatch {
+        let times = TimestampNanosecondArray::from(vec![
+            1_772_442_000_123_456_700,
+            1_772_442_001_000_000_000,
+        ])
+        .with_timezone("UTC");
+        RecordBatch::try_from_iter(vec![
+            ("InteractiveTime", Arc::new(times) as ArrayRef),
+            (
+                "TimeDeltaSeconds",
+                Arc::new(Int64Array::from(vec![10, -1])) as ArrayRef,
+            ),
+        ])
+        .unwrap()
+    }
+
+    fn render(format: OutputFormat) -> String {
+        let batch = batch();
+        let mut out = Vec::new();
+        write_batches(format, &batch.schema(), &[batch], &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn csv_prints_utc_times_with_their_digits() {
+        assert_eq!(
+            render(OutputFormat::Csv),
+            "InteractiveTime,TimeDeltaSeconds\n2026-03-02T09:00:00.123456700Z,10\n2026-03-02T09:00:01Z,-1\n"
+        );
+    }
+
+    #[test]
+    fn json_is_one_object_per_line() {
+        assert_eq!(
+            render(OutputFormat::Json),
+            "{\"InteractiveTime\":\"2026-03-02T09:00:00.123456700Z\",\"TimeDeltaSeconds\":10}\n{\"InteractiveTime\":\"2026-03-02T09:00:01Z\",\"TimeDeltaSeconds\":-1}\n"
+        );
+    }
+}
