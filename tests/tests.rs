@@ -4,11 +4,13 @@
 //! - `ingest_formats`: hand-written fixtures of every other format of SPEC §3.
 //! - `ingest_rejects`: bad input is rejected with file, line and reason; accounting holds.
 //! - `lake`: sorting metadata, deduplication, re-ingest, atomic files.
+//! - `hunt_reference`: the SQL hunt against a reference implementation of SPEC §1.
 //! - `cli`: the real binary.
 
 mod util;
 
 mod cli;
+mod hunt_reference;
 mod ingest_formats;
 mod ingest_rejects;
 mod ingest_samples;

@@ -1,0 +1,367 @@
+//! The SQL hunt against a plain-Rust reference implementation of SPEC §1, written from the SPEC
+//! (nested loops, no SQL), on random small tables dense in the edge cases: exactly 0 s and
+//! exactly +window, one tick past, sub-second times whose second-boundary delta differs from
+//! truncation, events at and just outside start and end, midnight crossings, mixed-case and
+//! empty UPNs, UPNs with 0, 1 and 2 '@', empty ASN and IP, failed ResultTypes.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::{Int64Type, TimestampNanosecondType};
+use proptest::prelude::*;
+
+use retrohunt::catalog::register_lake;
+use retrohunt::catalog::schema::{Table, Text};
+use retrohunt::engine::{Engine, session};
+use retrohunt::hunt::{self, HuntParams};
+use retrohunt::ingest::{Row, RowsBuilder};
+use retrohunt::lake::LakeWriter;
+
+/// 2026-03-02T23:55:00Z: five minutes before midnight, so windows cross a date partition.
+const BASE: i64 = 1_772_495_700 * 1_000_000_000;
+const SECOND: i64 = 1_000_000_000;
+const TICK: i64 = 100;
+
+#[derive(Debug, Clone)]
+struct SignIn {
+    time: i64,
+    upn: &'static str,
+    result: &'static str,
+    ip: &'static str,
+    asn: &'static str,
+    app: &'static str,
+    correlation: String,
+}
+
+/// (InteractiveTime, NonInteractiveTime, TimeDeltaSeconds, then the 11 text columns).
+type Finding = (i64, i64, i64, Vec<String>);
+
+fn reference(
+    interactive: &[SignIn],
+    non_interactive: &[SignIn],
+    params: &HuntParams,
+) -> Vec<Finding> {
+    let (start, end) = (
+        params.start.unwrap_or(i64::MIN),
+        params.end.unwrap_or(i64::MAX),
+    );
+    let kept = |s: &&SignIn| start <= s.time && s.time <= end && s.result == "0";
+    let mut findings = Vec::new();
+    for i in interactive.iter().filter(kept) {
+        for n in non_interactive.iter().filter(kept) {
+            let same_user = i.upn.to_lowercase() == n.upn.to_lowercase();
+            let in_window = i.time <= n.time && n.time <= i.time + params.window;
+            let differ = !i.asn.is_empty() && !n.asn.is_empty() && i.asn != n.asn && i.ip != n.ip;
+            if same_user && in_window && differ {
+                let upn = i.upn.to_lowercase();
+                let mut parts = upn.split('@');
+                let account = parts.next().unwrap_or("").to_string();
+                let suffix = parts.next().unwrap_or("").to_string();
+                let delta = n.time.div_euclid(SECOND) - i.time.div_euclid(SECOND);
+                let text = [
+                    upn.as_str(),
+                    &account,
+                    &suffix,
+                    i.ip,
+                    n.ip,
+                    i.asn,
+                    n.asn,
+                    i.app,
+                    n.app,
+                    &i.correlation,
+                    &n.correlation,
+                ];
+                findings.push((
+                    i.time,
+                    n.time,
+                    delta,
+                    text.iter().map(|s| s.to_string()).collect(),
+                ));
+            }
+        }
+    }
+    findings.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then_with(|| (a.1, a.2, &a.3).cmp(&(b.1, b.2, &b.3)))
+    });
+    findings
+}
+
+fn write_lake(lake: &Path, interactive: &[SignIn], non_interactive: &[SignIn]) {
+    let writer = LakeWriter::open(lake, || {}).unwrap();
+    for (table, rows) in [
+        (Table::Signin, interactive),
+        (Table::NonInteractive, non_interactive),
+    ] {
+        let mut builder = RowsBuilder::default();
+        for (index, s) in rows.iter().enumerate() {
+            let mut row = Row::default();
+            let id = format!("{index}");
+            for (column, value) in [
+                (Text::UserPrincipalName, s.upn),
+                (Text::ResultType, s.result),
+                (Text::IPAddress, s.ip),
+                (Text::AutonomousSystemNumber, s.asn),
+                (Text::AppDisplayName, s.app),
+                (Text::CorrelationId, s.correlation.as_str()),
+                (Text::Id, id.as_str()),
+            ] {
+                row.text[column as usize] = Cow::Borrowed(value);
+            }
+            builder.append(&row, s.time);
+        }
+        writer.commit(table, vec![builder.finish()]).unwrap();
+    }
+}
+
+fn findings(batches: &[RecordBatch]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for batch in batches {
+        let time = |c: usize| {
+            batch
+                .column(c)
+                .as_primitive::<TimestampNanosecondType>()
+                .clone()
+        };
+        let (it, nt) = (time(0), time(1));
+        let delta = batch.column(2).as_primitive::<Int64Type>();
+        for r in 0..batch.num_rows() {
+            let text = (3..14)
+                .map(|c| batch.column(c).as_string::<i32>().value(r).to_string())
+                .collect();
+            out.push((it.value(r), nt.value(r), delta.value(r), text));
+        }
+    }
+    out
+}
+
+fn run_sql(lake: &Path, params: &HuntParams) -> Vec<Finding> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let ctx = session(Engine::Sql);
+        register_lake(&ctx, lake.to_str().unwrap()).await.unwrap();
+        let batches = hunt::plan(&ctx, params)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        findings(&batches)
+    })
+}
+
+fn offset() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        Just(0),
+        Just(TICK),
+        Just(900 * 1_000_000),
+        Just(SECOND),
+        Just(10 * SECOND + 100 * 1_000_000),
+        Just(600 * SECOND - TICK),
+        Just(600 * SECOND),
+        Just(600 * SECOND + TICK),
+        Just(-TICK),
+        (0..1200 * SECOND / TICK).prop_map(|k| k * TICK),
+    ]
+}
+
+fn sign_in() -> impl Strategy<Value = SignIn> {
+    (
+        offset(),
+        prop::sample::select(vec![
+            "a@x.com",
+            "A@X.com",
+            "",
+            "b",
+            "c@d@e",
+            "Émile@x.fr",
+            "émile@x.fr",
+        ]),
+        prop::sample::select(vec!["0", "0", "0", "00", " 0", "50126"]),
+        prop::sample::select(vec!["", "1.1.1.1", "2.2.2.2"]),
+        prop::sample::select(vec!["", "1", "2", "3"]),
+        prop::sample::select(vec!["App A", "App B"]),
+    )
+        .prop_map(|(time, upn, result, ip, asn, app)| SignIn {
+            time: BASE + time,
+            upn,
+            result,
+            ip,
+            asn,
+            app,
+            correlation: String::new(),
+        })
+}
+
+/// Places most non-interactive sign-ins at an edge offset from an interactive one (exactly 0,
+/// exactly +window, one tick either side) of the same user, where off-by-one errors live.
+fn anchor(
+    mut rows: Vec<SignIn>,
+    anchors: &[(usize, i64)],
+    interactive: &[SignIn],
+    window: i64,
+) -> Vec<SignIn> {
+    for (row, &(index, choice)) in rows.iter_mut().zip(anchors) {
+        let Some(anchor) = interactive.get(index % interactive.len().max(1)) else {
+            continue;
+        };
+        row.time = anchor.time
+            + match choice {
+                0 => 0,
+                1 => window,
+                2 => window + TICK,
+                3 => window - TICK,
+                4 => -TICK,
+                _ => continue,
+            };
+        row.upn = anchor.upn;
+    }
+    rows
+}
+
+fn number(mut rows: Vec<SignIn>, prefix: &str) -> Vec<SignIn> {
+    for (index, row) in rows.iter_mut().enumerate() {
+        row.correlation = format!("{prefix}{index}");
+    }
+    rows
+}
+
+fn params() -> impl Strategy<Value = HuntParams> {
+    (
+        prop::option::of(offset()),
+        prop::option::of(offset()),
+        prop::sample::select(vec![600 * SECOND, SECOND, TICK]),
+    )
+        .prop_map(|(a, b, window)| {
+            let (start, end) = match (a, b) {
+                (Some(a), Some(b)) => (Some(BASE + a.min(b)), Some(BASE + a.max(b))),
+                (a, b) => (a.map(|a| BASE + a), b.map(|b| BASE + b)),
+            };
+            HuntParams { start, end, window }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sql_hunt_matches_the_reference(
+        interactive in prop::collection::vec(sign_in(), 0..12),
+        non_interactive in prop::collection::vec(sign_in(), 0..25),
+        anchors in prop::collection::vec((0..12usize, 0..8i64), 25),
+        params in params(),
+    ) {
+        let interactive = number(interactive, "i");
+        let non_interactive = number(anchor(non_interactive, &anchors, &interactive, params.window), "n");
+        let lake = tempfile::tempdir().unwrap();
+        write_lake(lake.path(), &interactive, &non_interactive);
+        let expected = reference(&interactive, &non_interactive, &params);
+        prop_assert_eq!(run_sql(lake.path(), &params), expected);
+    }
+}
+
+/// A hand-computed scenario: one true positive, its look-alikes one rule short each.
+#[test]
+fn hand_written_scenario_has_exactly_the_known_positives() {
+    let s = |time: i64,
+             upn: &'static str,
+             result: &'static str,
+             ip: &'static str,
+             asn: &'static str,
+             correlation: &str| SignIn {
+        time,
+        upn,
+        result,
+        ip,
+        asn,
+        app: "App A",
+        correlation: correlation.to_string(),
+    };
+    // Interactive at 23:55:00.900 from 1.1.1.1 / ASN 1.
+    let interactive = vec![s(
+        BASE + 900_000_000,
+        "Alice@Contoso.com",
+        "0",
+        "1.1.1.1",
+        "1",
+        "I1",
+    )];
+    let non_interactive = vec![
+        // +9.2 s from another ASN and IP: found, TimeDeltaSeconds 10 (second boundaries).
+        s(
+            BASE + 10_100_000_000,
+            "alice@contoso.com",
+            "0",
+            "2.2.2.2",
+            "2",
+            "hit",
+        ),
+        // Same ASN: not found.
+        s(
+            BASE + 20 * SECOND,
+            "alice@contoso.com",
+            "0",
+            "2.2.2.2",
+            "1",
+            "same-asn",
+        ),
+        // Same IP: not found.
+        s(
+            BASE + 30 * SECOND,
+            "alice@contoso.com",
+            "0",
+            "1.1.1.1",
+            "2",
+            "same-ip",
+        ),
+        // Failed: not found.
+        s(
+            BASE + 40 * SECOND,
+            "alice@contoso.com",
+            "50126",
+            "2.2.2.2",
+            "2",
+            "failed",
+        ),
+        // Exactly +10 min, across midnight: found, delta 600.
+        s(
+            BASE + 900_000_000 + 600 * SECOND,
+            "ALICE@contoso.com",
+            "0",
+            "3.3.3.3",
+            "3",
+            "edge",
+        ),
+        // One tick past the window: not found.
+        s(
+            BASE + 900_000_000 + 600 * SECOND + TICK,
+            "alice@contoso.com",
+            "0",
+            "3.3.3.3",
+            "3",
+            "past",
+        ),
+        // Empty ASN: not found.
+        s(
+            BASE + 50 * SECOND,
+            "alice@contoso.com",
+            "0",
+            "4.4.4.4",
+            "",
+            "no-asn",
+        ),
+    ];
+    let lake = tempfile::tempdir().unwrap();
+    write_lake(lake.path(), &interactive, &non_interactive);
+    let found = run_sql(lake.path(), &HuntParams::default());
+    let summary: Vec<(i64, &str)> = found.iter().map(|f| (f.2, f.3[10].as_str())).collect();
+    assert_eq!(summary, [(10, "hit"), (600, "edge")]);
+    assert_eq!(
+        &found[0].3[..3],
+        ["alice@contoso.com", "alice", "contoso.com"]
+    );
+}
