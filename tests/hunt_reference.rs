@@ -365,3 +365,17 @@ fn hand_written_scenario_has_exactly_the_known_positives() {
         ["alice@contoso.com", "alice", "contoso.com"]
     );
 }
+
+/// The real samples hold no finding (their README says so), and the hunt agrees: every
+/// non-interactive DataDog record (2025-04-11 05:18–05:56) comes hours *before* the interactive
+/// ones of the same users (16:15–16:53), and the only other non-interactive record (Event Hub
+/// record 6, john.doe@company.com, 2025-07-24) has no interactive sign-in of that user at all.
+#[test]
+fn the_real_samples_hold_no_finding() {
+    let lake = tempfile::tempdir().unwrap();
+    crate::util::ingest(lake.path(), &crate::util::samples());
+    assert_eq!(
+        run_sql(lake.path(), &HuntParams::default()),
+        Vec::<Finding>::new()
+    );
+}
