@@ -99,12 +99,14 @@ pub fn ingest(
                     let Some(path) = files.get(next.fetch_add(1, Ordering::Relaxed)) else {
                         break;
                     };
+                    let mut size = 0;
                     let outcome = match std::fs::read(path) {
                         Err(e) => Err(IngestError::Input {
                             path: path.clone(),
                             reason: e.to_string(),
                         }),
                         Ok(raw) => {
+                            size = raw.len() as u64;
                             let source = reader::identify(path, &raw);
                             if known.contains(&source) {
                                 Ok(None)
@@ -113,7 +115,7 @@ pub fn ingest(
                             }
                         }
                     };
-                    if sender.send((path, outcome)).is_err() {
+                    if sender.send((size, outcome)).is_err() {
                         break;
                     }
                 }
@@ -121,8 +123,8 @@ pub fn ingest(
         }
         drop(sender);
         let outcome = (|| {
-            for (path, outcome) in receiver.iter() {
-                progress.inc(std::fs::metadata(path).map_or(0, |m| m.len()));
+            for (size, outcome) in receiver.iter() {
+                progress.inc(size);
                 let Some(mut outcome) = outcome? else {
                     summary.unchanged_files += 1;
                     continue;

@@ -112,7 +112,7 @@ impl Columns {
             row.text[Text::ResultType as usize] = super::json::error_code(row.text(Text::Status))?;
         }
         let extra = self.extra.get(index).map_or("{}", String::as_str);
-        row.text[Text::AdditionalFields as usize] = Cow::Owned(extra.to_string());
+        row.text[Text::AdditionalFields as usize] = Cow::Borrowed(extra);
         Ok(row)
     }
 }
