@@ -10,4 +10,5 @@ pub mod generate;
 pub mod hunt;
 pub mod ingest;
 pub mod lake;
+pub mod operator;
 pub mod output;

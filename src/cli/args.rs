@@ -100,7 +100,7 @@ pub struct HuntArgs {
     /// How long after an interactive sign-in a non-interactive one counts (e.g. 10m, 90s).
     #[arg(long, default_value = "10m")]
     pub window: String,
-    #[arg(long, value_enum, default_value_t = Engine::Sql)]
+    #[arg(long, value_enum, default_value_t = Engine::Operator)]
     pub engine: Engine,
     #[command(flatten)]
     pub output: OutputArgs,

@@ -2,4 +2,4 @@
 
 mod session;
 
-pub use session::{Engine, session};
+pub use session::{Engine, session, session_with};

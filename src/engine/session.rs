@@ -1,18 +1,44 @@
 //! The session every command runs in. Identifiers keep their case so that `SigninLogs` and
 //! `AADNonInteractiveUserSignInLogs` work unquoted, as analysts type them from KQL.
 
+use std::sync::Arc;
+
 use clap::ValueEnum;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::operator::planner::WindowJoinQueryPlanner;
+use crate::operator::rule::WindowJoinRule;
+
 /// How the hunt executes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum Engine {
-    /// Stock DataFusion: the SQL range join as DataFusion plans it.
+    /// Band joins (key equality plus a time window) run on the window-join operator.
+    #[default]
+    Operator,
+    /// Stock DataFusion: the SQL range join as DataFusion plans it, an honest baseline.
     Sql,
 }
 
-pub fn session(_engine: Engine) -> SessionContext {
-    let mut config = SessionConfig::new();
+pub fn session(engine: Engine) -> SessionContext {
+    session_with(engine, SessionConfig::new())
+}
+
+/// A session of `engine` on `config` (tests vary batch size and partitions through it).
+pub fn session_with(engine: Engine, mut config: SessionConfig) -> SessionContext {
     config.options_mut().sql_parser.enable_ident_normalization = false;
-    SessionContext::new_with_config(config)
+    let builder = SessionStateBuilder::new().with_default_features();
+    let builder = match engine {
+        Engine::Sql => builder.with_config(config),
+        Engine::Operator => {
+            // The lake's files are already in (key, time) order: keep it through repartitioning
+            // rather than sorting again.
+            config.options_mut().optimizer.prefer_existing_sort = true;
+            builder
+                .with_config(config)
+                .with_optimizer_rule(Arc::new(WindowJoinRule))
+                .with_query_planner(Arc::new(WindowJoinQueryPlanner))
+        }
+    };
+    SessionContext::new_with_state(builder.build())
 }

@@ -1,0 +1,90 @@
+//! Turns the logical [`WindowJoinNode`] into a [`WindowJoinExec`], compiling its keys against
+//! each input and its residual against the join's output.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::catalog::Session;
+use datafusion::common::{Result, plan_err};
+use datafusion::execution::context::QueryPlanner;
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::{LogicalPlan, UserDefinedLogicalNode};
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
+
+use super::node::WindowJoinNode;
+use super::window_join::WindowJoinExec;
+
+#[derive(Debug, Default)]
+pub struct WindowJoinPlanner;
+
+#[async_trait]
+impl ExtensionPlanner for WindowJoinPlanner {
+    async fn plan_extension(
+        &self,
+        planner: &dyn PhysicalPlanner,
+        node: &dyn UserDefinedLogicalNode,
+        logical_inputs: &[&LogicalPlan],
+        physical_inputs: &[Arc<dyn ExecutionPlan>],
+        session: &dyn Session,
+        planning_ctx: &PhysicalPlanningContext,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(node) = node.as_any().downcast_ref::<WindowJoinNode>() else {
+            return Ok(None);
+        };
+        let ([left_plan, right_plan], [left, right]) = (logical_inputs, physical_inputs) else {
+            return plan_err!("WindowJoin has two inputs");
+        };
+        let (left_schema, right_schema) = (left_plan.schema(), right_plan.schema());
+        let band = &node.band;
+        let on = band
+            .on
+            .iter()
+            .map(|(l, r)| {
+                Ok((
+                    planner.create_physical_expr(l, left_schema, session, planning_ctx)?,
+                    planner.create_physical_expr(r, right_schema, session, planning_ctx)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let time = |schema: &datafusion::common::DFSchema, column| -> Result<Column> {
+            let index = schema.index_of_column(column)?;
+            Ok(Column::new(&schema.field(index).name().clone(), index))
+        };
+        let residual = band
+            .residual
+            .as_ref()
+            .map(|expr| planner.create_physical_expr(expr, &node.schema, session, planning_ctx))
+            .transpose()?;
+        let exec = WindowJoinExec::try_new(
+            left.clone(),
+            right.clone(),
+            on,
+            (
+                time(left_schema, &band.left_time)?,
+                time(right_schema, &band.right_time)?,
+            ),
+            (band.lower, band.upper),
+            residual,
+        )?;
+        Ok(Some(Arc::new(exec)))
+    }
+}
+
+/// DataFusion's planner with the window join added.
+#[derive(Debug, Default)]
+pub struct WindowJoinQueryPlanner;
+
+#[async_trait]
+impl QueryPlanner for WindowJoinQueryPlanner {
+    async fn create_physical_plan(
+        &self,
+        logical_plan: &LogicalPlan,
+        session: &dyn Session,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(WindowJoinPlanner)])
+            .create_physical_plan(logical_plan, session)
+            .await
+    }
+}

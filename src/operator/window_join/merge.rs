@@ -1,0 +1,436 @@
+//! The merge itself, free of I/O: two cursors over the buffered right rows, moved by the left
+//! rows in (key, time) order. The stream in `stream.rs` feeds it batches when it asks and
+//! turns its candidate pairs into output.
+
+use std::cmp::Ordering;
+use std::collections::VecDeque;
+
+use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use datafusion::arrow::buffer::ScalarBuffer;
+use datafusion::arrow::compute::{interleave, take};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::row::{Row, Rows};
+
+/// A batch of one side, its rows valid (no null key or time) and in (key, time) order, with
+/// the keys in row format (comparable as bytes) and the times as integers.
+pub struct Chunk {
+    pub batch: RecordBatch,
+    pub keys: Rows,
+    pub times: ScalarBuffer<i64>,
+}
+
+impl Chunk {
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    pub fn size(&self) -> usize {
+        self.batch.get_array_memory_size() + self.keys.size() + self.times.inner().capacity()
+    }
+
+    fn key_time(&self, row: usize) -> (Row<'_>, i64) {
+        (self.keys.row(row), self.times[row])
+    }
+}
+
+/// A right row: the chunk's sequence number since the start, and the row in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Pos {
+    chunk: usize,
+    row: usize,
+}
+
+/// What the merge needs before it can go on.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Need {
+    /// The next left batch ([`Merge::push_left`]), or [`Merge::finish_left`] at its end.
+    Left,
+    /// The next right batch ([`Merge::push_right`]), or [`Merge::finish_right`] at its end.
+    Right,
+    /// Candidate pairs are waiting to be taken ([`Merge::take_candidates`]).
+    Flush,
+    /// Every pair has been produced and taken.
+    Done,
+}
+
+/// The window over the right side and the left batch being joined.
+pub struct Merge {
+    /// Inclusive offsets: a right row matches when its time lies in
+    /// `[left time + lower, left time + upper]`.
+    lower: i64,
+    upper: i64,
+    /// Right rows from `front` on; chunks wholly before it are dropped.
+    window: VecDeque<Chunk>,
+    first_chunk: usize,
+    right_done: bool,
+    /// First right row not before (key, time + lower) of the current left row.
+    front: Pos,
+    /// First right row after (key, time + upper) of the current left row.
+    back: Pos,
+    left: Option<Chunk>,
+    left_row: usize,
+    left_done: bool,
+    /// Next right row to pair with the current left row; `None` until its range is known.
+    emitting: Option<Pos>,
+    left_indices: Vec<u32>,
+    right_indices: Vec<Pos>,
+    /// Largest number of candidate pairs per [`Need::Flush`].
+    batch_size: usize,
+}
+
+impl Merge {
+    pub fn new(lower: i64, upper: i64, batch_size: usize) -> Self {
+        let start = Pos { chunk: 0, row: 0 };
+        Merge {
+            lower,
+            upper,
+            window: VecDeque::new(),
+            first_chunk: 0,
+            right_done: false,
+            front: start,
+            back: start,
+            left: None,
+            left_row: 0,
+            left_done: false,
+            emitting: None,
+            left_indices: Vec::new(),
+            right_indices: Vec::new(),
+            batch_size: batch_size.max(1),
+        }
+    }
+
+    pub fn push_left(&mut self, chunk: Chunk) {
+        debug_assert!(
+            self.left_indices.is_empty(),
+            "candidates refer to the previous batch"
+        );
+        self.left = (chunk.len() > 0).then_some(chunk);
+        self.left_row = 0;
+    }
+
+    pub fn finish_left(&mut self) {
+        self.left_done = true;
+    }
+
+    pub fn push_right(&mut self, chunk: Chunk) {
+        if chunk.len() > 0 {
+            self.window.push_back(chunk);
+        }
+    }
+
+    pub fn finish_right(&mut self) {
+        self.right_done = true;
+    }
+
+    /// Rows and bytes held in the window (the memory the operator reserves).
+    pub fn window_rows(&self) -> usize {
+        self.window.iter().map(Chunk::len).sum::<usize>()
+    }
+
+    pub fn held_bytes(&self) -> usize {
+        self.window.iter().chain(&self.left).map(Chunk::size).sum()
+    }
+
+    fn end(&self) -> Pos {
+        Pos {
+            chunk: self.first_chunk + self.window.len(),
+            row: 0,
+        }
+    }
+
+    fn chunk(&self, pos: Pos) -> &Chunk {
+        &self.window[pos.chunk - self.first_chunk]
+    }
+
+    fn next(&self, pos: Pos) -> Pos {
+        if pos.row + 1 < self.chunk(pos).len() {
+            Pos {
+                chunk: pos.chunk,
+                row: pos.row + 1,
+            }
+        } else {
+            Pos {
+                chunk: pos.chunk + 1,
+                row: 0,
+            }
+        }
+    }
+
+    /// Moves `pos` over the right rows that `before` (given the right key's order against the
+    /// current left row's key, and the right time) puts before the target, or to the end of
+    /// what is loaded. `None` when more right rows are needed to know.
+    fn seek(&self, mut pos: Pos, before: impl Fn(Ordering, i64) -> bool) -> Option<Pos> {
+        let left = self.left.as_ref()?;
+        let left_key = left.keys.row(self.left_row);
+        let end = self.end();
+        while pos < end {
+            let (key, time) = self.chunk(pos).key_time(pos.row);
+            if !before(key.cmp(&left_key), time) {
+                return Some(pos);
+            }
+            pos = self.next(pos);
+        }
+        self.right_done.then_some(pos)
+    }
+
+    /// Runs the merge until it needs something.
+    pub fn advance(&mut self) -> Need {
+        loop {
+            if !self.left_indices.is_empty() && self.left_indices.len() >= self.batch_size {
+                return Need::Flush;
+            }
+            let Some(left) = &self.left else {
+                return if self.left_done {
+                    Need::Done
+                } else {
+                    Need::Left
+                };
+            };
+            if self.left_row >= left.len() {
+                // The candidates refer to this batch: it goes only once they are taken.
+                if !self.left_indices.is_empty() {
+                    return Need::Flush;
+                }
+                self.left = None;
+                continue;
+            }
+            let time = left.times[self.left_row];
+            let Some(from) = self.emitting else {
+                let low = time.saturating_add(self.lower);
+                let high = time.saturating_add(self.upper);
+                // Right rows before (key, low) can match no later left row: drop them.
+                let Some(front) =
+                    self.seek(self.front, |key, t| key.is_lt() || (key.is_eq() && t < low))
+                else {
+                    // Everything loaded is behind the target: free it before loading more.
+                    self.front = self.end();
+                    return if self.drop_dead_chunks() {
+                        Need::Right
+                    } else {
+                        Need::Flush
+                    };
+                };
+                self.front = front;
+                if !self.drop_dead_chunks() {
+                    return Need::Flush;
+                }
+                let Some(back) = self.seek(self.back.max(self.front), |key, t| {
+                    key.is_lt() || (key.is_eq() && t <= high)
+                }) else {
+                    self.back = self.end();
+                    return Need::Right;
+                };
+                self.back = back;
+                self.emitting = Some(self.front);
+                continue;
+            };
+            // Pair the current left row with the right rows in [from, back).
+            let mut pos = from;
+            while pos < self.back && self.left_indices.len() < self.batch_size {
+                self.left_indices.push(self.left_row as u32);
+                self.right_indices.push(pos);
+                pos = self.next(pos);
+            }
+            if pos < self.back {
+                self.emitting = Some(pos);
+            } else {
+                self.emitting = None;
+                self.left_row += 1;
+            }
+        }
+    }
+
+    /// Drops the chunks wholly before `front`, unless candidates still refer to them
+    /// (then `false`: flush first).
+    fn drop_dead_chunks(&mut self) -> bool {
+        while self.first_chunk < self.front.chunk {
+            let referenced = self
+                .right_indices
+                .first()
+                .is_some_and(|pos| pos.chunk == self.first_chunk);
+            if referenced {
+                return false;
+            }
+            self.window.pop_front();
+            self.first_chunk += 1;
+        }
+        true
+    }
+
+    /// The waiting candidate pairs as one batch of `schema` (left columns, then right
+    /// columns), in left order and, for each left row, in right order.
+    ///
+    /// # Errors
+    /// Arrow errors from the gather kernels.
+    pub fn take_candidates(&mut self, schema: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+        let left = self
+            .left
+            .as_ref()
+            .map(|chunk| &chunk.batch)
+            .ok_or_else(|| ArrowError::InvalidArgumentError("no left batch".into()))?;
+        let left_indices = UInt32Array::from(std::mem::take(&mut self.left_indices));
+        let right_indices: Vec<(usize, usize)> = std::mem::take(&mut self.right_indices)
+            .into_iter()
+            .map(|pos| (pos.chunk - self.first_chunk, pos.row))
+            .collect();
+        let mut columns: Vec<ArrayRef> = left
+            .columns()
+            .iter()
+            .map(|column| take(column, &left_indices, None))
+            .collect::<Result<_, _>>()?;
+        for column in 0..self.window.front().map_or(0, |c| c.batch.num_columns()) {
+            let values: Vec<&dyn Array> = self
+                .window
+                .iter()
+                .map(|chunk| chunk.batch.column(column).as_ref())
+                .collect();
+            columns.push(interleave(&values, &right_indices)?);
+        }
+        RecordBatch::try_new(schema.clone(), columns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{AsArray, Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
+    use datafusion::arrow::row::{RowConverter, SortField};
+
+    use super::*;
+
+    fn converter() -> RowConverter {
+        RowConverter::new(vec![SortField::new(DataType::Utf8)]).unwrap()
+    }
+
+    fn side_schema(prefix: &str) -> Vec<Field> {
+        vec![
+            Field::new(format!("{prefix}k"), DataType::Utf8, false),
+            Field::new(format!("{prefix}t"), DataType::Int64, false),
+        ]
+    }
+
+    /// Chunks of `size` rows of (key, time).
+    fn chunks(rows: &[(&str, i64)], size: usize, prefix: &str) -> Vec<Chunk> {
+        let schema = Arc::new(Schema::new(side_schema(prefix)));
+        rows.chunks(size)
+            .map(|rows| {
+                let keys: ArrayRef =
+                    Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0)));
+                let times = Int64Array::from_iter_values(rows.iter().map(|r| r.1));
+                Chunk {
+                    keys: converter()
+                        .convert_columns(std::slice::from_ref(&keys))
+                        .unwrap(),
+                    times: times.values().clone(),
+                    batch: RecordBatch::try_new(schema.clone(), vec![keys, Arc::new(times)])
+                        .unwrap(),
+                }
+            })
+            .collect()
+    }
+
+    /// Runs the merge to the end, answering what it needs; returns the (key, left time, right
+    /// time) pairs in output order and the peak number of right rows held.
+    fn run(
+        left: &[(&str, i64)],
+        right: &[(&str, i64)],
+        (lower, upper): (i64, i64),
+        (batch, pairs_per_flush): (usize, usize),
+    ) -> (Vec<(String, i64, i64)>, usize) {
+        let mut fields = side_schema("l");
+        fields.extend(side_schema("r"));
+        let schema = Arc::new(Schema::new(fields));
+        let mut lefts = chunks(left, batch, "l").into_iter();
+        let mut rights = chunks(right, batch, "r").into_iter();
+        let mut merge = Merge::new(lower, upper, pairs_per_flush);
+        let (mut pairs, mut peak) = (Vec::new(), 0);
+        loop {
+            peak = peak.max(merge.window_rows());
+            match merge.advance() {
+                Need::Left => match lefts.next() {
+                    Some(chunk) => merge.push_left(chunk),
+                    None => merge.finish_left(),
+                },
+                Need::Right => match rights.next() {
+                    Some(chunk) => merge.push_right(chunk),
+                    None => merge.finish_right(),
+                },
+                Need::Flush => {
+                    let out = merge.take_candidates(&schema).unwrap();
+                    assert!(out.num_rows() <= pairs_per_flush);
+                    for row in 0..out.num_rows() {
+                        let key = out.column(0).as_string::<i32>().value(row);
+                        assert_eq!(key, out.column(2).as_string::<i32>().value(row));
+                        let time = |c: usize| out.column(c).as_primitive::<Int64Type>().value(row);
+                        pairs.push((key.to_string(), time(1), time(3)));
+                    }
+                }
+                Need::Done => return (pairs, peak),
+            }
+        }
+    }
+
+    fn owned(pairs: &[(&str, i64, i64)]) -> Vec<(String, i64, i64)> {
+        pairs
+            .iter()
+            .map(|&(k, l, r)| (k.to_string(), l, r))
+            .collect()
+    }
+
+    #[test]
+    fn pairs_each_left_row_with_the_right_rows_in_its_window() {
+        let left = [("a", 10), ("a", 12), ("b", 0), ("c", 5)];
+        let right = [
+            ("a", 5),
+            ("a", 10),
+            ("a", 15),
+            ("a", 20),
+            ("a", 23),
+            ("b", 11),
+            ("d", 5),
+        ];
+        // Window [t, t + 10], by hand: a@10 meets 10, 15, 20; a@12 meets 15, 20; b@0 meets
+        // nothing (11 is past 10); c has no right rows; d no left rows.
+        let expected = owned(&[
+            ("a", 10, 10),
+            ("a", 10, 15),
+            ("a", 10, 20),
+            ("a", 12, 15),
+            ("a", 12, 20),
+        ]);
+        for batch in [1, 2, 3, 100] {
+            for per_flush in [1, 2, 8192] {
+                let (pairs, _) = run(&left, &right, (0, 10), (batch, per_flush));
+                assert_eq!(pairs, expected, "batch {batch}, flush {per_flush}");
+            }
+        }
+    }
+
+    #[test]
+    fn negative_and_empty_windows() {
+        let left = [("a", 10), ("a", 10)];
+        let right = [("a", 7), ("a", 8), ("a", 9), ("a", 10)];
+        // [t - 2, t - 1]: 8 and 9, for each of the duplicate left rows.
+        let expected = owned(&[("a", 10, 8), ("a", 10, 9), ("a", 10, 8), ("a", 10, 9)]);
+        assert_eq!(run(&left, &right, (-2, -1), (1, 3)).0, expected);
+        // Lower above upper (an exclusive bound made it empty): nothing.
+        assert_eq!(run(&left, &right, (1, 0), (2, 8192)).0, Vec::new());
+        // Empty sides.
+        assert_eq!(run(&[], &right, (0, 10), (2, 8192)).0, Vec::new());
+        assert_eq!(run(&left, &[], (0, 10), (2, 8192)).0, Vec::new());
+    }
+
+    #[test]
+    fn holds_only_the_window_of_a_giant_key() {
+        // One key with 10,000 right rows one tick apart; left rows every 1,000 ticks with a
+        // window of 5: the merge must never hold more than the window plus a batch or two.
+        let right: Vec<(&str, i64)> = (0..10_000).map(|t| ("k", t)).collect();
+        let left: Vec<(&str, i64)> = (0..10).map(|i| ("k", i * 1_000)).collect();
+        let (pairs, peak) = run(&left, &right, (0, 5), (16, 8192));
+        assert_eq!(pairs.len(), 10 * 6);
+        assert!(peak <= 3 * 16, "held {peak} right rows");
+    }
+}

@@ -1,0 +1,41 @@
+//! A sort-merge band join: rows with equal keys whose times lie within a constant window of
+//! each other, in time linear in its input and output.
+//!
+//! Stock plans join on the key and filter every key-equal pair by time, so a key with `n`
+//! left and `m` right rows costs `n * m`: quadratic in a heavy account's history. Here both
+//! inputs arrive ordered by (key, time) and two cursors slide over the right side:
+//!
+//! ```text
+//!  left  (key, t)      right (key, t), buffered from `front` on
+//!  ─────────────      ─────────────────────────────────────────────
+//!  (bob, 10:00) ───▶  (bob, 09:58) (bob, 10:01) (bob, 10:07) (bob, 10:12) (carl, ..)
+//!                        dropped    ▲front                    ▲back
+//!                                   └─ pairs: [front, back) ──┘
+//!  window [t + lower, t + upper] = [10:00, 10:10]
+//! ```
+//!
+//! For each left row in order, `front` moves to the first right row not before
+//! `(key, t + lower)` and `back` to the first right row after `(key, t + upper)`; the rows
+//! between are its candidate pairs. Both cursors only move forward, because the targets grow
+//! with the left rows, and right rows behind `front` can match no later left row, so they are
+//! dropped. Work: O(n + m + pairs in window). Memory: the right rows inside the current
+//! window plus one batch per side, reserved in the session's memory pool, whatever the size
+//! of a key's whole history.
+//!
+//! Vectorised: candidate pairs are gathered as index lists, turned into a batch with `take`
+//! (left) and `interleave` (right, across buffered batches), filtered by the residual
+//! predicate compiled as a DataFusion physical expression, and coalesced into batches of the
+//! session's batch size.
+//!
+//! Parallel: equal keys must meet in one partition, so the inputs are key-partitioned the same
+//! way and each partition is merged on its own. Over the lake each date file is already in
+//! (key, time) order, so DataFusion only adds an order-preserving repartition (when the
+//! session prefers existing sorts), never a sort; inputs without that order get DataFusion's
+//! spillable sort.
+
+mod exec;
+mod merge;
+mod metrics;
+mod stream;
+
+pub use exec::WindowJoinExec;
