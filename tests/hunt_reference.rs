@@ -6,14 +6,16 @@
 
 use std::borrow::Cow;
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Int64Type, TimestampNanosecondType};
 use proptest::prelude::*;
 
+use datafusion::prelude::SessionConfig;
 use retrohunt::catalog::register_lake;
 use retrohunt::catalog::schema::{Table, Text};
-use retrohunt::engine::{Engine, session};
+use retrohunt::engine::{Engine, session_with};
 use retrohunt::hunt::{self, HuntParams};
 use retrohunt::ingest::{Row, RowsBuilder};
 use retrohunt::lake::LakeWriter;
@@ -136,13 +138,43 @@ fn findings(batches: &[RecordBatch]) -> Vec<Finding> {
     out
 }
 
-fn run_sql(lake: &Path, params: &HuntParams) -> Vec<Finding> {
+/// How a test runs the hunt: the engine, and the session's batch size and partition count
+/// (small batches split key groups and windows across batches).
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    engine: Engine,
+    batch_size: usize,
+    partitions: usize,
+}
+
+const STOCK: Run = Run {
+    engine: Engine::Sql,
+    batch_size: 8192,
+    partitions: 2,
+};
+
+fn runs() -> impl Strategy<Value = Run> {
+    (
+        prop::sample::select(vec![1usize, 3, 8192]),
+        prop::sample::select(vec![1usize, 3]),
+    )
+        .prop_map(|(batch_size, partitions)| Run {
+            engine: Engine::Operator,
+            batch_size,
+            partitions,
+        })
+}
+
+fn run_hunt(lake: &Path, params: &HuntParams, run: Run) -> Vec<Finding> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let ctx = session(Engine::Sql);
+        let config = SessionConfig::new()
+            .with_batch_size(run.batch_size)
+            .with_target_partitions(run.partitions);
+        let ctx = session_with(run.engine, config, Arc::default());
         register_lake(&ctx, lake.to_str().unwrap()).await.unwrap();
         let batches = hunt::plan(&ctx, params)
             .await
@@ -152,6 +184,18 @@ fn run_sql(lake: &Path, params: &HuntParams) -> Vec<Finding> {
             .unwrap();
         findings(&batches)
     })
+}
+
+/// Every engine on the same lake: stock SQL and the operator at two batch sizes.
+fn run_engines(lake: &Path, params: &HuntParams) -> Vec<Vec<Finding>> {
+    let operator = |batch_size| Run {
+        engine: Engine::Operator,
+        batch_size,
+        partitions: 2,
+    };
+    [STOCK, operator(8192), operator(1)]
+        .map(|run| run_hunt(lake, params, run))
+        .to_vec()
 }
 
 fn offset() -> impl Strategy<Value = i64> {
@@ -249,18 +293,20 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
-    fn sql_hunt_matches_the_reference(
+    fn every_engine_matches_the_reference(
         interactive in prop::collection::vec(sign_in(), 0..12),
         non_interactive in prop::collection::vec(sign_in(), 0..25),
         anchors in prop::collection::vec((0..12usize, 0..8i64), 25),
         params in params(),
+        operator in runs(),
     ) {
         let interactive = number(interactive, "i");
         let non_interactive = number(anchor(non_interactive, &anchors, &interactive, params.window), "n");
         let lake = tempfile::tempdir().unwrap();
         write_lake(lake.path(), &interactive, &non_interactive);
         let expected = reference(&interactive, &non_interactive, &params);
-        prop_assert_eq!(run_sql(lake.path(), &params), expected);
+        prop_assert_eq!(&run_hunt(lake.path(), &params, STOCK), &expected);
+        prop_assert_eq!(&run_hunt(lake.path(), &params, operator), &expected, "{:?}", operator);
     }
 }
 
@@ -357,7 +403,9 @@ fn hand_written_scenario_has_exactly_the_known_positives() {
     ];
     let lake = tempfile::tempdir().unwrap();
     write_lake(lake.path(), &interactive, &non_interactive);
-    let found = run_sql(lake.path(), &HuntParams::default());
+    let results = run_engines(lake.path(), &HuntParams::default());
+    let found = &results[0];
+    assert!(results.iter().all(|other| other == found));
     let summary: Vec<(i64, &str)> = found.iter().map(|f| (f.2, f.3[10].as_str())).collect();
     assert_eq!(summary, [(10, "hit"), (600, "edge")]);
     assert_eq!(
@@ -374,8 +422,7 @@ fn hand_written_scenario_has_exactly_the_known_positives() {
 fn the_real_samples_hold_no_finding() {
     let lake = tempfile::tempdir().unwrap();
     crate::util::ingest(lake.path(), &crate::util::samples());
-    assert_eq!(
-        run_sql(lake.path(), &HuntParams::default()),
-        Vec::<Finding>::new()
-    );
+    for found in run_engines(lake.path(), &HuntParams::default()) {
+        assert_eq!(found, Vec::<Finding>::new());
+    }
 }

@@ -4,7 +4,8 @@
 //! - `ingest_formats`: hand-written fixtures of every other format of SPEC §3.
 //! - `ingest_rejects`: bad input is rejected with file, line and reason; accounting holds.
 //! - `lake`: sorting metadata, deduplication, re-ingest, atomic files.
-//! - `hunt_reference`: the SQL hunt against a reference implementation of SPEC §1.
+//! - `hunt_reference`: the hunt on every engine against a reference implementation of SPEC §1.
+//! - `window_join`: the operator on band joins users write; its plans; its memory bound.
 //! - `cli`: the real binary.
 
 mod util;
@@ -15,3 +16,4 @@ mod ingest_formats;
 mod ingest_rejects;
 mod ingest_samples;
 mod lake;
+mod window_join;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use clap::ValueEnum;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::operator::planner::WindowJoinQueryPlanner;
@@ -21,13 +22,19 @@ pub enum Engine {
 }
 
 pub fn session(engine: Engine) -> SessionContext {
-    session_with(engine, SessionConfig::new())
+    session_with(engine, SessionConfig::new(), Arc::default())
 }
 
-/// A session of `engine` on `config` (tests vary batch size and partitions through it).
-pub fn session_with(engine: Engine, mut config: SessionConfig) -> SessionContext {
+/// A session of `engine` on `config` and `runtime` (which holds the memory pool).
+pub fn session_with(
+    engine: Engine,
+    mut config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+) -> SessionContext {
     config.options_mut().sql_parser.enable_ident_normalization = false;
-    let builder = SessionStateBuilder::new().with_default_features();
+    let builder = SessionStateBuilder::new()
+        .with_default_features()
+        .with_runtime_env(runtime);
     let builder = match engine {
         Engine::Sql => builder.with_config(config),
         Engine::Operator => {

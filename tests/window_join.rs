@@ -1,0 +1,367 @@
+//! The window-join operator on joins users write themselves (not the hunt file): random
+//! tables dense in the edge cases (null keys and times, duplicate times, one giant key, keys
+//! spanning batches, empty sides), every bound spelling, checked against stock SQL and a
+//! nested-loop reference; which plans get the operator; and memory bounded by the window.
+
+use std::sync::Arc;
+
+use arrow::array::{AsArray, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
+use datafusion::catalog::MemTable;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::physical_plan::displayable;
+use datafusion::prelude::{SessionConfig, SessionContext, col};
+use proptest::prelude::*;
+
+use retrohunt::engine::{Engine, session_with};
+
+const SECOND: i64 = 1_000_000_000;
+
+/// A row of `l` or `r`: key, time in seconds, a second key, a value, and its id.
+#[derive(Debug, Clone)]
+struct Row {
+    key: Option<&'static str>,
+    time: Option<i64>,
+    group: i64,
+    value: i64,
+    id: i64,
+}
+
+fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Utf8, true),
+        Field::new("t", DataType::Timestamp(TimeUnit::Nanosecond, None), true),
+        Field::new("g", DataType::Int64, false),
+        Field::new("v", DataType::Int64, false),
+        Field::new("id", DataType::Int64, false),
+    ]))
+}
+
+/// `rows` as a table of `partitions` partitions, each in batches of `batch` rows. With
+/// `sorted`, rows are put in (k, t) order and the table declares it.
+fn table(rows: &[Row], partitions: usize, batch: usize, sorted: bool) -> MemTable {
+    let mut rows = rows.to_vec();
+    if sorted {
+        // Nulls last, as the operator requires.
+        rows.sort_by_key(|r| (r.key.is_none(), r.key, r.time.is_none(), r.time));
+    }
+    let per_partition = rows.len().div_ceil(partitions).max(1);
+    let mut parts: Vec<Vec<RecordBatch>> = rows
+        .chunks(per_partition)
+        .map(|part| part.chunks(batch).map(to_batch).collect())
+        .collect();
+    parts.resize(partitions.max(1), Vec::new());
+    let table = MemTable::try_new(schema(), parts).unwrap();
+    if sorted {
+        table.with_sort_order(vec![vec![
+            col("k").sort(true, false),
+            col("t").sort(true, false),
+        ]])
+    } else {
+        table
+    }
+}
+
+fn to_batch(rows: &[Row]) -> RecordBatch {
+    RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(StringArray::from_iter(rows.iter().map(|r| r.key))),
+            Arc::new(TimestampNanosecondArray::from_iter(
+                rows.iter().map(|r| r.time.map(|t| t * SECOND)),
+            )),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.group))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.value))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.id))),
+        ],
+    )
+    .unwrap()
+}
+
+/// A band join as a user writes it, and the same condition for the reference: does right row
+/// `r` match left row `l` (keys already equal and non-null, times non-null)?
+struct Query {
+    sql: &'static str,
+    matches: fn(&Row, &Row, i64, i64) -> bool,
+}
+
+const QUERIES: [Query; 5] = [
+    Query {
+        sql: "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k \
+              AND r.t BETWEEN l.t - INTERVAL '2 seconds' AND l.t + INTERVAL '3 seconds'",
+        matches: |_, _, lt, rt| lt - 2 <= rt && rt <= lt + 3,
+    },
+    Query {
+        sql: "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k \
+              WHERE r.t > l.t - INTERVAL '2 seconds' AND l.t + INTERVAL '3 seconds' > r.t",
+        matches: |_, _, lt, rt| lt - 2 < rt && rt < lt + 3,
+    },
+    // Anchored on the right's time: r.t in [l.t - 5 s, l.t].
+    Query {
+        sql: "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k \
+              AND l.t BETWEEN r.t AND r.t + INTERVAL '5 seconds'",
+        matches: |_, _, lt, rt| rt <= lt && lt <= rt + 5,
+    },
+    // A residual predicate, and a window of exactly one instant.
+    Query {
+        sql: "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k \
+              AND r.t >= l.t AND r.t <= l.t AND l.v <> r.v",
+        matches: |l, r, lt, rt| lt == rt && l.value != r.value,
+    },
+    // Two keys.
+    Query {
+        sql: "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k AND l.g = r.g \
+              AND r.t BETWEEN l.t AND l.t + INTERVAL '4 seconds'",
+        matches: |l, r, lt, rt| l.group == r.group && lt <= rt && rt <= lt + 4,
+    },
+];
+
+fn reference(left: &[Row], right: &[Row], query: &Query) -> Vec<(i64, i64)> {
+    let mut pairs = Vec::new();
+    for l in left {
+        for r in right {
+            if let (Some(lk), Some(rk), Some(lt), Some(rt)) = (l.key, r.key, l.time, r.time)
+                && lk == rk
+                && (query.matches)(l, r, lt, rt)
+            {
+                pairs.push((l.id, r.id));
+            }
+        }
+    }
+    pairs.sort_unstable();
+    pairs
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    engine: Engine,
+    batch: usize,
+    partitions: usize,
+    sorted: bool,
+}
+
+fn context(setup: Setup, runtime: Arc<RuntimeEnv>) -> SessionContext {
+    let config = SessionConfig::new()
+        .with_batch_size(setup.batch)
+        .with_target_partitions(setup.partitions);
+    session_with(setup.engine, config, runtime)
+}
+
+/// The join's (left id, right id) pairs, sorted, and its physical plan.
+fn run(left: &[Row], right: &[Row], sql: &str, setup: Setup) -> (Vec<(i64, i64)>, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let ctx = context(setup, Arc::default());
+        let (p, b, s) = (setup.partitions, setup.batch, setup.sorted);
+        ctx.register_table("l", Arc::new(table(left, p, b, s)))
+            .unwrap();
+        ctx.register_table("r", Arc::new(table(right, p, b, s)))
+            .unwrap();
+        let frame = ctx.sql(sql).await.unwrap();
+        let plan = frame.clone().create_physical_plan().await.unwrap();
+        let plan_text = displayable(plan.as_ref()).indent(false).to_string();
+        let batches = frame.collect().await.unwrap();
+        (pairs(&batches), plan_text)
+    })
+}
+
+fn pairs(batches: &[RecordBatch]) -> Vec<(i64, i64)> {
+    let mut pairs: Vec<(i64, i64)> = batches
+        .iter()
+        .flat_map(|b| {
+            let (l, r) = (
+                b.column(0).as_primitive::<Int64Type>(),
+                b.column(1).as_primitive::<Int64Type>(),
+            );
+            (0..b.num_rows()).map(move |i| (l.value(i), r.value(i)))
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs
+}
+
+fn row() -> impl Strategy<Value = Row> {
+    (
+        // "a" is the giant key.
+        prop::sample::select(vec![
+            Some("a"),
+            Some("a"),
+            Some("a"),
+            Some("b"),
+            Some("c"),
+            None,
+        ]),
+        prop::option::weighted(0.95, 0..20i64),
+        0..2i64,
+        0..3i64,
+    )
+        .prop_map(|(key, time, group, value)| Row {
+            key,
+            time,
+            group,
+            value,
+            id: 0,
+        })
+}
+
+fn numbered(mut rows: Vec<Row>) -> Vec<Row> {
+    for (i, row) in rows.iter_mut().enumerate() {
+        row.id = i as i64;
+    }
+    rows
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn operator_sql_and_reference_agree(
+        left in prop::collection::vec(row(), 0..40),
+        right in prop::collection::vec(row(), 0..60),
+        query in 0..QUERIES.len(),
+        batch in prop::sample::select(vec![1usize, 3, 8192]),
+        partitions in prop::sample::select(vec![1usize, 3]),
+        sorted in any::<bool>(),
+    ) {
+        let (left, right) = (numbered(left), numbered(right));
+        let query = &QUERIES[query];
+        let expected = reference(&left, &right, query);
+        let setup = Setup { engine: Engine::Operator, batch, partitions, sorted };
+        let (found, plan) = run(&left, &right, query.sql, setup);
+        prop_assert!(plan.contains("WindowJoinExec"), "{}", plan);
+        prop_assert_eq!(&found, &expected, "{}", plan);
+        let stock = Setup { engine: Engine::Sql, ..setup };
+        prop_assert_eq!(&run(&left, &right, query.sql, stock).0, &expected);
+    }
+}
+
+fn plan_of(sql: &str, engine: Engine) -> String {
+    let rows = numbered(vec![Row {
+        key: Some("a"),
+        time: Some(1),
+        group: 0,
+        value: 0,
+        id: 0,
+    }]);
+    let setup = Setup {
+        engine,
+        batch: 8192,
+        partitions: 2,
+        sorted: true,
+    };
+    run(&rows, &rows, sql, setup).1
+}
+
+#[test]
+fn band_joins_get_the_operator_and_other_joins_do_not() {
+    for query in &QUERIES {
+        let plan = plan_of(query.sql, Engine::Operator);
+        assert!(plan.contains("WindowJoinExec"), "{}\n{plan}", query.sql);
+        assert!(!plan.contains("HashJoinExec"), "{plan}");
+        // The stock engine never uses it.
+        assert!(!plan_of(query.sql, Engine::Sql).contains("WindowJoinExec"));
+    }
+    let not_bands = [
+        // Only one bound: not a window.
+        "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k AND r.t >= l.t",
+        // No time condition.
+        "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k",
+        // Bounds on two different pairs of columns.
+        "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k AND r.t >= l.t AND r.id <= l.id",
+        // Not an inner join.
+        "SELECT l.id, r.id FROM l LEFT JOIN r ON l.k = r.k \
+         AND r.t BETWEEN l.t AND l.t + INTERVAL '1 second'",
+        // No equality key.
+        "SELECT l.id, r.id FROM l JOIN r ON r.t BETWEEN l.t AND l.t + INTERVAL '1 second'",
+        // A month has no fixed length.
+        "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k \
+         AND r.t BETWEEN l.t AND l.t + INTERVAL '1 month'",
+    ];
+    for sql in not_bands {
+        let plan = plan_of(sql, Engine::Operator);
+        assert!(!plan.contains("WindowJoinExec"), "{sql}\n{plan}");
+    }
+}
+
+/// Pre-sorted input whose one key holds ~300,000 right rows (over 10 MB as Arrow) against a
+/// 4 MB pool: the operator holds only each window (a few rows) and succeeds; with a window
+/// that spans the whole key it stops with a resources error that says what to do.
+#[test]
+fn memory_stays_bounded_by_the_window_not_the_key() {
+    let left: Vec<Row> = numbered(
+        (0..300)
+            .map(|i| Row {
+                key: Some("giant"),
+                time: Some(i * 1_000),
+                group: 0,
+                value: 0,
+                id: 0,
+            })
+            .collect(),
+    );
+    let right: Vec<Row> = numbered(
+        (0..300_000)
+            .map(|t| Row {
+                key: Some("giant"),
+                time: Some(t),
+                group: 0,
+                value: 1,
+                id: 0,
+            })
+            .collect(),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let limit = 4 * 1024 * 1024;
+    let join = |sql: &'static str| {
+        runtime.block_on(async {
+            let pool = RuntimeEnvBuilder::new()
+                .with_memory_limit(limit, 1.0)
+                .build_arc()
+                .unwrap();
+            let setup = Setup {
+                engine: Engine::Operator,
+                batch: 1024,
+                partitions: 1,
+                sorted: true,
+            };
+            let ctx = context(setup, pool);
+            ctx.register_table("l", Arc::new(table(&left, 1, 1024, true)))
+                .unwrap();
+            ctx.register_table("r", Arc::new(table(&right, 1, 1024, true)))
+                .unwrap();
+            let frame = ctx.sql(sql).await.unwrap();
+            let plan = frame.clone().create_physical_plan().await.unwrap();
+            let plan_text = displayable(plan.as_ref()).indent(false).to_string();
+            assert!(
+                plan_text.contains("WindowJoinExec") && !plan_text.contains("SortExec"),
+                "{plan_text}"
+            );
+            frame.collect().await.map(|batches| pairs(&batches))
+        })
+    };
+    let found = join(
+        "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k \
+         AND r.t BETWEEN l.t AND l.t + INTERVAL '2 seconds'",
+    )
+    .unwrap();
+    // Left row i at 1000·i meets right rows 1000·i, +1, +2 (right ids equal their times).
+    let expected: Vec<(i64, i64)> = (0..300)
+        .flat_map(|i| (0..3).map(move |d| (i, i * 1_000 + d)))
+        .collect();
+    assert_eq!(found, expected);
+
+    let error = join(
+        "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k \
+         AND r.t BETWEEN l.t AND l.t + INTERVAL '1 day'",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("WindowJoin") && error.contains("raise the limit"),
+        "{error}"
+    );
+}
