@@ -8,10 +8,13 @@ use std::sync::Arc;
 use arrow::datatypes::DataType;
 use datafusion::common::TableReference;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 
+use super::lake_table::LakeTable;
 use super::schema::{Table, lake_schema};
 
 /// Registers both tables of the lake at `location` (a path or a URL whose object store is
@@ -23,19 +26,19 @@ pub async fn register_lake(ctx: &SessionContext, location: &str) -> Result<()> {
     let base = location.trim_end_matches('/');
     for table in Table::ALL {
         let url = format!("{base}/{}/", table.name());
-        ListingTableUrl::parse(&url)?;
         let format = ParquetFormat::default().with_options(ctx.copied_table_options().parquet);
         let options = ListingOptions::new(Arc::new(format))
             .with_file_extension(".parquet")
             .with_table_partition_cols(vec![("date".to_string(), DataType::Date32)]);
-        ctx.register_listing_table(
+        let config = ListingTableConfig::new(ListingTableUrl::parse(&url)?)
+            .with_listing_options(options)
+            .with_schema(lake_schema());
+        let files = ListingTable::try_new(config)?
+            .with_cache(ctx.runtime_env().cache_manager.get_file_statistic_cache());
+        ctx.register_table(
             TableReference::bare(table.name()),
-            url,
-            options,
-            Some(lake_schema()),
-            None,
-        )
-        .await?;
+            Arc::new(LakeTable::new(files)),
+        )?;
     }
     Ok(())
 }

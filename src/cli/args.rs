@@ -100,6 +100,7 @@ pub struct HuntArgs {
     /// How long after an interactive sign-in a non-interactive one counts (e.g. 10m, 90s).
     #[arg(long, default_value = "10m")]
     pub window: String,
+    /// How band joins run: the window-join operator, or stock DataFusion.
     #[arg(long, value_enum, default_value_t = Engine::Operator)]
     pub engine: Engine,
     #[command(flatten)]
@@ -121,6 +122,9 @@ pub struct SqlArgs {
     /// Read the query from this file.
     #[arg(long, conflicts_with = "query")]
     pub file: Option<PathBuf>,
+    /// How band joins run: the window-join operator, or stock DataFusion.
+    #[arg(long, value_enum, default_value_t = Engine::Operator)]
+    pub engine: Engine,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -31,7 +31,7 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
             query
         }
     };
-    let ctx = open_lake(&args.lake, Engine::Sql).await?;
+    let ctx = open_lake(&args.lake, args.engine).await?;
     let started = Instant::now();
     let frame = ctx.sql(&query).await.context("invalid query")?;
     print_results(frame, &args.output, started).await

@@ -1,0 +1,86 @@
+//! The lake's tables scan one file per partition. Every file is sorted by
+//! (`UserKey`, `TimeGenerated`), but a partition of several files keeps no order (their keys
+//! overlap), and a stock listing table packs all the dates into `target_partitions` groups.
+//! One file per partition keeps each file's order visible to the planner, so joins that
+//! need it (the window join) merge the files instead of sorting them again.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
+use datafusion::common::{Result, Statistics, internal_err};
+use datafusion::datasource::TableType;
+use datafusion::datasource::listing::ListingTable;
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+
+/// More partitions than a lake has dates: each file becomes its own group.
+const ONE_GROUP_PER_FILE: usize = 1 << 20;
+
+#[derive(Debug)]
+pub struct LakeTable {
+    files: ListingTable,
+}
+
+impl LakeTable {
+    pub fn new(files: ListingTable) -> Self {
+        LakeTable { files }
+    }
+
+    /// `state` with room for one partition per file (the scan's partitions only: operators
+    /// above it still run on the session's own partition count).
+    fn per_file(state: &dyn Session) -> Result<SessionState> {
+        let Some(state) = state.as_any().downcast_ref::<SessionState>() else {
+            return internal_err!("the lake's tables are scanned from a SessionState");
+        };
+        let mut state = state.clone();
+        state.config_mut().options_mut().execution.target_partitions = ONE_GROUP_PER_FILE;
+        Ok(state)
+    }
+}
+
+#[async_trait]
+impl TableProvider for LakeTable {
+    fn schema(&self) -> SchemaRef {
+        self.files.schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.files
+            .scan(&Self::per_file(state)?, projection, filters, limit)
+            .await
+    }
+
+    async fn scan_with_args<'a>(
+        &self,
+        state: &dyn Session,
+        args: ScanArgs<'a>,
+    ) -> Result<ScanResult> {
+        self.files
+            .scan_with_args(&Self::per_file(state)?, args)
+            .await
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        self.files.supports_filters_pushdown(filters)
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        self.files.statistics()
+    }
+}
