@@ -88,3 +88,51 @@ fn a_generated_archive_ingests_completely() {
         "the generator re-delivers ~3% of records: {stdout}"
     );
 }
+
+/// A generated tenant's lake, hunted by both engines: the same bytes out; `--explain` names
+/// each engine's join; a memory limit too small for the stock hash join is a clear error
+/// (exit 1), not a crash; a size that is not one is a usage error (exit 2).
+#[test]
+fn hunt_engines_agree_and_respect_the_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let status = retrohunt()
+        .args([
+            "generate", "--format", "lake", "--users", "60", "--days", "2", "--seed", "3", "--out",
+        ])
+        .arg(&lake)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let hunt = |args: &[&str]| {
+        retrohunt()
+            .args(["hunt", "--format", "csv", "--lake"])
+            .arg(&lake)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let operator = hunt(&["--engine", "operator"]);
+    let sql = hunt(&["--engine", "sql"]);
+    assert!(
+        operator.status.success(),
+        "{}",
+        String::from_utf8_lossy(&operator.stderr)
+    );
+    assert!(sql.status.success());
+    assert!(operator.stdout.len() > 1_000, "the tenant has findings");
+    assert_eq!(operator.stdout, sql.stdout);
+
+    let plan = |engine| String::from_utf8(hunt(&["--explain", "--engine", engine]).stdout).unwrap();
+    assert!(plan("operator").contains("WindowJoinExec"));
+    assert!(plan("sql").contains("HashJoinExec") && !plan("sql").contains("WindowJoinExec"));
+
+    let starved = hunt(&["--engine", "sql", "--memory-limit", "16KiB"]);
+    assert_eq!(starved.status.code(), Some(1));
+    let stderr = String::from_utf8(starved.stderr).unwrap();
+    assert!(
+        stderr.contains("out of memory under --memory-limit"),
+        "{stderr}"
+    );
+    assert_eq!(hunt(&["--memory-limit", "lots"]).status.code(), Some(2));
+}

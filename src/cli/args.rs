@@ -79,6 +79,23 @@ pub struct LakeArg {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct EngineArgs {
+    /// How band joins run: the window-join operator, or stock DataFusion.
+    #[arg(long, value_enum, default_value_t = Engine::Operator)]
+    pub engine: Engine,
+    /// Memory the query may use (e.g. 8GiB, 500MB). Past it, sorts spill to disk and anything
+    /// else stops with a resources error instead of the process being killed.
+    /// [default: 60% of the machine's memory]
+    #[arg(long, value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
+}
+
+fn parse_size(text: &str) -> Result<usize, String> {
+    let size: bytesize::ByteSize = text.parse()?;
+    usize::try_from(size.as_u64()).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, clap::Args)]
 pub struct OutputArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
@@ -100,9 +117,8 @@ pub struct HuntArgs {
     /// How long after an interactive sign-in a non-interactive one counts (e.g. 10m, 90s).
     #[arg(long, default_value = "10m")]
     pub window: String,
-    /// How band joins run: the window-join operator, or stock DataFusion.
-    #[arg(long, value_enum, default_value_t = Engine::Operator)]
-    pub engine: Engine,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     #[command(flatten)]
     pub output: OutputArgs,
     /// Show the physical plan instead of running the hunt.
@@ -122,9 +138,8 @@ pub struct SqlArgs {
     /// Read the query from this file.
     #[arg(long, conflicts_with = "query")]
     pub file: Option<PathBuf>,
-    /// How band joins run: the window-join operator, or stock DataFusion.
-    #[arg(long, value_enum, default_value_t = Engine::Operator)]
-    pub engine: Engine,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -14,7 +14,7 @@ use super::query::{open_lake, print_results};
 
 pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args)?;
-    let ctx = open_lake(&args.lake, args.engine).await?;
+    let ctx = open_lake(&args.lake, &args.engine).await?;
     let started = Instant::now();
     let frame = hunt::plan(&ctx, &params)
         .await

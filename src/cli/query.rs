@@ -10,13 +10,15 @@ use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 use indicatif::ProgressBar;
 
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionConfig;
 use retrohunt::catalog::register_lake;
-use retrohunt::engine::{Engine, session};
+use retrohunt::engine::{default_memory_limit, runtime, session_with};
 use retrohunt::ingest::{self, IngestOptions};
 use retrohunt::lake::LakeWriter;
 use retrohunt::output::write_batches;
 
-use super::args::{LakeArg, OutputArgs, SqlArgs};
+use super::args::{EngineArgs, LakeArg, OutputArgs, SqlArgs};
 
 pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
     let query = match (&args.query, &args.file) {
@@ -31,19 +33,21 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
             query
         }
     };
-    let ctx = open_lake(&args.lake, args.engine).await?;
+    let ctx = open_lake(&args.lake, &args.engine).await?;
     let started = Instant::now();
     let frame = ctx.sql(&query).await.context("invalid query")?;
     print_results(frame, &args.output, started).await
 }
 
 /// A session with the lake's tables registered; without `--lake`, the cached sample lake.
-pub async fn open_lake(lake: &LakeArg, engine: Engine) -> anyhow::Result<SessionContext> {
+pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<SessionContext> {
     let location = match &lake.lake {
         Some(path) => path.clone(),
         None => sample_lake()?,
     };
-    let ctx = session(engine);
+    let limit = engine.memory_limit.or_else(default_memory_limit);
+    let runtime = runtime(limit).context("cannot set up the memory pool")?;
+    let ctx = session_with(engine.engine, SessionConfig::new(), runtime);
     register_lake(&ctx, &location.to_string_lossy())
         .await
         .with_context(|| format!("cannot open lake {}", location.display()))?;
@@ -75,7 +79,16 @@ pub async fn print_results(
     started: Instant,
 ) -> anyhow::Result<ExitCode> {
     let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
-    let batches = frame.collect().await.context("query failed")?;
+    let batches = frame.collect().await.map_err(|error| {
+        let hint = match error.find_root() {
+            DataFusionError::ResourcesExhausted(_) => {
+                "query failed: out of memory under --memory-limit (default 60% of the \
+                 machine's memory); raise it, or hunt a shorter --start/--end range"
+            }
+            _ => "query failed",
+        };
+        anyhow::Error::from(error).context(hint)
+    })?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     let result = match &output.output {
         Some(path) => {

@@ -1,5 +1,7 @@
 //! Execution engines: the one place a DataFusion session is configured.
 
+mod memory;
 mod session;
 
+pub use memory::{default_memory_limit, runtime};
 pub use session::{Engine, session, session_with};

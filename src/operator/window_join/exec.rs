@@ -81,12 +81,7 @@ impl WindowJoinExec {
                 return plan_err!("WindowJoin: key types differ: {l} and {r}");
             }
         }
-        let (left_schema, right_schema) = (left.schema(), right.schema());
-        let fields = left_schema
-            .fields()
-            .iter()
-            .chain(right_schema.fields().iter());
-        let schema = Arc::new(Schema::new(fields.cloned().collect::<Vec<_>>()));
+        let schema = Arc::new(output_schema(&left.schema(), &right.schema()));
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
             left.output_partitioning().clone(),
@@ -170,6 +165,13 @@ impl WindowJoinExec {
             side,
         })
     }
+}
+
+/// The join's output: the left columns, then the right columns (the residual is evaluated
+/// over it).
+pub fn output_schema(left: &Schema, right: &Schema) -> Schema {
+    let fields = left.fields().iter().chain(right.fields().iter()).cloned();
+    Schema::new(fields.collect::<Vec<_>>())
 }
 
 impl DisplayAs for WindowJoinExec {

@@ -38,4 +38,4 @@ mod merge;
 mod metrics;
 mod stream;
 
-pub use exec::WindowJoinExec;
+pub use exec::{WindowJoinExec, output_schema};

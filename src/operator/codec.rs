@@ -1,0 +1,300 @@
+//! The window join in DataFusion's protobuf plans: a logical codec for [`WindowJoinNode`] and
+//! a physical one for [`WindowJoinExec`], so plans holding them can be shipped to other
+//! processes (Ballista's scheduler and executors). Inputs travel separately (the framework
+//! encodes them); each codec encodes only the node's own fields.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::Schema;
+use datafusion::catalog::TableProvider;
+use datafusion::common::{DataFusionError, Result, TableReference, internal_err, not_impl_err};
+use datafusion::execution::TaskContext;
+use datafusion::logical_expr::logical_plan::build_join_schema;
+use datafusion::logical_expr::{Expr, Extension, JoinType, LogicalPlan};
+use datafusion::physical_expr::PhysicalExprRef;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::logical_plan::LogicalExtensionCodec;
+use datafusion_proto::logical_plan::from_proto::parse_expr;
+use datafusion_proto::logical_plan::to_proto::serialize_expr;
+use datafusion_proto::physical_plan::{
+    PhysicalExtensionCodec, PhysicalPlanDecodeContext, PhysicalProtoConverterExtension,
+};
+use datafusion_proto::protobuf::{LogicalExprNode, PhysicalExprNode};
+use prost::Message;
+
+use super::band::{Band, Bound};
+use super::node::WindowJoinNode;
+use super::window_join::{WindowJoinExec, output_schema};
+
+#[derive(Clone, PartialEq, Message)]
+struct BoundProto {
+    #[prost(int64, tag = "1")]
+    offset: i64,
+    #[prost(bool, tag = "2")]
+    inclusive: bool,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct WindowJoinNodeProto {
+    #[prost(message, repeated, tag = "1")]
+    left_keys: Vec<LogicalExprNode>,
+    #[prost(message, repeated, tag = "2")]
+    right_keys: Vec<LogicalExprNode>,
+    #[prost(message, optional, tag = "3")]
+    left_time: Option<LogicalExprNode>,
+    #[prost(message, optional, tag = "4")]
+    right_time: Option<LogicalExprNode>,
+    #[prost(message, optional, tag = "5")]
+    lower: Option<BoundProto>,
+    #[prost(message, optional, tag = "6")]
+    upper: Option<BoundProto>,
+    #[prost(message, optional, tag = "7")]
+    residual: Option<LogicalExprNode>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct WindowJoinExecProto {
+    #[prost(message, repeated, tag = "1")]
+    left_keys: Vec<PhysicalExprNode>,
+    #[prost(message, repeated, tag = "2")]
+    right_keys: Vec<PhysicalExprNode>,
+    #[prost(uint64, tag = "3")]
+    left_time: u64,
+    #[prost(uint64, tag = "4")]
+    right_time: u64,
+    #[prost(message, optional, tag = "5")]
+    lower: Option<BoundProto>,
+    #[prost(message, optional, tag = "6")]
+    upper: Option<BoundProto>,
+    #[prost(message, optional, tag = "7")]
+    residual: Option<PhysicalExprNode>,
+}
+
+impl From<Bound> for BoundProto {
+    fn from(bound: Bound) -> Self {
+        BoundProto {
+            offset: bound.offset,
+            inclusive: bound.inclusive,
+        }
+    }
+}
+
+fn bound(proto: Option<BoundProto>) -> Result<Bound> {
+    match proto {
+        Some(BoundProto { offset, inclusive }) => Ok(Bound { offset, inclusive }),
+        None => internal_err!("WindowJoin: a bound is missing from the encoded plan"),
+    }
+}
+
+fn decode_error(error: prost::DecodeError) -> DataFusionError {
+    DataFusionError::Internal(format!("WindowJoin: cannot decode the plan: {error}"))
+}
+
+fn encode_error(error: prost::EncodeError) -> DataFusionError {
+    DataFusionError::Internal(format!("WindowJoin: cannot encode the plan: {error}"))
+}
+
+/// Encodes [`WindowJoinNode`]s; tables and functions are left to DataFusion's defaults.
+#[derive(Debug, Default)]
+pub struct WindowJoinLogicalCodec;
+
+impl WindowJoinLogicalCodec {
+    fn exprs(&self, exprs: &[Expr]) -> Result<Vec<LogicalExprNode>> {
+        exprs
+            .iter()
+            .map(|expr| Ok(serialize_expr(expr, self)?))
+            .collect()
+    }
+
+    fn column(
+        &self,
+        proto: Option<&LogicalExprNode>,
+        ctx: &TaskContext,
+    ) -> Result<datafusion::common::Column> {
+        match proto
+            .map(|proto| parse_expr(proto, ctx, self))
+            .transpose()?
+        {
+            Some(Expr::Column(column)) => Ok(column),
+            _ => internal_err!("WindowJoin: a time is not a column in the encoded plan"),
+        }
+    }
+}
+
+impl LogicalExtensionCodec for WindowJoinLogicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[LogicalPlan],
+        ctx: &TaskContext,
+    ) -> Result<Extension> {
+        let proto = WindowJoinNodeProto::decode(buf).map_err(decode_error)?;
+        let [left, right] = inputs else {
+            return internal_err!("WindowJoin has two inputs");
+        };
+        let keys = |protos: &[LogicalExprNode]| -> Result<Vec<Expr>> {
+            protos
+                .iter()
+                .map(|proto| Ok(parse_expr(proto, ctx, self)?))
+                .collect()
+        };
+        let on = keys(&proto.left_keys)?
+            .into_iter()
+            .zip(keys(&proto.right_keys)?)
+            .collect();
+        let schema = build_join_schema(left.schema(), right.schema(), &JoinType::Inner)?;
+        let node = WindowJoinNode {
+            left: left.clone(),
+            right: right.clone(),
+            band: Band {
+                on,
+                left_time: self.column(proto.left_time.as_ref(), ctx)?,
+                right_time: self.column(proto.right_time.as_ref(), ctx)?,
+                lower: bound(proto.lower)?,
+                upper: bound(proto.upper)?,
+                residual: proto
+                    .residual
+                    .as_ref()
+                    .map(|p| parse_expr(p, ctx, self))
+                    .transpose()?,
+            },
+            schema: Arc::new(schema),
+        };
+        Ok(Extension {
+            node: Arc::new(node),
+        })
+    }
+
+    fn try_encode(&self, node: &Extension, buf: &mut Vec<u8>) -> Result<()> {
+        let Some(node) = node.node.as_any().downcast_ref::<WindowJoinNode>() else {
+            return not_impl_err!("no codec for the extension node {}", node.node.name());
+        };
+        let band = &node.band;
+        let (left_keys, right_keys): (Vec<Expr>, Vec<Expr>) = band.on.iter().cloned().unzip();
+        let time = |column: &datafusion::common::Column| {
+            serialize_expr(&Expr::Column(column.clone()), self)
+        };
+        let proto = WindowJoinNodeProto {
+            left_keys: self.exprs(&left_keys)?,
+            right_keys: self.exprs(&right_keys)?,
+            left_time: Some(time(&band.left_time)?),
+            right_time: Some(time(&band.right_time)?),
+            lower: Some(band.lower.into()),
+            upper: Some(band.upper.into()),
+            residual: band
+                .residual
+                .as_ref()
+                .map(|r| serialize_expr(r, self))
+                .transpose()?,
+        };
+        proto.encode(buf).map_err(encode_error)
+    }
+
+    fn try_decode_table_provider(
+        &self,
+        _buf: &[u8],
+        table: &TableReference,
+        _schema: datafusion::arrow::datatypes::SchemaRef,
+        _ctx: &TaskContext,
+    ) -> Result<Arc<dyn TableProvider>> {
+        not_impl_err!("WindowJoinLogicalCodec does not decode the table {table}")
+    }
+
+    fn try_encode_table_provider(
+        &self,
+        table: &TableReference,
+        _node: Arc<dyn TableProvider>,
+        _buf: &mut Vec<u8>,
+    ) -> Result<()> {
+        not_impl_err!("WindowJoinLogicalCodec does not encode the table {table}")
+    }
+}
+
+/// Encodes [`WindowJoinExec`]s.
+#[derive(Debug, Default)]
+pub struct WindowJoinPhysicalCodec;
+
+impl PhysicalExtensionCodec for WindowJoinPhysicalCodec {
+    fn try_decode(
+        &self,
+        buf: &[u8],
+        inputs: &[Arc<dyn ExecutionPlan>],
+        ctx: &TaskContext,
+        converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let proto = WindowJoinExecProto::decode(buf).map_err(decode_error)?;
+        let [left, right] = inputs else {
+            return internal_err!("WindowJoinExec has two inputs");
+        };
+        let decode = PhysicalPlanDecodeContext::new(ctx, self);
+        let exprs =
+            |protos: &[PhysicalExprNode], schema: &Schema| -> Result<Vec<PhysicalExprRef>> {
+                protos
+                    .iter()
+                    .map(|proto| converter.proto_to_physical_expr(proto, schema, &decode))
+                    .collect()
+            };
+        let (left_schema, right_schema) = (left.schema(), right.schema());
+        let on = exprs(&proto.left_keys, &left_schema)?
+            .into_iter()
+            .zip(exprs(&proto.right_keys, &right_schema)?)
+            .collect();
+        let column = |schema: &Schema, index: u64| -> Result<Column> {
+            let index =
+                usize::try_from(index).map_err(|e| DataFusionError::Internal(e.to_string()))?;
+            Ok(Column::new(schema.field(index).name(), index))
+        };
+        let joined = output_schema(&left_schema, &right_schema);
+        let residual = proto
+            .residual
+            .as_ref()
+            .map(|proto| converter.proto_to_physical_expr(proto, &joined, &decode))
+            .transpose()?;
+        let exec = WindowJoinExec::try_new(
+            left.clone(),
+            right.clone(),
+            on,
+            (
+                column(&left_schema, proto.left_time)?,
+                column(&right_schema, proto.right_time)?,
+            ),
+            (bound(proto.lower)?, bound(proto.upper)?),
+            residual,
+        )?;
+        Ok(Arc::new(exec))
+    }
+
+    fn try_encode(
+        &self,
+        node: Arc<dyn ExecutionPlan>,
+        buf: &mut Vec<u8>,
+        converter: &dyn PhysicalProtoConverterExtension,
+    ) -> Result<()> {
+        let Some(join) = node.downcast_ref::<WindowJoinExec>() else {
+            return not_impl_err!("no codec for the plan {}", node.name());
+        };
+        let exprs = |exprs: Vec<PhysicalExprRef>| -> Result<Vec<PhysicalExprNode>> {
+            exprs
+                .iter()
+                .map(|expr| converter.physical_expr_to_proto(expr, self))
+                .collect()
+        };
+        let (left_keys, right_keys): (Vec<_>, Vec<_>) = join.on().iter().cloned().unzip();
+        let (left_time, right_time) = join.times();
+        let (lower, upper) = join.bounds();
+        let proto = WindowJoinExecProto {
+            left_keys: exprs(left_keys)?,
+            right_keys: exprs(right_keys)?,
+            left_time: left_time.index() as u64,
+            right_time: right_time.index() as u64,
+            lower: Some(lower.into()),
+            upper: Some(upper.into()),
+            residual: join
+                .residual()
+                .map(|expr| converter.physical_expr_to_proto(expr, self))
+                .transpose()?,
+        };
+        proto.encode(buf).map_err(encode_error)
+    }
+}
