@@ -7,6 +7,8 @@
 --   $1 start  (timestamp, UTC, inclusive)
 --   $2 end    (timestamp, UTC, inclusive)
 --   $3 window (interval, default 10 minutes)
+--   $4 time column: 'TimeGenerated' (default) or 'CreatedDateTime' (SPEC rule 11: switches the
+--      time filter, the window and both output times, on both sides)
 --
 -- KQL → SQL notes:
 --   * `tolower(UserPrincipalName)` is the stored column UserKey (SPEC §4).
@@ -15,32 +17,35 @@
 --     the times floored to the second (rule 6).
 --   * `split(upn, "@")[1]` is split_part(upn, '@', 2): "" when there is no second part (rule 7).
 --   * KQL leaves ties unordered; the ORDER BY breaks them by every other column (rule 9).
---   * The `date` filters only let the engine skip whole partitions; TimeGenerated decides.
+--   * With $4 bound, DataFusion folds the CASE to one column: on TimeGenerated the files' own
+--     (UserKey, TimeGenerated) order then carries through to the join.
+--   * The `date` filters only let the engine skip whole partitions; the time column decides.
+--     `date` is the date of TimeGenerated, so hunting on CreatedDateTime reads every date.
 WITH interactive AS (
     SELECT
-        TimeGenerated          AS InteractiveTime,
+        CASE WHEN $4 = 'CreatedDateTime' THEN CreatedDateTime
+             ELSE TimeGenerated END AS InteractiveTime,
         UserKey                AS UserPrincipalName,
         IPAddress              AS InteractiveIP,
         AutonomousSystemNumber AS InteractiveASN,
         AppDisplayName         AS InteractiveAppDisplayName,
         CorrelationId          AS InteractiveCorrelationId
     FROM SigninLogs
-    WHERE TimeGenerated BETWEEN $1 AND $2
-      AND date BETWEEN CAST($1 AS DATE) AND CAST($2 AS DATE)
-      AND ResultType = '0'
+    WHERE ResultType = '0'
+      AND ($4 = 'CreatedDateTime' OR date BETWEEN CAST($1 AS DATE) AND CAST($2 AS DATE))
 ),
 non_interactive AS (
     SELECT
-        TimeGenerated          AS NonInteractiveTime,
+        CASE WHEN $4 = 'CreatedDateTime' THEN CreatedDateTime
+             ELSE TimeGenerated END AS NonInteractiveTime,
         UserKey                AS UserPrincipalName,
         IPAddress              AS NonInteractiveIP,
         AutonomousSystemNumber AS NonInteractiveASN,
         AppDisplayName         AS NonInteractiveAppDisplayName,
         CorrelationId          AS NonInteractiveCorrelationId
     FROM AADNonInteractiveUserSignInLogs
-    WHERE TimeGenerated BETWEEN $1 AND $2
-      AND date BETWEEN CAST($1 AS DATE) AND CAST($2 AS DATE)
-      AND ResultType = '0'
+    WHERE ResultType = '0'
+      AND ($4 = 'CreatedDateTime' OR date BETWEEN CAST($1 AS DATE) AND CAST($2 AS DATE))
 )
 SELECT
     i.InteractiveTime,
@@ -62,7 +67,9 @@ FROM interactive i
 JOIN non_interactive n
   ON i.UserPrincipalName = n.UserPrincipalName
  AND n.NonInteractiveTime BETWEEN i.InteractiveTime AND i.InteractiveTime + CAST($3 AS INTERVAL)
-WHERE i.InteractiveASN <> ''
+WHERE i.InteractiveTime BETWEEN $1 AND $2
+  AND n.NonInteractiveTime BETWEEN $1 AND $2
+  AND i.InteractiveASN <> ''
   AND n.NonInteractiveASN <> ''
   AND i.InteractiveASN <> n.NonInteractiveASN
   AND i.InteractiveIP <> n.NonInteractiveIP

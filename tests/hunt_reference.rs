@@ -16,7 +16,7 @@ use datafusion::prelude::SessionConfig;
 use retrohunt::catalog::register_lake;
 use retrohunt::catalog::schema::{Table, Text};
 use retrohunt::engine::{Engine, session_with};
-use retrohunt::hunt::{self, HuntParams};
+use retrohunt::hunt::{self, HuntParams, TimeColumn};
 use retrohunt::ingest::{Row, RowsBuilder};
 use retrohunt::lake::LakeWriter;
 
@@ -28,6 +28,8 @@ const TICK: i64 = 100;
 #[derive(Debug, Clone)]
 struct SignIn {
     time: i64,
+    /// CreatedDateTime; sources may lack it.
+    created: Option<i64>,
     upn: &'static str,
     result: &'static str,
     ip: &'static str,
@@ -48,19 +50,25 @@ fn reference(
         params.start.unwrap_or(i64::MIN),
         params.end.unwrap_or(i64::MAX),
     );
-    let kept = |s: &&SignIn| start <= s.time && s.time <= end && s.result == "0";
+    // SPEC §1 rule 11: one column gives the filter, the window and the output times.
+    let time = |s: &SignIn| match params.time_column {
+        TimeColumn::TimeGenerated => Some(s.time),
+        TimeColumn::CreatedDateTime => s.created,
+    };
+    let kept = |s: &&SignIn| time(s).is_some_and(|t| start <= t && t <= end) && s.result == "0";
     let mut findings = Vec::new();
     for i in interactive.iter().filter(kept) {
         for n in non_interactive.iter().filter(kept) {
+            let (it, nt) = (time(i).unwrap(), time(n).unwrap());
             let same_user = i.upn.to_lowercase() == n.upn.to_lowercase();
-            let in_window = i.time <= n.time && n.time <= i.time + params.window;
+            let in_window = it <= nt && nt <= it + params.window;
             let differ = !i.asn.is_empty() && !n.asn.is_empty() && i.asn != n.asn && i.ip != n.ip;
             if same_user && in_window && differ {
                 let upn = i.upn.to_lowercase();
                 let mut parts = upn.split('@');
                 let account = parts.next().unwrap_or("").to_string();
                 let suffix = parts.next().unwrap_or("").to_string();
-                let delta = n.time.div_euclid(SECOND) - i.time.div_euclid(SECOND);
+                let delta = nt.div_euclid(SECOND) - it.div_euclid(SECOND);
                 let text = [
                     upn.as_str(),
                     &account,
@@ -74,12 +82,7 @@ fn reference(
                     &i.correlation,
                     &n.correlation,
                 ];
-                findings.push((
-                    i.time,
-                    n.time,
-                    delta,
-                    text.iter().map(|s| s.to_string()).collect(),
-                ));
+                findings.push((it, nt, delta, text.iter().map(|s| s.to_string()).collect()));
             }
         }
     }
@@ -111,6 +114,7 @@ fn write_lake(lake: &Path, interactive: &[SignIn], non_interactive: &[SignIn]) {
             ] {
                 row.text[column as usize] = Cow::Borrowed(value);
             }
+            row.created = s.created;
             builder.append(&row, s.time);
         }
         writer.commit(table, vec![builder.finish()]).unwrap();
@@ -229,9 +233,15 @@ fn sign_in() -> impl Strategy<Value = SignIn> {
         prop::sample::select(vec!["", "1.1.1.1", "2.2.2.2"]),
         prop::sample::select(vec!["", "1", "2", "3"]),
         prop::sample::select(vec!["App A", "App B"]),
+        // How long before TimeGenerated the sign-in happened, or no CreatedDateTime at all.
+        prop::option::weighted(
+            0.9,
+            prop::sample::select(vec![0, TICK, 30 * SECOND, 700 * SECOND]),
+        ),
     )
-        .prop_map(|(time, upn, result, ip, asn, app)| SignIn {
+        .prop_map(|(time, upn, result, ip, asn, app, lag)| SignIn {
             time: BASE + time,
+            created: lag.map(|lag| BASE + time - lag),
             upn,
             result,
             ip,
@@ -253,15 +263,17 @@ fn anchor(
         let Some(anchor) = interactive.get(index % interactive.len().max(1)) else {
             continue;
         };
-        row.time = anchor.time
-            + match choice {
-                0 => 0,
-                1 => window,
-                2 => window + TICK,
-                3 => window - TICK,
-                4 => -TICK,
-                _ => continue,
-            };
+        let offset = match choice {
+            0 => 0,
+            1 => window,
+            2 => window + TICK,
+            3 => window - TICK,
+            4 => -TICK,
+            _ => continue,
+        };
+        // Anchored on both columns, so edges are dense whichever one is hunted.
+        row.time = anchor.time + offset;
+        row.created = anchor.created.map(|created| created + offset);
         row.upn = anchor.upn;
     }
     rows
@@ -279,13 +291,19 @@ fn params() -> impl Strategy<Value = HuntParams> {
         prop::option::of(offset()),
         prop::option::of(offset()),
         prop::sample::select(vec![600 * SECOND, SECOND, TICK]),
+        prop::sample::select(vec![TimeColumn::TimeGenerated, TimeColumn::CreatedDateTime]),
     )
-        .prop_map(|(a, b, window)| {
+        .prop_map(|(a, b, window, time_column)| {
             let (start, end) = match (a, b) {
                 (Some(a), Some(b)) => (Some(BASE + a.min(b)), Some(BASE + a.max(b))),
                 (a, b) => (a.map(|a| BASE + a), b.map(|b| BASE + b)),
             };
-            HuntParams { start, end, window }
+            HuntParams {
+                start,
+                end,
+                window,
+                time_column,
+            }
         })
 }
 
@@ -320,6 +338,7 @@ fn hand_written_scenario_has_exactly_the_known_positives() {
              asn: &'static str,
              correlation: &str| SignIn {
         time,
+        created: Some(time),
         upn,
         result,
         ip,
@@ -412,6 +431,44 @@ fn hand_written_scenario_has_exactly_the_known_positives() {
         &found[0].3[..3],
         ["alice@contoso.com", "alice", "contoso.com"]
     );
+}
+
+/// SPEC §1 rule 11 by hand: Log Analytics received the non-interactive sign-in 11 minutes
+/// after the interactive one, but by Entra ID's clock it came 6 minutes after: only the
+/// CreatedDateTime hunt finds it, and reports those times.
+#[test]
+fn created_date_time_switches_filter_window_and_output_times() {
+    let sign_in = |time: i64, created: i64, ip: &'static str, asn: &'static str, id: &str| SignIn {
+        time,
+        created: Some(created),
+        upn: "bob@contoso.com",
+        result: "0",
+        ip,
+        asn,
+        app: "App A",
+        correlation: id.to_string(),
+    };
+    let interactive = vec![sign_in(BASE + 60 * SECOND, BASE, "1.1.1.1", "1", "i")];
+    let non_interactive = vec![sign_in(
+        BASE + 12 * 60 * SECOND,
+        BASE + 6 * 60 * SECOND,
+        "2.2.2.2",
+        "2",
+        "n",
+    )];
+    let lake = tempfile::tempdir().unwrap();
+    write_lake(lake.path(), &interactive, &non_interactive);
+    for found in run_engines(lake.path(), &HuntParams::default()) {
+        assert_eq!(found, Vec::<Finding>::new());
+    }
+    let created = HuntParams {
+        time_column: TimeColumn::CreatedDateTime,
+        ..HuntParams::default()
+    };
+    for found in run_engines(lake.path(), &created) {
+        let times: Vec<(i64, i64, i64)> = found.iter().map(|f| (f.0, f.1, f.2)).collect();
+        assert_eq!(times, [(BASE, BASE + 360 * SECOND, 360)]);
+    }
 }
 
 /// The real samples hold no finding (their README says so), and the hunt agrees: every

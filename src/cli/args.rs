@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use retrohunt::catalog::schema::Table;
 use retrohunt::engine::Engine;
 use retrohunt::generate::TenantFormat;
+use retrohunt::hunt::TimeColumn;
 use retrohunt::ingest::Format;
 use retrohunt::output::OutputFormat;
 
@@ -117,6 +118,10 @@ pub struct HuntArgs {
     /// How long after an interactive sign-in a non-interactive one counts (e.g. 10m, 90s).
     #[arg(long, default_value = "10m")]
     pub window: String,
+    /// The time the hunt filters, windows and reports: when Log Analytics received the record,
+    /// or when the sign-in happened (reads every date of the lake).
+    #[arg(long, value_enum, default_value_t = TimeColumn::TimeGenerated)]
+    pub time_column: TimeColumn,
     #[command(flatten)]
     pub engine: EngineArgs,
     #[command(flatten)]

@@ -70,5 +70,10 @@ fn params(args: &HuntArgs) -> Result<HuntParams, Usage> {
                 args.window
             ))
         })?;
-    Ok(HuntParams { start, end, window })
+    Ok(HuntParams {
+        start,
+        end,
+        window,
+        time_column: args.time_column,
+    })
 }

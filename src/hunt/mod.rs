@@ -2,13 +2,14 @@
 //! file `sql/short_window_signin_mismatch.sql`; this module binds its parameters as typed
 //! values (never splicing user text into SQL) and runs it on a session over the lake.
 
+use clap::ValueEnum;
 use datafusion::arrow::datatypes::IntervalMonthDayNano;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 
-/// The hunt as SQL, with `$1` start, `$2` end, `$3` window.
+/// The hunt as SQL, with `$1` start, `$2` end, `$3` window, `$4` time column.
 pub const HUNT_SQL: &str = include_str!("../../sql/short_window_signin_mismatch.sql");
 
 /// The output columns of SPEC §1 rule 8, in order.
@@ -34,6 +35,27 @@ pub const COLUMNS: [&str; 14] = [
 const EARLIEST: i64 = -9_000_000_000_000_000_000;
 const LATEST: i64 = 9_000_000_000_000_000_000;
 
+/// The column whose time the hunt filters, windows and reports (SPEC §1 rule 11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum TimeColumn {
+    /// When Log Analytics received the record (the lake's partitions and order follow it).
+    #[default]
+    #[value(name = "TimeGenerated")]
+    TimeGenerated,
+    /// When the sign-in happened by Entra ID's clock; every date of the lake is read.
+    #[value(name = "CreatedDateTime")]
+    CreatedDateTime,
+}
+
+impl TimeColumn {
+    pub fn name(self) -> &'static str {
+        match self {
+            TimeColumn::TimeGenerated => "TimeGenerated",
+            TimeColumn::CreatedDateTime => "CreatedDateTime",
+        }
+    }
+}
+
 /// The hunt's parameters, validated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HuntParams {
@@ -43,6 +65,7 @@ pub struct HuntParams {
     pub end: Option<i64>,
     /// Positive, in ns.
     pub window: i64,
+    pub time_column: TimeColumn,
 }
 
 impl Default for HuntParams {
@@ -51,6 +74,7 @@ impl Default for HuntParams {
             start: None,
             end: None,
             window: 10 * 60 * 1_000_000_000,
+            time_column: TimeColumn::default(),
         }
     }
 }
@@ -62,6 +86,7 @@ impl HuntParams {
             time(self.start.unwrap_or(EARLIEST)),
             time(self.end.unwrap_or(LATEST)),
             ScalarValue::IntervalMonthDayNano(Some(IntervalMonthDayNano::new(0, 0, self.window))),
+            ScalarValue::from(self.time_column.name()),
         ]
     }
 }
