@@ -145,3 +145,27 @@ fn hunt_engines_agree_and_respect_the_memory_limit() {
     );
     assert_eq!(hunt(&["--memory-limit", "lots"]).status.code(), Some(2));
 }
+
+/// `retrohunt hunt | head` is normal use: a reader that stops early is not a failure.
+#[test]
+fn a_closed_pipe_is_not_a_failure() {
+    use std::io::Read;
+    use std::process::Stdio;
+
+    let mut child = retrohunt()
+        .args(["hunt", "--format", "csv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    // The pipe is closed here, long before the sample's 1,342 rows are written.
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(head.starts_with(b"InteractiveTime,NonInteractiveTime,"));
+}

@@ -3,6 +3,8 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -72,6 +74,44 @@ fn sample_lake() -> anyhow::Result<PathBuf> {
     Ok(lake)
 }
 
+/// A writer that remembers its reader went away. Arrow's writers turn I/O errors into text
+/// (`Csv error: Broken pipe`), so the error they return cannot tell a closed pipe from a
+/// failing write; the writer underneath can.
+struct PipeWatch<W> {
+    inner: W,
+    closed: Arc<AtomicBool>,
+}
+
+impl<W: Write> PipeWatch<W> {
+    fn new(inner: W) -> Self {
+        PipeWatch {
+            inner,
+            closed: Arc::default(),
+        }
+    }
+
+    fn watch<T>(&self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(error) = &result
+            && error.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            self.closed.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+}
+
+impl<W: Write> Write for PipeWatch<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let result = self.inner.write(buf);
+        self.watch(result)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let result = self.inner.flush();
+        self.watch(result)
+    }
+}
+
 /// Runs `frame` and writes its rows; the summary line goes to standard error.
 pub async fn print_results(
     frame: DataFrame,
@@ -103,27 +143,22 @@ pub async fn print_results(
             .with_context(|| format!("cannot write {}", path.display()))
         }
         None => {
-            let stdout = std::io::stdout();
-            write_batches(
+            let stdout = PipeWatch::new(std::io::stdout());
+            let closed = stdout.closed.clone();
+            let result = write_batches(
                 output.format,
                 &schema,
                 &batches,
                 std::io::BufWriter::new(stdout),
-            )
-            .map_err(anyhow::Error::from)
+            );
+            // A closed pipe (`| head`) is the reader's choice, not a failure.
+            match result {
+                Err(_) if closed.load(Ordering::Relaxed) => Ok(()),
+                other => other.map_err(anyhow::Error::from),
+            }
         }
     };
-    if let Err(e) = result {
-        // A closed pipe (`| head`) is the reader's choice, not a failure.
-        let broken_pipe = e.chain().any(|c| {
-            c.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-                || c.to_string().contains("Broken pipe")
-        });
-        if !broken_pipe {
-            return Err(e);
-        }
-    }
+    result?;
     let _ = std::io::stdout().flush();
     eprintln!("{rows} rows in {:.3} s", started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
