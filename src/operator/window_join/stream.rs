@@ -15,7 +15,7 @@ use datafusion::common::{DataFusionError, Result, exec_err};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::PhysicalExprRef;
-use datafusion::physical_plan::metrics::Count;
+use datafusion::physical_plan::metrics::{Count, RecordOutput};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::StreamExt;
 
@@ -101,9 +101,7 @@ impl WindowJoinStream {
     async fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
         loop {
             if let Some(batch) = self.output.next_completed_batch() {
-                self.metrics.baseline.record_output(batch.num_rows());
-                self.metrics.baseline.output_batches().add(1);
-                return Ok(Some(batch));
+                return Ok(Some(batch.record_output(&self.metrics.baseline)));
             }
             if self.done {
                 self.metrics.baseline.done();
