@@ -483,3 +483,128 @@ fn the_real_samples_hold_no_finding() {
         assert_eq!(found, Vec::<Finding>::new());
     }
 }
+
+/// A lake written by another tool (SPEC §4): no `UserKey`, nullable text with nulls, time in
+/// microseconds, the ASN as an integer, most columns missing. Every engine reads it as the
+/// lake's own rows would read, and finds exactly the hand-computed rows.
+#[test]
+fn a_foreign_lake_is_adapted() {
+    use arrow::array::{Int64Array, StringArray, TimestampMicrosecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+    let time = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("TimeGenerated", time, false),
+        Field::new("UserPrincipalName", DataType::Utf8, true),
+        Field::new("ResultType", DataType::Utf8, true),
+        Field::new("IPAddress", DataType::Utf8, true),
+        Field::new("AutonomousSystemNumber", DataType::Int64, true),
+        Field::new("AppDisplayName", DataType::Utf8, true),
+        Field::new("CorrelationId", DataType::Utf8, true),
+    ]));
+    /// (seconds after BASE, UPN, IP, ASN, app, correlation id)
+    type Foreign<'a> = (
+        i64,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<i64>,
+        Option<&'a str>,
+        &'a str,
+    );
+    let lake = tempfile::tempdir().unwrap();
+    let write = |table: &str, rows: &[Foreign]| {
+        let dir = lake.path().join(table).join("date=2026-03-02");
+        std::fs::create_dir_all(&dir).unwrap();
+        let micros = rows.iter().map(|r| (BASE + r.0 * SECOND) / 1_000);
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(TimestampMicrosecondArray::from_iter_values(micros).with_timezone("UTC")),
+                Arc::new(StringArray::from_iter(rows.iter().map(|r| r.1))),
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|_| "0"))),
+                Arc::new(StringArray::from_iter(rows.iter().map(|r| r.2))),
+                Arc::new(Int64Array::from_iter(rows.iter().map(|r| r.3))),
+                Arc::new(StringArray::from_iter(rows.iter().map(|r| r.4))),
+                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.5))),
+            ],
+        )
+        .unwrap();
+        let file = std::fs::File::create(dir.join("export.parquet")).unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema.clone(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    };
+    write(
+        "SigninLogs",
+        &[(
+            0,
+            Some("Carol@Contoso.com"),
+            Some("1.1.1.1"),
+            Some(100),
+            None,
+            "ci",
+        )],
+    );
+    write(
+        "AADNonInteractiveUserSignInLogs",
+        &[
+            // Found: another IP and ASN; the interactive app is null, read as "".
+            (
+                60,
+                Some("carol@contoso.com"),
+                Some("2.2.2.2"),
+                Some(200),
+                Some("App N"),
+                "n1",
+            ),
+            // Found: a null IP reads as "", which differs from 1.1.1.1.
+            (
+                120,
+                Some("CAROL@contoso.com"),
+                None,
+                Some(300),
+                Some("App N"),
+                "n2",
+            ),
+            // Not found: a null ASN reads as "", and empty ASNs never match.
+            (
+                180,
+                Some("carol@contoso.com"),
+                Some("3.3.3.3"),
+                None,
+                Some("App N"),
+                "n3",
+            ),
+            // Not found: a null UPN is the empty user, not Carol.
+            (30, None, Some("4.4.4.4"), Some(400), Some("App N"), "n4"),
+        ],
+    );
+    let finding = |offset: i64, ip: &str, asn: &str, id: &str| {
+        let text = [
+            "carol@contoso.com",
+            "carol",
+            "contoso.com",
+            "1.1.1.1",
+            ip,
+            "100",
+            asn,
+            "",
+            "App N",
+            "ci",
+            id,
+        ];
+        (
+            BASE,
+            BASE + offset * SECOND,
+            offset,
+            text.map(String::from).to_vec(),
+        )
+    };
+    let expected = vec![
+        finding(60, "2.2.2.2", "200", "n1"),
+        finding(120, "", "300", "n2"),
+    ];
+    for found in run_engines(lake.path(), &HuntParams::default()) {
+        assert_eq!(found, expected);
+    }
+}

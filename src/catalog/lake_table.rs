@@ -3,6 +3,8 @@
 //! overlap), and a stock listing table packs all the dates into `target_partitions` groups.
 //! One file per partition keeps each file's order visible to the planner, so joins that
 //! need it (the window join) merge the files instead of sorting them again.
+//!
+//! A table holding files other tools wrote is read through the adaptation of `foreign.rs`.
 
 use std::sync::Arc;
 
@@ -16,17 +18,21 @@ use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 
+use super::foreign;
+
 /// More partitions than a lake has dates: each file becomes its own group.
 const ONE_GROUP_PER_FILE: usize = 1 << 20;
 
 #[derive(Debug)]
 pub struct LakeTable {
     files: ListingTable,
+    /// Some file lacks a text column or may hold nulls in one (see `foreign.rs`).
+    foreign: bool,
 }
 
 impl LakeTable {
-    pub fn new(files: ListingTable) -> Self {
-        LakeTable { files }
+    pub fn new(files: ListingTable, foreign: bool) -> Self {
+        LakeTable { files, foreign }
     }
 
     /// `state` with room for one partition per file (the scan's partitions only: operators
@@ -58,9 +64,18 @@ impl TableProvider for LakeTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.files
-            .scan(&Self::per_file(state)?, projection, filters, limit)
-            .await
+        let state = Self::per_file(state)?;
+        if !self.foreign {
+            return self.files.scan(&state, projection, filters, limit).await;
+        }
+        let table = self.files.schema();
+        let wanted: Vec<usize> = match projection {
+            Some(projection) => projection.clone(),
+            None => (0..table.fields().len()).collect(),
+        };
+        let read = foreign::columns_to_read(&wanted, &table);
+        let scan = self.files.scan(&state, Some(&read), filters, limit).await?;
+        foreign::adapt(scan, wanted.len())
     }
 
     async fn scan_with_args<'a>(
@@ -68,6 +83,14 @@ impl TableProvider for LakeTable {
         state: &dyn Session,
         args: ScanArgs<'a>,
     ) -> Result<ScanResult> {
+        if self.foreign {
+            let projection = args.projection().map(<[usize]>::to_vec);
+            let filters = args.filters().unwrap_or(&[]);
+            let plan = self
+                .scan(state, projection.as_ref(), filters, args.limit())
+                .await?;
+            return Ok(plan.into());
+        }
         self.files
             .scan_with_args(&Self::per_file(state)?, args)
             .await
@@ -77,7 +100,19 @@ impl TableProvider for LakeTable {
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        self.files.supports_filters_pushdown(filters)
+        let pushdown = self.files.supports_filters_pushdown(filters)?;
+        if !self.foreign {
+            return Ok(pushdown);
+        }
+        // Raw values are not what the table reads (a null is ""): only date filters, which
+        // prune whole files, may reach the scan.
+        Ok(pushdown
+            .into_iter()
+            .map(|p| match p {
+                TableProviderFilterPushDown::Exact => TableProviderFilterPushDown::Exact,
+                _ => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
     }
 
     fn statistics(&self) -> Option<Statistics> {

@@ -1,5 +1,6 @@
 //! What the lake's tables look like to readers, and their registration with DataFusion.
 
+mod foreign;
 mod lake_table;
 mod register;
 pub mod schema;

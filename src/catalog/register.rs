@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::common::TableReference;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -14,6 +14,7 @@ use datafusion::datasource::listing::{
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 
+use super::foreign::holds_foreign_files;
 use super::lake_table::LakeTable;
 use super::schema::{Table, lake_schema};
 
@@ -32,13 +33,27 @@ pub async fn register_lake(ctx: &SessionContext, location: &str) -> Result<()> {
             .with_table_partition_cols(vec![("date".to_string(), DataType::Date32)]);
         let config = ListingTableConfig::new(ListingTableUrl::parse(&url)?)
             .with_listing_options(options)
-            .with_schema(lake_schema());
+            .with_schema(read_schema());
         let files = ListingTable::try_new(config)?
             .with_cache(ctx.runtime_env().cache_manager.get_file_statistic_cache());
+        // Only local folders are inspected; an object-store lake is read as the lake's own.
+        let foreign = !base.contains("://")
+            && holds_foreign_files(&std::path::Path::new(base).join(table.name()))?;
         ctx.register_table(
             TableReference::bare(table.name()),
-            Arc::new(LakeTable::new(files)),
+            Arc::new(LakeTable::new(files, foreign)),
         )?;
     }
     Ok(())
+}
+
+/// The lake's schema with every column nullable: files other tools wrote may lack columns or
+/// hold nulls, which the scan must be able to carry until `foreign.rs` adapts them.
+fn read_schema() -> SchemaRef {
+    let fields = lake_schema()
+        .fields()
+        .iter()
+        .map(|field| field.as_ref().clone().with_nullable(true))
+        .collect::<Vec<_>>();
+    Arc::new(Schema::new(fields))
 }

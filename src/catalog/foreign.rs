@@ -1,0 +1,136 @@
+//! Lakes holding Parquet that other tools wrote (SPEC §4): text a file lacks or holds as null
+//! reads as `""`, and a missing `UserKey` as `lower(UserPrincipalName)`, as in the lake's own
+//! rows. (Type differences, such as a timestamp unit or an ASN stored as an integer, are cast
+//! by DataFusion when it reads the file.)
+//!
+//! The adaptation is a projection above the scan, applied only to tables that hold such files:
+//! DataFusion replaces a column that a file lacks by a NULL literal before any per-file
+//! adapter sees it, so only above the scan can `UserKey` still be told from other columns. The
+//! lake's own files hold every text column non-null, so their tables are read as they are and
+//! keep the order their files declare.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Schema};
+use datafusion::common::Result;
+use datafusion::common::config::ConfigOptions;
+use datafusion::physical_expr::expressions::{CaseExpr, Column, IsNullExpr, lit};
+use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
+
+use super::schema::{Text, USER_KEY, lake_schema};
+
+/// Whether any Parquet file below `table_dir` lacks a text column of the lake or may hold
+/// nulls in one (only the files' footers are read).
+///
+/// # Errors
+/// A file that cannot be opened or whose footer is not Parquet, named in the message.
+pub fn holds_foreign_files(table_dir: &Path) -> Result<bool> {
+    let lake = lake_schema();
+    let text: Vec<&str> = lake
+        .fields()
+        .iter()
+        .filter(|field| field.data_type() == &DataType::Utf8)
+        .map(|field| field.name().as_str())
+        .collect();
+    for entry in walkdir::WalkDir::new(table_dir)
+        .into_iter()
+        .filter_entry(|entry| !entry.file_name().to_string_lossy().starts_with(['.', '_']))
+        .filter_map(std::result::Result::ok)
+        .filter(|entry| {
+            entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "parquet")
+        })
+    {
+        let path = entry.path();
+        let context = |error: &dyn std::fmt::Display| {
+            datafusion::error::DataFusionError::Execution(format!("{}: {error}", path.display()))
+        };
+        let file = std::fs::File::open(path).map_err(|e| context(&e))?;
+        let metadata =
+            ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| context(&e))?;
+        let schema = metadata.schema();
+        let foreign = text.iter().any(|name| {
+            schema.field_with_name(name).map_or(true, |field| {
+                field.is_nullable() || field.data_type() != &DataType::Utf8
+            })
+        });
+        if foreign {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The columns a scan must read to adapt `wanted` (indices into the table schema): `UserKey`
+/// needs `UserPrincipalName` too.
+pub fn columns_to_read(wanted: &[usize], table: &Schema) -> Vec<usize> {
+    let mut read = wanted.to_vec();
+    let (Ok(key), Ok(upn)) = (
+        table.index_of(USER_KEY),
+        table.index_of(Text::UserPrincipalName.name()),
+    ) else {
+        return read;
+    };
+    if read.contains(&key) && !read.contains(&upn) {
+        read.push(upn);
+    }
+    read
+}
+
+/// `scan`'s first `wanted` columns, adapted.
+///
+/// # Errors
+/// DataFusion refusing an expression (a schema without the expected types).
+pub fn adapt(scan: Arc<dyn ExecutionPlan>, wanted: usize) -> Result<Arc<dyn ExecutionPlan>> {
+    let schema = scan.schema();
+    let column = |index: usize| -> Arc<dyn PhysicalExpr> {
+        Arc::new(Column::new(schema.field(index).name(), index))
+    };
+    let is_text = |index: usize| {
+        schema.field(index).data_type() == &DataType::Utf8
+            && Text::ALL
+                .iter()
+                .any(|text| text.name() == schema.field(index).name())
+    };
+    let exprs = (0..wanted)
+        .map(|index| {
+            let name = schema.field(index).name();
+            let expr = if name == USER_KEY {
+                let upn = schema.index_of(Text::UserPrincipalName.name())?;
+                let lower = ScalarFunctionExpr::try_new(
+                    datafusion::functions::string::lower(),
+                    vec![empty_if_null(column(upn))?],
+                    &schema,
+                    Arc::new(ConfigOptions::default()),
+                )?;
+                otherwise(column(index), Arc::new(lower))?
+            } else if is_text(index) {
+                empty_if_null(column(index))?
+            } else {
+                column(index)
+            };
+            Ok(ProjectionExpr::new(expr, name.clone()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Arc::new(ProjectionExec::try_new(exprs, scan)?))
+}
+
+fn empty_if_null(text: Arc<dyn PhysicalExpr>) -> Result<Arc<dyn PhysicalExpr>> {
+    otherwise(text, lit(""))
+}
+
+/// `value`, or `fallback` where it is null.
+fn otherwise(
+    value: Arc<dyn PhysicalExpr>,
+    fallback: Arc<dyn PhysicalExpr>,
+) -> Result<Arc<dyn PhysicalExpr>> {
+    let is_null: Arc<dyn PhysicalExpr> = Arc::new(IsNullExpr::new(value.clone()));
+    Ok(Arc::new(CaseExpr::try_new(
+        None,
+        vec![(is_null, fallback)],
+        Some(value),
+    )?))
+}
