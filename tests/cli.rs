@@ -144,6 +144,20 @@ fn hunt_engines_agree_and_respect_the_memory_limit() {
         "{stderr}"
     );
     assert_eq!(hunt(&["--memory-limit", "lots"]).status.code(), Some(2));
+
+    // The lake as a file:// URL reads the same; an unconfigured object store is a usage error.
+    let url = format!("file://{}", lake.display());
+    let by_url = retrohunt()
+        .args(["hunt", "--format", "csv", "--lake", &url])
+        .output()
+        .unwrap();
+    assert_eq!(by_url.stdout, operator.stdout);
+    let s3 = retrohunt()
+        .args(["hunt", "--lake", "s3://bucket/lake"])
+        .output()
+        .unwrap();
+    assert_eq!(s3.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&s3.stderr).contains("s3:// object stores are not configured"));
 }
 
 /// `retrohunt hunt | head` is normal use: a reader that stops early is not a failure.

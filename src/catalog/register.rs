@@ -37,8 +37,13 @@ pub async fn register_lake(ctx: &SessionContext, location: &str) -> Result<()> {
         let files = ListingTable::try_new(config)?
             .with_cache(ctx.runtime_env().cache_manager.get_file_statistic_cache());
         // Only local folders are inspected; an object-store lake is read as the lake's own.
-        let foreign = !base.contains("://")
-            && holds_foreign_files(&std::path::Path::new(base).join(table.name()))?;
+        let local = base
+            .strip_prefix("file://")
+            .or((!base.contains("://")).then_some(base));
+        let foreign = match local {
+            Some(dir) => holds_foreign_files(&std::path::Path::new(dir).join(table.name()))?,
+            None => false,
+        };
         ctx.register_table(
             TableReference::bare(table.name()),
             Arc::new(LakeTable::new(files, foreign)),

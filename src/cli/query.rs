@@ -20,6 +20,7 @@ use retrohunt::ingest::{self, IngestOptions};
 use retrohunt::lake::LakeWriter;
 use retrohunt::output::write_batches;
 
+use super::Usage;
 use super::args::{EngineArgs, LakeArg, OutputArgs, SqlArgs};
 
 pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
@@ -47,6 +48,16 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<Se
         Some(path) => path.clone(),
         None => sample_lake()?,
     };
+    let text = location.to_string_lossy();
+    if let Some((scheme, _)) = text.split_once("://")
+        && scheme != "file"
+    {
+        return Err(Usage(format!(
+            "cannot open lake {text}: only folders and file:// URLs can be hunted so far \
+             ({scheme}:// object stores are not configured)"
+        ))
+        .into());
+    }
     let limit = engine.memory_limit.or_else(default_memory_limit);
     let runtime = runtime(limit).context("cannot set up the memory pool")?;
     let ctx = session_with(engine.engine, SessionConfig::new(), runtime);
