@@ -22,6 +22,7 @@ use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
 use super::schema::{Text, USER_KEY, lake_schema};
+use crate::lake::layout::not_data;
 
 /// Whether any Parquet file below `table_dir` lacks a text column of the lake or may hold
 /// nulls in one (only the files' footers are read).
@@ -38,7 +39,7 @@ pub fn holds_foreign_files(table_dir: &Path) -> Result<bool> {
         .collect();
     for entry in walkdir::WalkDir::new(table_dir)
         .into_iter()
-        .filter_entry(|entry| !entry.file_name().to_string_lossy().starts_with(['.', '_']))
+        .filter_entry(|entry| entry.depth() == 0 || !not_data(entry.file_name()))
         .filter_map(std::result::Result::ok)
         .filter(|entry| {
             entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "parquet")

@@ -84,8 +84,8 @@ pub struct EngineArgs {
     /// How band joins run: the window-join operator, or stock DataFusion.
     #[arg(long, value_enum, default_value_t = Engine::Operator)]
     pub engine: Engine,
-    /// Memory the query may use (e.g. 8GiB, 500MB). Past it, sorts spill to disk and anything
-    /// else stops with a resources error instead of the process being killed.
+    /// Memory the query may use (e.g. 8GiB, 500MB). Past it, the query stops with a resources
+    /// error instead of the process being killed.
     /// [default: 60% of the machine's memory]
     #[arg(long, value_parser = parse_size)]
     pub memory_limit: Option<usize>,

@@ -1,6 +1,6 @@
-//! The memory pool every query runs under. A join or sort that outgrows it spills (sorts) or
-//! stops with a resources error naming the pool, instead of the kernel killing the process
-//! and everything else on the machine with it.
+//! The memory pool every query runs under. A query that outgrows it stops with a resources
+//! error naming the pool's largest consumers, instead of the kernel killing the process and
+//! everything else on the machine with it.
 
 use std::sync::Arc;
 

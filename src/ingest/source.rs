@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
 
+use crate::lake::layout::not_data;
+
 /// The input formats, as `--format` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -38,9 +40,7 @@ pub fn list_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, (PathBuf, String)
         let walker = walkdir::WalkDir::new(input)
             .sort_by_file_name()
             .into_iter()
-            .filter_entry(|entry| {
-                entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with(['.', '_'])
-            });
+            .filter_entry(|entry| entry.depth() == 0 || !not_data(entry.file_name()));
         for entry in walker {
             let entry = entry.map_err(|e| (input.clone(), e.to_string()))?;
             if entry.file_type().is_file() {

@@ -7,6 +7,12 @@ use chrono::{DateTime, NaiveDate};
 
 use crate::catalog::schema::Table;
 
+/// Whether a file or folder name is bookkeeping or hidden (`_staging`, `_rejects`, Spark's
+/// `_SUCCESS`, `.DS_Store`) rather than data, for inputs and lake tables alike.
+pub fn not_data(name: &std::ffi::OsStr) -> bool {
+    name.to_string_lossy().starts_with(['.', '_'])
+}
+
 /// The one file this project writes per (table, date); replaced by rename, never edited.
 pub const DATA_FILE: &str = "data.parquet";
 

@@ -280,7 +280,7 @@ impl PhysicalExtensionCodec for WindowJoinPhysicalCodec {
                 .map(|expr| converter.physical_expr_to_proto(expr, self))
                 .collect()
         };
-        let (left_keys, right_keys): (Vec<_>, Vec<_>) = join.on().iter().cloned().unzip();
+        let (left_keys, right_keys) = join.keys();
         let (left_time, right_time) = join.times();
         let (lower, upper) = join.bounds();
         let proto = WindowJoinExecProto {

@@ -50,7 +50,7 @@ impl ExtensionPlanner for WindowJoinPlanner {
             .collect::<Result<Vec<_>>>()?;
         let time = |schema: &datafusion::common::DFSchema, column| -> Result<Column> {
             let index = schema.index_of_column(column)?;
-            Ok(Column::new(&schema.field(index).name().clone(), index))
+            Ok(Column::new(schema.field(index).name(), index))
         };
         let residual = band
             .residual

@@ -7,7 +7,7 @@ use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{Result, internal_err, plan_err};
+use datafusion::common::{DataFusionError, Result, internal_err, plan_err};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{
@@ -103,18 +103,6 @@ impl WindowJoinExec {
         })
     }
 
-    pub fn left(&self) -> &Arc<dyn ExecutionPlan> {
-        &self.left
-    }
-
-    pub fn right(&self) -> &Arc<dyn ExecutionPlan> {
-        &self.right
-    }
-
-    pub fn on(&self) -> &[(PhysicalExprRef, PhysicalExprRef)] {
-        &self.on
-    }
-
     pub fn times(&self) -> (&Column, &Column) {
         (&self.left_time, &self.right_time)
     }
@@ -127,43 +115,19 @@ impl WindowJoinExec {
         self.residual.as_ref()
     }
 
-    fn ordering(
-        keys: impl Iterator<Item = PhysicalExprRef>,
-        time: &Column,
-    ) -> OrderingRequirements {
+    fn ordering(keys: Vec<PhysicalExprRef>, time: &Column) -> OrderingRequirements {
         let time: PhysicalExprRef = Arc::new(time.clone());
         let exprs = keys
+            .into_iter()
             .chain([time])
             .map(|expr| PhysicalSortExpr::new(expr, ORDER));
         let ordering = LexOrdering::new(exprs).expect("at least the time");
         OrderingRequirements::from(ordering)
     }
 
-    fn input(
-        &self,
-        side: &'static str,
-        partition: usize,
-        context: &Arc<TaskContext>,
-    ) -> Result<Input> {
-        let (plan, keys, time) = if side == "left" {
-            (
-                &self.left,
-                self.on.iter().map(|(l, _)| l.clone()).collect(),
-                &self.left_time,
-            )
-        } else {
-            (
-                &self.right,
-                self.on.iter().map(|(_, r)| r.clone()).collect(),
-                &self.right_time,
-            )
-        };
-        Ok(Input {
-            stream: plan.execute(partition, context.clone())?,
-            keys,
-            time: time.index(),
-            side,
-        })
+    /// The left keys and the right keys.
+    pub fn keys(&self) -> (Vec<PhysicalExprRef>, Vec<PhysicalExprRef>) {
+        self.on.iter().cloned().unzip()
     }
 }
 
@@ -208,7 +172,7 @@ impl ExecutionPlan for WindowJoinExec {
 
     /// Equal keys meet in one partition; any partition count works, the same on both sides.
     fn input_distribution_requirements(&self) -> InputDistributionRequirements {
-        let (left, right) = self.on.iter().cloned().unzip();
+        let (left, right) = self.keys();
         InputDistributionRequirements::co_partitioned(vec![
             Distribution::KeyPartitioned(left),
             Distribution::KeyPartitioned(right),
@@ -220,15 +184,10 @@ impl ExecutionPlan for WindowJoinExec {
     }
 
     fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
+        let (left, right) = self.keys();
         vec![
-            Some(Self::ordering(
-                self.on.iter().map(|(l, _)| l.clone()),
-                &self.left_time,
-            )),
-            Some(Self::ordering(
-                self.on.iter().map(|(_, r)| r.clone()),
-                &self.right_time,
-            )),
+            Some(Self::ordering(left, &self.left_time)),
+            Some(Self::ordering(right, &self.right_time)),
         ]
     }
 
@@ -288,22 +247,30 @@ impl ExecutionPlan for WindowJoinExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let left = self.input("left", partition, &context)?;
-        let right = self.input("right", partition, &context)?;
-        let fields = left
-            .keys
+        let (left_keys, right_keys) = self.keys();
+        let fields = left_keys
             .iter()
             .map(|key| {
                 let data_type = key.data_type(&self.left.schema())?;
                 Ok(SortField::new_with_options(data_type, ORDER))
             })
             .collect::<Result<Vec<_>>>()?;
+        let input = |plan: &Arc<dyn ExecutionPlan>, keys, time: &Column, side| {
+            Ok::<_, DataFusionError>(Input {
+                stream: plan.execute(partition, context.clone())?,
+                keys,
+                time: time.index(),
+                side,
+            })
+        };
+        let left = input(&self.left, left_keys, &self.left_time, "left")?;
+        let right = input(&self.right, right_keys, &self.right_time, "right")?;
         let params = Params {
             schema: self.schema.clone(),
             lower: self.lower.inclusive_lower(),
             upper: self.upper.inclusive_upper(),
             residual: self.residual.clone(),
-            converter: Arc::new(RowConverter::new(fields)?),
+            converter: RowConverter::new(fields)?,
         };
         let metrics = WindowJoinMetrics::new(&self.metrics, partition);
         Ok(stream::execute(

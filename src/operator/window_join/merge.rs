@@ -18,15 +18,23 @@ pub struct Chunk {
     pub batch: RecordBatch,
     pub keys: Rows,
     pub times: ScalarBuffer<i64>,
+    /// Memory held, for the reservation.
+    size: usize,
 }
 
 impl Chunk {
-    pub fn len(&self) -> usize {
-        self.times.len()
+    pub fn new(batch: RecordBatch, keys: Rows, times: ScalarBuffer<i64>) -> Self {
+        let size = batch.get_array_memory_size() + keys.size() + times.inner().capacity();
+        Chunk {
+            batch,
+            keys,
+            times,
+            size,
+        }
     }
 
-    pub fn size(&self) -> usize {
-        self.batch.get_array_memory_size() + self.keys.size() + self.times.inner().capacity()
+    pub fn len(&self) -> usize {
+        self.times.len()
     }
 
     fn key_time(&self, row: usize) -> (Row<'_>, i64) {
@@ -62,6 +70,10 @@ pub struct Merge {
     upper: i64,
     /// Right rows from `front` on; chunks wholly before it are dropped.
     window: VecDeque<Chunk>,
+    /// Rows in `window`, and bytes of `window` and `left`: kept as chunks come and go, since
+    /// the stream reads them after every step.
+    window_rows: usize,
+    held_bytes: usize,
     first_chunk: usize,
     right_done: bool,
     /// First right row not before (key, time + lower) of the current left row.
@@ -86,6 +98,8 @@ impl Merge {
             lower,
             upper,
             window: VecDeque::new(),
+            window_rows: 0,
+            held_bytes: 0,
             first_chunk: 0,
             right_done: false,
             front: start,
@@ -105,7 +119,11 @@ impl Merge {
             self.left_indices.is_empty(),
             "candidates refer to the previous batch"
         );
-        self.left = (chunk.len() > 0).then_some(chunk);
+        self.drop_left();
+        if chunk.len() > 0 {
+            self.held_bytes += chunk.size;
+            self.left = Some(chunk);
+        }
         self.left_row = 0;
     }
 
@@ -115,6 +133,8 @@ impl Merge {
 
     pub fn push_right(&mut self, chunk: Chunk) {
         if chunk.len() > 0 {
+            self.window_rows += chunk.len();
+            self.held_bytes += chunk.size;
             self.window.push_back(chunk);
         }
     }
@@ -123,13 +143,20 @@ impl Merge {
         self.right_done = true;
     }
 
-    /// Rows and bytes held in the window (the memory the operator reserves).
+    /// Right rows held in the window.
     pub fn window_rows(&self) -> usize {
-        self.window.iter().map(Chunk::len).sum::<usize>()
+        self.window_rows
     }
 
+    /// Bytes held in the window and the left batch (the memory the operator reserves).
     pub fn held_bytes(&self) -> usize {
-        self.window.iter().chain(&self.left).map(Chunk::size).sum()
+        self.held_bytes
+    }
+
+    fn drop_left(&mut self) {
+        if let Some(left) = self.left.take() {
+            self.held_bytes -= left.size;
+        }
     }
 
     fn end(&self) -> Pos {
@@ -177,7 +204,7 @@ impl Merge {
     /// Runs the merge until it needs something.
     pub fn advance(&mut self) -> Need {
         loop {
-            if !self.left_indices.is_empty() && self.left_indices.len() >= self.batch_size {
+            if self.left_indices.len() >= self.batch_size {
                 return Need::Flush;
             }
             let Some(left) = &self.left else {
@@ -192,7 +219,7 @@ impl Merge {
                 if !self.left_indices.is_empty() {
                     return Need::Flush;
                 }
-                self.left = None;
+                self.drop_left();
                 continue;
             }
             let time = left.times[self.left_row];
@@ -252,7 +279,10 @@ impl Merge {
             if referenced {
                 return false;
             }
-            self.window.pop_front();
+            if let Some(chunk) = self.window.pop_front() {
+                self.window_rows -= chunk.len();
+                self.held_bytes -= chunk.size;
+            }
             self.first_chunk += 1;
         }
         true
@@ -320,14 +350,13 @@ mod tests {
                 let keys: ArrayRef =
                     Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0)));
                 let times = Int64Array::from_iter_values(rows.iter().map(|r| r.1));
-                Chunk {
-                    keys: converter()
-                        .convert_columns(std::slice::from_ref(&keys))
-                        .unwrap(),
-                    times: times.values().clone(),
-                    batch: RecordBatch::try_new(schema.clone(), vec![keys, Arc::new(times)])
-                        .unwrap(),
-                }
+                let rows = converter()
+                    .convert_columns(std::slice::from_ref(&keys))
+                    .unwrap();
+                let values = times.values().clone();
+                let batch =
+                    RecordBatch::try_new(schema.clone(), vec![keys, Arc::new(times)]).unwrap();
+                Chunk::new(batch, rows, values)
             })
             .collect()
     }

@@ -31,7 +31,7 @@
 //! way and each partition is merged on its own. Over the lake each date file is already in
 //! (key, time) order, so DataFusion only adds an order-preserving repartition (when the
 //! session prefers existing sorts), never a sort; inputs without that order get DataFusion's
-//! spillable sort.
+//! sort.
 
 mod exec;
 mod merge;

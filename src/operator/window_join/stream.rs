@@ -2,12 +2,10 @@
 //! turns candidate pairs into output through the residual predicate, and keeps what it holds
 //! reserved in the session's memory pool.
 
-use std::sync::Arc;
-
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::{
-    BatchCoalescer, cast, filter_record_batch, prep_null_mask_filter,
+    BatchCoalescer, cast, filter, filter_record_batch, prep_null_mask_filter,
 };
 use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use datafusion::arrow::row::{OwnedRow, RowConverter};
@@ -35,7 +33,7 @@ pub struct Params {
     pub lower: i64,
     pub upper: i64,
     pub residual: Option<PhysicalExprRef>,
-    pub converter: Arc<RowConverter>,
+    pub converter: RowConverter,
 }
 
 /// An input, with the last (key, time) it gave, to check the order the plan promised.
@@ -207,20 +205,20 @@ impl Side {
                 let keep = BooleanArray::new(valid.into_inner(), None);
                 keys = keys
                     .iter()
-                    .map(|key| datafusion::arrow::compute::filter(key, &keep))
+                    .map(|key| filter(key, &keep))
                     .collect::<Result<_, _>>()?;
-                time = datafusion::arrow::compute::filter(&time, &keep)?;
+                time = filter(&time, &keep)?;
                 filter_record_batch(&batch, &keep)?
             }
         };
         if batch.num_rows() == 0 {
             return Ok(None);
         }
-        let chunk = Chunk {
-            keys: converter.convert_columns(&keys)?,
-            times: time.as_primitive::<Int64Type>().values().clone(),
+        let chunk = Chunk::new(
             batch,
-        };
+            converter.convert_columns(&keys)?,
+            time.as_primitive::<Int64Type>().values().clone(),
+        );
         self.check_order(&chunk)?;
         Ok(Some(chunk))
     }
@@ -230,8 +228,7 @@ impl Side {
     /// silently missing rows.
     fn check_order(&mut self, chunk: &Chunk) -> Result<()> {
         let last_row = chunk.len() - 1;
-        let previous = self.last.as_ref().map(|(key, time)| (key.row(), *time));
-        let mut prior = previous;
+        let mut prior = self.last.as_ref().map(|(key, time)| (key.row(), *time));
         for row in 0..chunk.len() {
             let current = (chunk.keys.row(row), chunk.times[row]);
             if prior.is_some_and(|prior| prior > current) {
