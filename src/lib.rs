@@ -2,8 +2,10 @@
 //!
 //! The modules follow the data: [`ingest`] reads logs in the formats users hold them,
 //! [`lake`] stores them as sorted, date-partitioned Parquet, [`catalog`] describes the tables,
-//! [`hunt`] runs the hunt over them, and [`generate`] makes realistic synthetic tenants for tests and benchmarks.
+//! [`hunt`] runs the hunt over them, and [`generate`] makes realistic synthetic tenants for tests and benchmarks;
+//! [`bench`] compares the hunt's engines on them.
 
+pub mod bench;
 pub mod catalog;
 pub mod engine;
 pub mod generate;

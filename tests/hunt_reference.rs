@@ -16,7 +16,7 @@ use datafusion::prelude::SessionConfig;
 use retrohunt::catalog::register_lake;
 use retrohunt::catalog::schema::{Table, Text};
 use retrohunt::engine::{Engine, session_with};
-use retrohunt::hunt::{self, HuntParams, TimeColumn};
+use retrohunt::hunt::{self, HuntParams, HuntQuery, TimeColumn};
 use retrohunt::ingest::{Row, RowsBuilder};
 use retrohunt::lake::LakeWriter;
 
@@ -142,19 +142,28 @@ fn findings(batches: &[RecordBatch]) -> Vec<Finding> {
     out
 }
 
-/// How a test runs the hunt: the engine, and the session's batch size and partition count
-/// (small batches split key groups and windows across batches).
+/// How a test runs the hunt: the engine, the SQL (the hunt or its bucketed rewrite), and the
+/// session's batch size and partition count (small batches split key groups and windows
+/// across batches).
 #[derive(Debug, Clone, Copy)]
 struct Run {
     engine: Engine,
+    query: HuntQuery,
     batch_size: usize,
     partitions: usize,
 }
 
 const STOCK: Run = Run {
     engine: Engine::Sql,
+    query: HuntQuery::Hunt,
     batch_size: 8192,
     partitions: 2,
+};
+
+/// The hand-bucketed rewrite `retrohunt bench` compares, on stock DataFusion.
+const BUCKETED: Run = Run {
+    query: HuntQuery::Bucketed,
+    ..STOCK
 };
 
 fn runs() -> impl Strategy<Value = Run> {
@@ -164,6 +173,7 @@ fn runs() -> impl Strategy<Value = Run> {
     )
         .prop_map(|(batch_size, partitions)| Run {
             engine: Engine::Operator,
+            query: HuntQuery::Hunt,
             batch_size,
             partitions,
         })
@@ -180,7 +190,7 @@ fn run_hunt(lake: &Path, params: &HuntParams, run: Run) -> Vec<Finding> {
             .with_target_partitions(run.partitions);
         let ctx = session_with(run.engine, config, Arc::default());
         register_lake(&ctx, lake.to_str().unwrap()).await.unwrap();
-        let batches = hunt::plan(&ctx, params)
+        let batches = hunt::plan_query(&ctx, run.query, params)
             .await
             .unwrap()
             .collect()
@@ -190,14 +200,15 @@ fn run_hunt(lake: &Path, params: &HuntParams, run: Run) -> Vec<Finding> {
     })
 }
 
-/// Every engine on the same lake: stock SQL and the operator at two batch sizes.
+/// Every engine on the same lake: stock SQL, its bucketed rewrite, and the operator at two
+/// batch sizes.
 fn run_engines(lake: &Path, params: &HuntParams) -> Vec<Vec<Finding>> {
     let operator = |batch_size| Run {
         engine: Engine::Operator,
         batch_size,
-        partitions: 2,
+        ..STOCK
     };
-    [STOCK, operator(8192), operator(1)]
+    [STOCK, BUCKETED, operator(8192), operator(1)]
         .map(|run| run_hunt(lake, params, run))
         .to_vec()
 }
@@ -324,6 +335,7 @@ proptest! {
         write_lake(lake.path(), &interactive, &non_interactive);
         let expected = reference(&interactive, &non_interactive, &params);
         prop_assert_eq!(&run_hunt(lake.path(), &params, STOCK), &expected);
+        prop_assert_eq!(&run_hunt(lake.path(), &params, BUCKETED), &expected);
         prop_assert_eq!(&run_hunt(lake.path(), &params, operator), &expected, "{:?}", operator);
     }
 }

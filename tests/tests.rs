@@ -7,9 +7,11 @@
 //! - `hunt_reference`: the hunt on every engine against a reference implementation of SPEC §1.
 //! - `window_join`: the operator on band joins users write; its plans; its memory bound.
 //! - `cli`: the real binary.
+//! - `bench`: `retrohunt bench` runs, compares engines, and catches one that differs.
 
 mod util;
 
+mod bench;
 mod cli;
 mod hunt_reference;
 mod ingest_formats;

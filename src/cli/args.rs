@@ -1,12 +1,14 @@
 //! What the user can type.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use retrohunt::bench::{Contender, ReportFormat};
 use retrohunt::catalog::schema::Table;
 use retrohunt::engine::Engine;
-use retrohunt::generate::TenantFormat;
+use retrohunt::generate::{TenantFormat, TenantSpec};
 use retrohunt::hunt::TimeColumn;
 use retrohunt::ingest::Format;
 use retrohunt::output::OutputFormat;
@@ -32,6 +34,14 @@ pub enum Command {
     Sql(SqlArgs),
     /// Write a synthetic tenant with injected attacks.
     Generate(GenerateArgs),
+    /// Compare the hunt's engines side by side (and with the scan floor) on a lake.
+    Bench(BenchArgs),
+    /// One measured run of `bench`, in its own process (internal).
+    #[command(name = "bench-run", hide = true)]
+    BenchRun {
+        /// The job, as JSON.
+        job: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,7 +94,13 @@ pub struct EngineArgs {
     /// How band joins run: the window-join operator, or stock DataFusion.
     #[arg(long, value_enum, default_value_t = Engine::Operator)]
     pub engine: Engine,
-    /// Memory the query may use (e.g. 8GiB, 500MB). Past it, the query stops with a resources
+    #[command(flatten)]
+    pub memory: MemoryArg,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MemoryArg {
+    /// Memory a query may use (e.g. 8GiB, 500MB). Past it, the query stops with a resources
     /// error instead of the process being killed.
     /// [default: 60% of the machine's memory]
     #[arg(long, value_parser = parse_size)]
@@ -109,6 +125,23 @@ pub struct OutputArgs {
 pub struct HuntArgs {
     #[command(flatten)]
     pub lake: LakeArg,
+    #[command(flatten)]
+    pub params: HuntParamArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Show the physical plan instead of running the hunt.
+    #[arg(long, conflicts_with = "explain_analyze")]
+    pub explain: bool,
+    /// Run the hunt and show the plan with its metrics.
+    #[arg(long)]
+    pub explain_analyze: bool,
+}
+
+/// What the hunt looks for, shared by `hunt` and `bench`.
+#[derive(Debug, clap::Args)]
+pub struct HuntParamArgs {
     /// First instant hunted (RFC 3339, inclusive; offsets are normalised to UTC).
     #[arg(long)]
     pub start: Option<String>,
@@ -122,16 +155,6 @@ pub struct HuntArgs {
     /// or when the sign-in happened (reads every date of the lake).
     #[arg(long, value_enum, default_value_t = TimeColumn::TimeGenerated)]
     pub time_column: TimeColumn,
-    #[command(flatten)]
-    pub engine: EngineArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
-    /// Show the physical plan instead of running the hunt.
-    #[arg(long, conflicts_with = "explain_analyze")]
-    pub explain: bool,
-    /// Run the hunt and show the plan with its metrics.
-    #[arg(long)]
-    pub explain_analyze: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -147,4 +170,101 @@ pub struct SqlArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub lake: LakeArg,
+    /// Generate a tenant straight into a lake for the bench instead: users=N,days=D[,seed=S].
+    #[arg(long, value_parser = parse_tenant, conflicts_with = "lake")]
+    pub generate: Option<TenantSpec>,
+    /// The engines to compare, run in this order in every round.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_values_t = [Contender::Sql, Contender::Operator, Contender::SqlBucketed]
+    )]
+    pub engines: Vec<Contender>,
+    /// Recorded runs per engine and size.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
+    pub runs: u16,
+    /// Unrecorded rounds first.
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u16,
+    /// A run still going after this is stopped and reported as "> T s" (seconds, or e.g. 10m).
+    #[arg(long, default_value = "600", value_parser = parse_seconds)]
+    pub timeout: Duration,
+    /// A run slower than this is its engine's only one in that size (seconds, or e.g. 2m).
+    #[arg(long, default_value = "60", value_parser = parse_seconds)]
+    pub slow_after: Duration,
+    #[command(flatten)]
+    pub memory: MemoryArg,
+    #[command(flatten)]
+    pub params: HuntParamArgs,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ReportFormat,
+    /// Also draw time and peak memory per engine and size as an SVG chart.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Growing history, e.g. days=7,14,30,60: the first 7, 14, ... days of the lake (from
+    /// --start, else its first date); with --generate, a tenant as long as the longest.
+    #[arg(long, value_parser = parse_scale, conflicts_with = "end")]
+    pub scale: Option<Scale>,
+    /// Where generated lakes and result files go [default: a temporary folder, removed after
+    /// unless engines disagree].
+    #[arg(long)]
+    pub work: Option<PathBuf>,
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) => Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string()),
+        Err(_) => humantime::parse_duration(text).map_err(|e| e.to_string()),
+    }
+}
+
+/// `users=N,days=D[,seed=S]`, any order.
+fn parse_tenant(text: &str) -> Result<TenantSpec, String> {
+    let mut spec = TenantSpec::new(0, 0, 1);
+    for part in text.split(',') {
+        let (key, value) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?} is not key=value (users=N,days=D[,seed=S])"))?;
+        let number = |what: &str| format!("{key}={value:?}: not a {what}");
+        match key.trim() {
+            "users" => spec.users = value.parse().map_err(|_| number("count"))?,
+            "days" => spec.days = value.parse().map_err(|_| number("count"))?,
+            "seed" => spec.seed = value.parse().map_err(|_| number("number"))?,
+            other => return Err(format!("unknown key {other:?} (users, days, seed)")),
+        }
+    }
+    if spec.users == 0 || spec.days == 0 {
+        return Err("users and days must both be given and positive".into());
+    }
+    Ok(spec)
+}
+
+/// Days of history to bench, ascending.
+#[derive(Debug, Clone)]
+pub struct Scale(pub Vec<u32>);
+
+/// `days=7,14,30` or `7,14,30`: positive, ascending.
+fn parse_scale(text: &str) -> Result<Scale, String> {
+    let list = text.strip_prefix("days=").unwrap_or(text);
+    let days = list
+        .split(',')
+        .map(|d| {
+            d.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|&d| d > 0)
+                .ok_or_else(|| format!("{d:?} is not a positive number of days"))
+        })
+        .collect::<Result<Vec<u32>, String>>()?;
+    if !days.is_sorted() {
+        return Err("the sizes must ascend".into());
+    }
+    Ok(Scale(days))
 }

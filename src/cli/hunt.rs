@@ -9,11 +9,11 @@ use chrono::DateTime;
 use retrohunt::hunt::{self, HuntParams};
 
 use super::Usage;
-use super::args::HuntArgs;
+use super::args::{HuntArgs, HuntParamArgs};
 use super::query::{open_lake, print_results};
 
 pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
-    let params = params(&args)?;
+    let params = params(&args.params)?;
     let ctx = open_lake(&args.lake, &args.engine).await?;
     let started = Instant::now();
     let frame = hunt::plan(&ctx, &params)
@@ -30,7 +30,9 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     print_results(frame, &args.output, started).await
 }
 
-fn params(args: &HuntArgs) -> Result<HuntParams, Usage> {
+/// # Errors
+/// Unreadable times, a start after the end, a window that is not a positive duration.
+pub fn params(args: &HuntParamArgs) -> Result<HuntParams, Usage> {
     let time = |flag: &str, value: &Option<String>| {
         value
             .as_deref()

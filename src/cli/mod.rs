@@ -1,6 +1,7 @@
 //! Command-line front end: parses arguments, runs a command, reports. The library does the work.
 
 mod args;
+mod bench;
 mod generate;
 mod hunt;
 mod ingest;
@@ -22,6 +23,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Generate(args) => generate::run(args),
         Command::Hunt(args) => runtime()?.block_on(hunt::run(args)),
         Command::Sql(args) => runtime()?.block_on(query::run(args)),
+        Command::Bench(args) => bench::run(args),
+        Command::BenchRun { job } => runtime()?.block_on(bench::run_child(job)),
     }
 }
 

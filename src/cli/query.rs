@@ -58,7 +58,7 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<Se
         ))
         .into());
     }
-    let limit = engine.memory_limit.or_else(default_memory_limit);
+    let limit = engine.memory.memory_limit.or_else(default_memory_limit);
     let runtime = runtime(limit).context("cannot set up the memory pool")?;
     let ctx = session_with(engine.engine, SessionConfig::new(), runtime);
     register_lake(&ctx, &location.to_string_lossy())
@@ -68,7 +68,7 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<Se
 }
 
 /// Ingests `data/sample` into `target/sample-lake` (a no-op once done: the manifest knows it).
-fn sample_lake() -> anyhow::Result<PathBuf> {
+pub fn sample_lake() -> anyhow::Result<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lake = root.join("target/sample-lake");
     let writer = LakeWriter::open(&lake, || {})

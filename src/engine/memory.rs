@@ -13,17 +13,32 @@ const DEFAULT_SHARE: f64 = 0.6;
 
 /// The default limit: [`DEFAULT_SHARE`] of the machine's memory, `None` where it is unknown.
 pub fn default_memory_limit() -> Option<usize> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let kib: u64 = meminfo
+    let bytes = machine_memory()? as f64 * DEFAULT_SHARE;
+    Some(bytes as usize)
+}
+
+/// The machine's memory in bytes, where the OS reports it.
+pub fn machine_memory() -> Option<u64> {
+    proc_bytes("/proc/meminfo", "MemTotal:")
+}
+
+/// This process's peak resident memory in bytes (`VmHWM`), where the OS reports it.
+pub fn peak_rss() -> Option<u64> {
+    proc_bytes("/proc/self/status", "VmHWM:")
+}
+
+/// A `key: N kB` line of a Linux `/proc` file.
+fn proc_bytes(file: &str, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let kib: u64 = text
         .lines()
-        .find_map(|line| line.strip_prefix("MemTotal:"))?
+        .find_map(|line| line.strip_prefix(key))?
         .trim()
         .trim_end_matches("kB")
         .trim()
         .parse()
         .ok()?;
-    let bytes = (kib * 1024) as f64 * DEFAULT_SHARE;
-    Some(bytes as usize)
+    Some(kib * 1024)
 }
 
 /// A runtime whose pool holds at most `limit` bytes (unbounded with `None`). The pool tracks

@@ -1,6 +1,8 @@
 //! The hunt "short-window sign-in mismatch" (SPEC §1). Its logic lives in one place, the SQL
 //! file `sql/short_window_signin_mismatch.sql`; this module binds its parameters as typed
-//! values (never splicing user text into SQL) and runs it on a session over the lake.
+//! values (never splicing user text into SQL) and runs it on a session over the lake. Two
+//! companions take the same parameters for benchmarks: the hand-bucketed rewrite users would
+//! otherwise write, and the scan floor.
 
 use clap::ValueEnum;
 use datafusion::arrow::datatypes::IntervalMonthDayNano;
@@ -8,9 +10,31 @@ use datafusion::dataframe::DataFrame;
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
+use serde::{Deserialize, Serialize};
 
-/// The hunt as SQL, with `$1` start, `$2` end, `$3` window, `$4` time column.
-pub const HUNT_SQL: &str = include_str!("../../sql/short_window_signin_mismatch.sql");
+/// A query over the lake that takes the hunt's parameters: `$1` start, `$2` end, `$3` window,
+/// `$4` time column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HuntQuery {
+    /// The hunt, a plain range join.
+    Hunt,
+    /// The hunt joined on user and window-sized time buckets, then filtered: same rows.
+    Bucketed,
+    /// The hunt's columns and row filters without the join: a row count per table.
+    ScanFloor,
+}
+
+impl HuntQuery {
+    pub fn sql(self) -> &'static str {
+        match self {
+            HuntQuery::Hunt => include_str!("../../sql/short_window_signin_mismatch.sql"),
+            HuntQuery::Bucketed => {
+                include_str!("../../sql/short_window_signin_mismatch_bucketed.sql")
+            }
+            HuntQuery::ScanFloor => include_str!("../../sql/scan_floor.sql"),
+        }
+    }
+}
 
 /// The output columns of SPEC §1 rule 8, in order.
 pub const COLUMNS: [&str; 14] = [
@@ -36,7 +60,7 @@ const EARLIEST: i64 = -9_000_000_000_000_000_000;
 const LATEST: i64 = 9_000_000_000_000_000_000;
 
 /// The column whose time the hunt filters, windows and reports (SPEC §1 rule 11).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
 pub enum TimeColumn {
     /// When Log Analytics received the record (the lake's partitions and order follow it).
     #[default]
@@ -57,7 +81,7 @@ impl TimeColumn {
 }
 
 /// The hunt's parameters, validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HuntParams {
     /// Inclusive, ns since the epoch, UTC.
     pub start: Option<i64>,
@@ -96,5 +120,19 @@ impl HuntParams {
 /// # Errors
 /// Planning errors (a table missing from the catalog, an invalid SQL file).
 pub async fn plan(ctx: &SessionContext, params: &HuntParams) -> Result<DataFrame> {
-    ctx.sql(HUNT_SQL).await?.with_param_values(params.values())
+    plan_query(ctx, HuntQuery::Hunt, params).await
+}
+
+/// Plans `query` on `ctx` with the hunt's parameters.
+///
+/// # Errors
+/// As [`plan`].
+pub async fn plan_query(
+    ctx: &SessionContext,
+    query: HuntQuery,
+    params: &HuntParams,
+) -> Result<DataFrame> {
+    ctx.sql(query.sql())
+        .await?
+        .with_param_values(params.values())
 }

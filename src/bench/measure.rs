@@ -1,0 +1,125 @@
+//! One measured run, in the child process: what the parent asked for, what it got.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::error::{DataFusionError, Result};
+use datafusion::physical_plan::{ExecutionPlan, collect};
+use datafusion::prelude::SessionConfig;
+use serde::{Deserialize, Serialize};
+
+use super::Contender;
+use crate::catalog::register_lake;
+use crate::engine::{peak_rss, runtime, session_with};
+use crate::hunt::{HuntParams, plan_query};
+use crate::output::{OutputFormat, write_batches};
+
+/// What a child runs, sent as JSON on its command line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    pub lake: PathBuf,
+    pub contender: Contender,
+    pub params: HuntParams,
+    /// The memory pool's size; `None` for no limit.
+    pub memory_limit: Option<usize>,
+    /// Where the result rows go, as JSON lines, for the parent to compare.
+    pub result: PathBuf,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measurement {
+    /// Planning and execution, from SQL text to the last batch (opening the lake and writing
+    /// the result file are not timed: they are the same for every engine).
+    pub seconds: f64,
+    /// Rows the Parquet scans produced, summed over the plan's scans.
+    pub rows_scanned: u64,
+    pub result_rows: u64,
+    /// The process's peak resident memory (`VmHWM`), where the OS reports it.
+    pub peak_rss: Option<u64>,
+    /// The window-join operator's own peak (`peak_window_bytes`), when it ran.
+    pub operator_peak: Option<u64>,
+}
+
+/// Runs `job` in this process.
+///
+/// # Errors
+/// The lake failing to open, planning or execution errors (a resources error under the memory
+/// limit among them), a plan that does not use the engine it claims, or the result file
+/// failing to write.
+pub async fn measure(job: &Job) -> Result<Measurement> {
+    let ctx = session_with(
+        job.contender.engine(),
+        SessionConfig::new(),
+        runtime(job.memory_limit)?,
+    );
+    let lake = job.lake.to_string_lossy();
+    register_lake(&ctx, &lake).await?;
+    let started = Instant::now();
+    let frame = plan_query(&ctx, job.contender.query(), &job.params).await?;
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let plan = frame.create_physical_plan().await?;
+    check_engine(job.contender, &plan)?;
+    let batches = collect(plan.clone(), ctx.task_ctx()).await?;
+    let seconds = started.elapsed().as_secs_f64();
+
+    let file = std::fs::File::create(&job.result)?;
+    write_batches(
+        OutputFormat::Json,
+        &schema,
+        &batches,
+        std::io::BufWriter::new(file),
+    )?;
+    let nodes = nodes(&plan);
+    let sum = |node_name: &str, metric: &dyn Fn(&dyn ExecutionPlan) -> Option<usize>| {
+        nodes
+            .iter()
+            .filter(|node| node.name() == node_name)
+            .filter_map(|node| metric(node.as_ref()))
+            .map(|value| value as u64)
+            .reduce(|a, b| a + b)
+    };
+    Ok(Measurement {
+        seconds,
+        rows_scanned: sum("DataSourceExec", &|node| node.metrics()?.output_rows()).unwrap_or(0),
+        result_rows: batches.iter().map(|b| b.num_rows() as u64).sum(),
+        peak_rss: peak_rss(),
+        operator_peak: sum("WindowJoinExec", &|node| {
+            Some(node.metrics()?.sum_by_name("peak_window_bytes")?.as_usize())
+        }),
+    })
+}
+
+/// The bench's EXPLAIN check: a `sql*` run that used the operator, or an `operator` run that
+/// did not, would compare the wrong things.
+fn check_engine(contender: Contender, plan: &Arc<dyn ExecutionPlan>) -> Result<()> {
+    let uses_operator = nodes(plan)
+        .iter()
+        .any(|node| node.name() == "WindowJoinExec");
+    let expected = contender == Contender::Operator;
+    if uses_operator == expected {
+        return Ok(());
+    }
+    let plan = datafusion::physical_plan::displayable(plan.as_ref()).indent(false);
+    Err(DataFusionError::Plan(format!(
+        "the {} run {} the window-join operator:\n{plan}",
+        contender.name(),
+        if uses_operator {
+            "was planned on"
+        } else {
+            "was not planned on"
+        }
+    )))
+}
+
+fn nodes(plan: &Arc<dyn ExecutionPlan>) -> Vec<Arc<dyn ExecutionPlan>> {
+    let mut all = vec![plan.clone()];
+    let mut next = 0;
+    while next < all.len() {
+        let children: Vec<_> = all[next].children().into_iter().cloned().collect();
+        all.extend(children);
+        next += 1;
+    }
+    all
+}

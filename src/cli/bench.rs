@@ -1,0 +1,158 @@
+//! `retrohunt bench` (the parent) and `retrohunt bench-run` (one measured run in a child).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use chrono::NaiveDate;
+
+use retrohunt::bench::{self, BenchError, BenchPlan, Job, ProcessRunner, Size};
+use retrohunt::catalog::schema::Table;
+use retrohunt::engine::default_memory_limit;
+use retrohunt::generate::{self, TenantFormat};
+use retrohunt::lake::layout;
+
+use super::Usage;
+use super::args::{BenchArgs, Scale};
+use super::hunt::params;
+use super::query::sample_lake;
+
+pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let params = params(&args.params)?;
+    let work = match &args.work {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            tempfile::Builder::new()
+                .prefix("retrohunt-bench-")
+                .tempdir_in(dir)
+        }
+        None => tempfile::Builder::new()
+            .prefix("retrohunt-bench-")
+            .tempdir(),
+    }
+    .context("cannot create the bench's work folder")?;
+
+    let lake = match (&args.generate, &args.lake.lake) {
+        (Some(spec), _) => {
+            let mut spec = *spec;
+            spec.days = spec.days.max(
+                args.scale
+                    .iter()
+                    .flat_map(|s| s.0.iter())
+                    .copied()
+                    .max()
+                    .unwrap_or(0),
+            );
+            let lake = work.path().join("lake");
+            eprintln!(
+                "generating {} users over {} days (seed {}) into {}",
+                spec.users,
+                spec.days,
+                spec.seed,
+                lake.display()
+            );
+            generate::generate(&spec, TenantFormat::Lake, &lake)
+                .context("cannot generate the bench's tenant")?;
+            lake
+        }
+        (None, Some(lake)) => {
+            let text = lake.to_string_lossy();
+            PathBuf::from(text.strip_prefix("file://").unwrap_or(&text))
+        }
+        (None, None) => sample_lake()?,
+    };
+    let sizes = match &args.scale {
+        None => vec![Size {
+            label: match (&args.params.start, &args.params.end) {
+                (None, None) => format!("{} (whole lake)", lake.display()),
+                (start, end) => format!(
+                    "{} from {} to {}",
+                    lake.display(),
+                    start.as_deref().unwrap_or("the start"),
+                    end.as_deref().unwrap_or("the end")
+                ),
+            },
+            days: None,
+            lake: lake.clone(),
+            params,
+        }],
+        Some(Scale(days)) => {
+            let (first, held) = lake_days(&lake, params.start)?;
+            if let Some(&longest) = days.iter().find(|&&d| d > held) {
+                return Err(Usage(format!(
+                    "--scale asks for {longest} days but {} holds {held} from {first}",
+                    lake.display()
+                ))
+                .into());
+            }
+            days.iter()
+                .map(|&d| Size::days(&lake, first, d, params))
+                .collect()
+        }
+    };
+    let plan = BenchPlan {
+        sizes,
+        engines: args.engines.clone(),
+        runs: args.runs.into(),
+        warmup: args.warmup.into(),
+        timeout: args.timeout,
+        slow_after: args.slow_after,
+        memory_limit: args.memory.memory_limit.or_else(default_memory_limit),
+        work: work.path().to_path_buf(),
+    };
+    let exe = std::env::current_exe().context("cannot find this program to run it again")?;
+    let runner = ProcessRunner::new(exe);
+    let report = match bench::run(&plan, &runner, &mut |line| eprintln!("{line}")) {
+        Err(error @ BenchError::Mismatch(_)) => {
+            // Kept for inspection: the error names the files.
+            let _ = work.keep();
+            return Err(error.into());
+        }
+        other => other?,
+    };
+    println!("{}", report.render(args.format));
+    if let Some(path) = &args.plot {
+        bench::plot(&report, path)?;
+        eprintln!("chart written to {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The first date to scale from (`start`'s, else the lake's first) and how many dates the lake
+/// holds from it on.
+fn lake_days(lake: &Path, start: Option<i64>) -> anyhow::Result<(NaiveDate, u32)> {
+    let mut dates = Vec::new();
+    for table in Table::ALL {
+        dates.extend(
+            layout::dates(lake, table)
+                .with_context(|| format!("cannot list the dates of {}", lake.display()))?,
+        );
+    }
+    let (Some(&lake_first), Some(&last)) = (dates.iter().min(), dates.iter().max()) else {
+        return Err(Usage(format!(
+            "{} holds no dated partitions to scale over",
+            lake.display()
+        ))
+        .into());
+    };
+    let first = start.map_or(lake_first, layout::date_of);
+    let held = (last - first).num_days() + 1;
+    Ok((first, u32::try_from(held.max(0)).unwrap_or(u32::MAX)))
+}
+
+/// `bench-run`: runs the job, prints its measurement as one JSON line.
+pub async fn run_child(job: String) -> anyhow::Result<ExitCode> {
+    let job: Job = serde_json::from_str(&job).context("unreadable bench job")?;
+    let measurement = bench::measure(&job).await.map_err(|error| {
+        let hint = match error.find_root() {
+            datafusion::error::DataFusionError::ResourcesExhausted(_) => {
+                "out of memory under the bench's memory limit"
+            }
+            _ => "failed",
+        };
+        anyhow::Error::from(error).context(format!("{} run {hint}", job.contender.name()))
+    })?;
+    println!("{}", serde_json::to_string(&measurement)?);
+    Ok(ExitCode::SUCCESS)
+}

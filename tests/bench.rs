@@ -1,0 +1,230 @@
+//! `retrohunt bench`: it runs every engine, checks they agree, and says so loudly when they do
+//! not. Its timings are not tested (benchmarks measure; tests check behaviour).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use retrohunt::bench::{
+    self, BenchError, BenchPlan, Contender, Job, Outcome, ProcessRunner, Runner, Size,
+};
+use retrohunt::catalog::register_lake;
+use retrohunt::engine::{Engine, session};
+use retrohunt::generate::{TenantFormat, TenantSpec, generate};
+use retrohunt::hunt::{self, HuntParams};
+
+fn retrohunt() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_retrohunt"))
+}
+
+/// The hunt's row count on stock DataFusion, in this process: the bench's figure checked
+/// against a path that shares none of its code.
+fn hunt_rows(lake: &Path, params: &HuntParams) -> u64 {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let ctx = session(Engine::Sql);
+        register_lake(&ctx, lake.to_str().unwrap()).await.unwrap();
+        let batches = hunt::plan(&ctx, params)
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        batches.iter().map(|b| b.num_rows() as u64).sum()
+    })
+}
+
+fn bench_json(args: &[&str]) -> Value {
+    let output = retrohunt()
+        .arg("bench")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn bench_runs_every_engine_and_they_agree() {
+    let work = tempfile::tempdir().unwrap();
+    let chart = work.path().join("chart.svg");
+    let report = bench_json(&[
+        "--generate",
+        "users=40,days=2,seed=5",
+        "--runs",
+        "2",
+        "--warmup",
+        "1",
+        "--plot",
+        chart.to_str().unwrap(),
+    ]);
+    let lake = tempfile::tempdir().unwrap();
+    generate(&TenantSpec::new(40, 2, 5), TenantFormat::Lake, lake.path()).unwrap();
+    let expected = hunt_rows(lake.path(), &HuntParams::default());
+    assert!(expected > 0, "the tenant should hold findings");
+
+    let sizes = report["sizes"].as_array().unwrap();
+    assert_eq!(sizes.len(), 1);
+    let contenders = sizes[0]["contenders"].as_array().unwrap();
+    let names: Vec<&str> = contenders
+        .iter()
+        .map(|c| c["contender"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["scan-floor", "sql", "operator", "sql-bucketed"]);
+    for contender in contenders {
+        assert_eq!(
+            contender["seconds"].as_array().unwrap().len(),
+            2,
+            "{contender}"
+        );
+        assert_eq!(contender["timed_out"], false);
+        assert!(contender["failed"].is_null(), "{contender}");
+        assert!(contender["peak_rss"].as_u64().unwrap() > 0);
+        assert!(contender["rows_scanned"].as_u64().unwrap() > 0);
+        let median = contender["median_seconds"].as_f64().unwrap();
+        let min = contender["min_seconds"].as_f64().unwrap();
+        let max = contender["max_seconds"].as_f64().unwrap();
+        assert!(min <= median && median <= max, "{contender}");
+    }
+    for hunt in &contenders[1..] {
+        assert_eq!(hunt["result_rows"].as_u64(), Some(expected), "{hunt}");
+    }
+    // Only the operator reports the operator's own memory.
+    assert!(contenders[2]["operator_peak"].as_u64().unwrap() > 0);
+    assert!(contenders[1]["operator_peak"].is_null());
+    // Three hunt engines: three pairs.
+    assert_eq!(sizes[0]["ratios"].as_array().unwrap().len(), 3);
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert!(svg.starts_with("<svg"), "{svg:.100}");
+    assert!(svg.contains("sql-bucketed"));
+}
+
+/// Wraps the real runner and drops the last row of one engine's result.
+struct Faulty {
+    real: ProcessRunner,
+    wrong: Contender,
+}
+
+impl Runner for Faulty {
+    fn run(&self, job: &Job, timeout: Duration) -> Result<Outcome, BenchError> {
+        let outcome = self.real.run(job, timeout)?;
+        if job.contender == self.wrong {
+            let text = std::fs::read_to_string(&job.result).unwrap();
+            let mut lines: Vec<&str> = text.lines().collect();
+            lines.pop();
+            std::fs::write(&job.result, lines.join("\n")).unwrap();
+        }
+        Ok(outcome)
+    }
+}
+
+#[test]
+fn bench_fails_loudly_when_an_engine_differs() {
+    let lake = tempfile::tempdir().unwrap();
+    generate(&TenantSpec::new(40, 1, 5), TenantFormat::Lake, lake.path()).unwrap();
+    let rows = hunt_rows(lake.path(), &HuntParams::default()) as usize;
+    let work = tempfile::tempdir().unwrap();
+    let plan = BenchPlan {
+        sizes: vec![Size {
+            label: "one day".into(),
+            days: Some(1),
+            lake: lake.path().to_path_buf(),
+            params: HuntParams::default(),
+        }],
+        engines: vec![Contender::Sql, Contender::Operator],
+        runs: 1,
+        warmup: 0,
+        timeout: Duration::from_secs(300),
+        slow_after: Duration::from_secs(300),
+        memory_limit: None,
+        work: work.path().to_path_buf(),
+    };
+    let runner = Faulty {
+        real: ProcessRunner::new(env!("CARGO_BIN_EXE_retrohunt").into()),
+        wrong: Contender::Operator,
+    };
+    let error = bench::run(&plan, &runner, &mut |_| {}).unwrap_err();
+    let BenchError::Mismatch(mismatch) = &error else {
+        panic!("expected a mismatch, got {error}");
+    };
+    assert_eq!((mismatch.first, mismatch.second), ("sql", "operator"));
+    assert_eq!(
+        (mismatch.first_rows, mismatch.second_rows),
+        (rows, rows - 1)
+    );
+    assert_eq!(mismatch.row, rows);
+    assert!(error.to_string().contains("engines disagree on one day"));
+}
+
+#[test]
+fn a_run_past_the_timeout_is_reported_not_waited_for() {
+    let report = bench_json(&[
+        "--engines",
+        "sql,operator",
+        "--runs",
+        "3",
+        "--warmup",
+        "0",
+        "--timeout",
+        "0.001",
+    ]);
+    let contenders = report["sizes"][0]["contenders"].as_array().unwrap();
+    assert_eq!(contenders.len(), 3);
+    for contender in contenders {
+        assert_eq!(contender["timed_out"], true, "{contender}");
+        assert!(contender["median_seconds"].is_null());
+        assert_eq!(contender["seconds"].as_array().unwrap().len(), 0);
+    }
+}
+
+#[test]
+fn scaling_hunts_growing_history() {
+    let report = bench_json(&[
+        "--generate",
+        "users=30,days=1,seed=2",
+        "--scale",
+        "days=1,3",
+        "--engines",
+        "operator,sql",
+        "--runs",
+        "1",
+        "--warmup",
+        "0",
+    ]);
+    let sizes = report["sizes"].as_array().unwrap();
+    let days: Vec<u64> = sizes.iter().map(|s| s["days"].as_u64().unwrap()).collect();
+    assert_eq!(
+        days,
+        [1, 3],
+        "the tenant is generated as long as the longest size"
+    );
+    let scanned = |size: &Value| size["contenders"][0]["rows_scanned"].as_u64().unwrap();
+    assert!(scanned(&sizes[1]) > 2 * scanned(&sizes[0]));
+    let day = 86_400 * 1_000_000_000i64;
+    assert_eq!(
+        sizes[1]["end"].as_i64().unwrap() - sizes[1]["start"].as_i64().unwrap(),
+        3 * day - 1
+    );
+}
+
+#[test]
+fn scaling_past_the_lake_is_a_usage_error() {
+    let lake = tempfile::tempdir().unwrap();
+    generate(&TenantSpec::new(5, 2, 1), TenantFormat::Lake, lake.path()).unwrap();
+    let output = retrohunt()
+        .args(["bench", "--scale", "days=1,5", "--lake"])
+        .arg(lake.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("--scale asks for 5 days but"), "{stderr}");
+    assert!(stderr.contains("holds 2"), "{stderr}");
+}
