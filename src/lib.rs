@@ -3,7 +3,7 @@
 //! The modules follow the data: [`ingest`] reads logs in the formats users hold them,
 //! [`lake`] stores them as sorted, date-partitioned Parquet, [`catalog`] describes the tables,
 //! [`hunt`] runs the hunt over them, and [`generate`] makes realistic synthetic tenants for tests and benchmarks;
-//! [`bench`] compares the hunt's engines on them.
+//! [`triage`] ranks and filters what the hunt found; [`bench`] compares the hunt's engines.
 
 pub mod bench;
 pub mod catalog;
@@ -14,3 +14,4 @@ pub mod ingest;
 pub mod lake;
 pub mod operator;
 pub mod output;
+pub mod triage;

@@ -4,7 +4,6 @@
 //! truncation, events at and just outside start and end, midnight crossings, mixed-case and
 //! empty UPNs, UPNs with 0, 1 and 2 '@', empty ASN and IP, failed ResultTypes.
 
-use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,31 +11,17 @@ use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Int64Type, TimestampNanosecondType};
 use proptest::prelude::*;
 
+use crate::util::{SignIn, write_lake};
+
 use datafusion::prelude::SessionConfig;
 use retrohunt::catalog::register_lake;
-use retrohunt::catalog::schema::{Table, Text};
 use retrohunt::engine::{Engine, session_with};
 use retrohunt::hunt::{self, HuntParams, HuntQuery, TimeColumn};
-use retrohunt::ingest::{Row, RowsBuilder};
-use retrohunt::lake::LakeWriter;
 
 /// 2026-03-02T23:55:00Z: five minutes before midnight, so windows cross a date partition.
 const BASE: i64 = 1_772_495_700 * 1_000_000_000;
 const SECOND: i64 = 1_000_000_000;
 const TICK: i64 = 100;
-
-#[derive(Debug, Clone)]
-struct SignIn {
-    time: i64,
-    /// CreatedDateTime; sources may lack it.
-    created: Option<i64>,
-    upn: &'static str,
-    result: &'static str,
-    ip: &'static str,
-    asn: &'static str,
-    app: &'static str,
-    correlation: String,
-}
 
 /// (InteractiveTime, NonInteractiveTime, TimeDeltaSeconds, then the 11 text columns).
 type Finding = (i64, i64, i64, Vec<String>);
@@ -91,34 +76,6 @@ fn reference(
             .then_with(|| (a.1, a.2, &a.3).cmp(&(b.1, b.2, &b.3)))
     });
     findings
-}
-
-fn write_lake(lake: &Path, interactive: &[SignIn], non_interactive: &[SignIn]) {
-    let writer = LakeWriter::open(lake, || {}).unwrap();
-    for (table, rows) in [
-        (Table::Signin, interactive),
-        (Table::NonInteractive, non_interactive),
-    ] {
-        let mut builder = RowsBuilder::default();
-        for (index, s) in rows.iter().enumerate() {
-            let mut row = Row::default();
-            let id = format!("{index}");
-            for (column, value) in [
-                (Text::UserPrincipalName, s.upn),
-                (Text::ResultType, s.result),
-                (Text::IPAddress, s.ip),
-                (Text::AutonomousSystemNumber, s.asn),
-                (Text::AppDisplayName, s.app),
-                (Text::CorrelationId, s.correlation.as_str()),
-                (Text::Id, id.as_str()),
-            ] {
-                row.text[column as usize] = Cow::Borrowed(value);
-            }
-            row.created = s.created;
-            builder.append(&row, s.time);
-        }
-        writer.commit(table, vec![builder.finish()]).unwrap();
-    }
 }
 
 fn findings(batches: &[RecordBatch]) -> Vec<Finding> {
@@ -259,6 +216,7 @@ fn sign_in() -> impl Strategy<Value = SignIn> {
             asn,
             app,
             correlation: String::new(),
+            ..SignIn::default()
         })
 }
 
@@ -357,6 +315,7 @@ fn hand_written_scenario_has_exactly_the_known_positives() {
         asn,
         app: "App A",
         correlation: correlation.to_string(),
+        ..SignIn::default()
     };
     // Interactive at 23:55:00.900 from 1.1.1.1 / ASN 1.
     let interactive = vec![s(
@@ -459,6 +418,7 @@ fn created_date_time_switches_filter_window_and_output_times() {
         asn,
         app: "App A",
         correlation: id.to_string(),
+        ..SignIn::default()
     };
     let interactive = vec![sign_in(BASE + 60 * SECOND, BASE, "1.1.1.1", "1", "i")];
     let non_interactive = vec![sign_in(

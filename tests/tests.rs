@@ -7,6 +7,7 @@
 //! - `hunt_reference`: the hunt on every engine against a reference implementation of SPEC §1.
 //! - `window_join`: the operator on band joins users write; its plans; its memory bound.
 //! - `cli`: the real binary.
+//! - `triage`: exclusions per rule kind, enrichment on a known history, the summary.
 //! - `bench`: `retrohunt bench` runs, compares engines, and catches one that differs.
 
 mod util;
@@ -18,4 +19,5 @@ mod ingest_formats;
 mod ingest_rejects;
 mod ingest_samples;
 mod lake;
+mod triage;
 mod window_join;

@@ -1,5 +1,6 @@
 //! Shared test helpers: temporary lakes, ingest calls, reading a table back as plain rows.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -7,8 +8,8 @@ use arrow::datatypes::TimestampNanosecondType;
 use chrono::{DateTime, SecondsFormat};
 use indicatif::ProgressBar;
 
-use retrohunt::catalog::schema::Table;
-use retrohunt::ingest::{self, IngestOptions, ReadOptions, Summary};
+use retrohunt::catalog::schema::{Table, Text};
+use retrohunt::ingest::{self, IngestOptions, ReadOptions, Row, RowsBuilder, Summary};
 use retrohunt::lake::{LakeWriter, layout};
 
 /// The record files of `shared/samples/`, copied to `tests/fixtures/samples/` (its README is
@@ -128,4 +129,49 @@ pub fn find<'a>(rows: &'a [LakeRow], id: &str) -> &'a LakeRow {
     rows.iter()
         .find(|r| r.id == id)
         .unwrap_or_else(|| panic!("no row with Id {id}"))
+}
+
+/// One sign-in of a hand-built lake.
+#[derive(Debug, Clone, Default)]
+pub struct SignIn {
+    pub time: i64,
+    /// CreatedDateTime; sources may lack it.
+    pub created: Option<i64>,
+    pub upn: &'static str,
+    pub result: &'static str,
+    pub ip: &'static str,
+    pub asn: &'static str,
+    pub app: &'static str,
+    pub correlation: String,
+    pub app_id: &'static str,
+}
+
+/// A lake holding exactly these rows (Id = the row's index in its table).
+pub fn write_lake(lake: &Path, interactive: &[SignIn], non_interactive: &[SignIn]) {
+    let writer = LakeWriter::open(lake, || {}).unwrap();
+    for (table, rows) in [
+        (Table::Signin, interactive),
+        (Table::NonInteractive, non_interactive),
+    ] {
+        let mut builder = RowsBuilder::default();
+        for (index, s) in rows.iter().enumerate() {
+            let mut row = Row::default();
+            let id = format!("{index}");
+            for (column, value) in [
+                (Text::UserPrincipalName, s.upn),
+                (Text::ResultType, s.result),
+                (Text::IPAddress, s.ip),
+                (Text::AutonomousSystemNumber, s.asn),
+                (Text::AppDisplayName, s.app),
+                (Text::CorrelationId, s.correlation.as_str()),
+                (Text::AppId, s.app_id),
+                (Text::Id, id.as_str()),
+            ] {
+                row.text[column as usize] = Cow::Borrowed(value);
+            }
+            row.created = s.created;
+            builder.append(&row, s.time);
+        }
+        writer.commit(table, vec![builder.finish()]).unwrap();
+    }
 }

@@ -137,6 +137,27 @@ pub struct HuntArgs {
     /// Run the hunt and show the plan with its metrics.
     #[arg(long)]
     pub explain_analyze: bool,
+    #[command(flatten)]
+    pub triage: TriageArgs,
+}
+
+/// What happens to the findings between the hunt and the output.
+#[derive(Debug, clap::Args)]
+pub struct TriageArgs {
+    /// Remove known benign look-alikes by the rules of this TOML file (see
+    /// data/exclusions.example.toml); how many rows each rule removed goes to standard error.
+    #[arg(long)]
+    pub exclusions: Option<PathBuf>,
+    /// Add evidence from the lake and a Score to each finding, and order by Score.
+    #[arg(long)]
+    pub enrich: bool,
+    /// How far back --enrich looks for the user's earlier ASNs and IPs (at least a day).
+    #[arg(long, default_value = "30d")]
+    pub lookback: String,
+    /// One row per user (findings, distinct ASN pairs, first and last time, top score);
+    /// implies --enrich.
+    #[arg(long)]
+    pub summary: bool,
 }
 
 /// What the hunt looks for, shared by `hunt` and `bench`.

@@ -1,19 +1,32 @@
 //! `retrohunt hunt`: arguments validated into [`HuntParams`] before any I/O.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use chrono::DateTime;
 
+use datafusion::arrow::array::RecordBatch;
 use retrohunt::hunt::{self, HuntParams};
+use retrohunt::triage::{self, Exclusions, Lookback, RuleCount};
 
 use super::Usage;
 use super::args::{HuntArgs, HuntParamArgs};
-use super::query::{open_lake, print_results};
+use super::query::{open_lake, query_failed, write_results};
 
 pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args.params)?;
+    let exclusions = args
+        .triage
+        .exclusions
+        .as_deref()
+        .map(Exclusions::load)
+        .transpose()
+        .map_err(|e| Usage(e.to_string()))?;
+    let lookback = duration_nanos("--lookback", &args.triage.lookback).and_then(|nanos| {
+        Lookback::new(nanos).map_err(|e| Usage(format!("invalid --lookback: {e}")))
+    })?;
     let ctx = open_lake(&args.lake, &args.engine).await?;
     let started = Instant::now();
     let frame = hunt::plan(&ctx, &params)
@@ -27,7 +40,59 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         println!("{}", arrow::util::pretty::pretty_format_batches(&plan)?);
         return Ok(ExitCode::SUCCESS);
     }
-    print_results(frame, &args.output, started).await
+    let frame = if args.triage.enrich || args.triage.summary {
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let findings = frame.collect().await.map_err(query_failed)?;
+        triage::enrich(&ctx, schema, findings, &params, lookback)
+            .await
+            .context("cannot plan the enrichment")?
+    } else {
+        frame
+    };
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let batches = match &exclusions {
+        None => frame.collect().await.map_err(query_failed)?,
+        Some(exclusions) => {
+            let (kept, counts) = exclusions.apply(&ctx, frame).await.map_err(query_failed)?;
+            report_exclusions(&kept, &counts);
+            kept
+        }
+    };
+    let (schema, batches) = if args.triage.summary {
+        triage::summarize(schema, batches)
+            .await
+            .map_err(query_failed)?
+    } else {
+        (schema, batches)
+    };
+    write_results(&schema, &batches, &args.output, started)
+}
+
+/// Nothing disappears without a count: every rule, with its reason, even when it removed none.
+fn report_exclusions(kept: &[RecordBatch], counts: &[RuleCount]) {
+    let excluded: usize = counts.iter().map(|c| c.rows).sum();
+    let kept: usize = kept.iter().map(|b| b.num_rows()).sum();
+    eprintln!("excluded {excluded} of {} rows:", excluded + kept);
+    let width = counts.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for count in counts {
+        eprintln!(
+            "  {:width$}  {:>8}  {}",
+            count.name, count.rows, count.reason
+        );
+    }
+}
+
+fn duration_nanos(flag: &str, text: &str) -> Result<i64, Usage> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| Usage(format!("invalid {flag} {text:?}: {e} (e.g. 10m, 90s, 30d)")))?;
+    i64::try_from(duration.as_nanos())
+        .ok()
+        .filter(|&nanos| nanos > 0)
+        .ok_or_else(|| {
+            Usage(format!(
+                "invalid {flag} {text:?}: must be positive and under 292 years"
+            ))
+        })
 }
 
 /// # Errors
@@ -57,21 +122,7 @@ pub fn params(args: &HuntParamArgs) -> Result<HuntParams, Usage> {
             args.end.as_deref().unwrap_or_default()
         )));
     }
-    let window = humantime::parse_duration(&args.window).map_err(|e| {
-        Usage(format!(
-            "invalid --window {:?}: {e} (e.g. 10m, 90s)",
-            args.window
-        ))
-    })?;
-    let window = i64::try_from(window.as_nanos())
-        .ok()
-        .filter(|&w| w > 0)
-        .ok_or_else(|| {
-            Usage(format!(
-                "invalid --window {:?}: must be positive and under 292 years",
-                args.window
-            ))
-        })?;
+    let window = duration_nanos("--window", &args.window)?;
     Ok(HuntParams {
         start,
         end,

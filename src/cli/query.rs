@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::Schema;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 use indicatif::ProgressBar;
@@ -124,22 +126,36 @@ impl<W: Write> Write for PipeWatch<W> {
 }
 
 /// Runs `frame` and writes its rows; the summary line goes to standard error.
-pub async fn print_results(
+async fn print_results(
     frame: DataFrame,
     output: &OutputArgs,
     started: Instant,
 ) -> anyhow::Result<ExitCode> {
-    let schema = std::sync::Arc::new(frame.schema().as_arrow().clone());
-    let batches = frame.collect().await.map_err(|error| {
-        let hint = match error.find_root() {
-            DataFusionError::ResourcesExhausted(_) => {
-                "query failed: out of memory under --memory-limit (default 60% of the \
-                 machine's memory); raise it, or hunt a shorter --start/--end range"
-            }
-            _ => "query failed",
-        };
-        anyhow::Error::from(error).context(hint)
-    })?;
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame.collect().await.map_err(query_failed)?;
+    write_results(&schema, &batches, output, started)
+}
+
+/// A query's error, with the way out when it ran out of memory.
+pub fn query_failed(error: DataFusionError) -> anyhow::Error {
+    let hint = match error.find_root() {
+        DataFusionError::ResourcesExhausted(_) => {
+            "query failed: out of memory under --memory-limit (default 60% of the \
+             machine's memory); raise it, or hunt a shorter --start/--end range"
+        }
+        _ => "query failed",
+    };
+    anyhow::Error::from(error).context(hint)
+}
+
+/// Writes `batches` (all of `schema`) where `output` says; the summary line goes to standard
+/// error.
+pub fn write_results(
+    schema: &Arc<Schema>,
+    batches: &[RecordBatch],
+    output: &OutputArgs,
+    started: Instant,
+) -> anyhow::Result<ExitCode> {
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     let result = match &output.output {
         Some(path) => {
@@ -147,8 +163,8 @@ pub async fn print_results(
                 .with_context(|| format!("cannot create {}", path.display()))?;
             write_batches(
                 output.format,
-                &schema,
-                &batches,
+                schema,
+                batches,
                 std::io::BufWriter::new(file),
             )
             .with_context(|| format!("cannot write {}", path.display()))
@@ -158,8 +174,8 @@ pub async fn print_results(
             let closed = stdout.closed.clone();
             let result = write_batches(
                 output.format,
-                &schema,
-                &batches,
+                schema,
+                batches,
                 std::io::BufWriter::new(stdout),
             );
             // A closed pipe (`| head`) is the reader's choice, not a failure.

@@ -104,7 +104,8 @@ impl Default for HuntParams {
 }
 
 impl HuntParams {
-    fn values(&self) -> Vec<ScalarValue> {
+    /// `$1` start, `$2` end, `$3` window, `$4` time column, as the SQL files take them.
+    pub(crate) fn values(&self) -> Vec<ScalarValue> {
         let time = |nanos| ScalarValue::TimestampNanosecond(Some(nanos), Some("UTC".into()));
         vec![
             time(self.start.unwrap_or(EARLIEST)),

@@ -1,0 +1,454 @@
+//! Exclusions: named rules, each with a reason, that take known benign look-alikes out of the
+//! hunt's results (corporate egress, VPNs, CI/CD runners, device management, service accounts).
+//! Rules become DataFusion expressions (values are literals, never SQL text) evaluated in the
+//! engine; every removed row is counted against the first rule, in file order, that matches it.
+//!
+//! A rule lists criteria of up to three kinds: accounts (exact, glob, regex), apps (display
+//! name or app id) and networks (ASNs, CIDR ranges). Within a kind any entry may match; a rule
+//! matches a row when every kind it lists matches. `side` says which sign-in the app and
+//! network criteria look at: `interactive`, `non-interactive`, `either` (default) or `both`.
+
+use std::path::Path;
+
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::compute::{filter_record_batch, is_null};
+use datafusion::common::{ScalarValue, TableReference};
+use datafusion::dataframe::DataFrame;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::functions::expr_fn::{lower, regexp_like};
+use datafusion::logical_expr::conditional_expressions::CaseBuilder;
+use datafusion::logical_expr::{Expr, ident, lit, when};
+use datafusion::prelude::SessionContext;
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use super::ip_ranges::ip_in_ranges;
+use crate::catalog::schema::Table;
+
+/// The column that names the matching rule while rows are tagged; never in the output.
+const EXCLUDED_BY: &str = "__excluded_by";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExclusionError {
+    #[error("cannot read exclusions {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Syntax {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
+    #[error("{path}: rule {rule:?}: {reason}")]
+    Rule {
+        path: String,
+        rule: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    #[serde(default)]
+    rule: Vec<RuleSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    name: String,
+    reason: String,
+    #[serde(default)]
+    side: Side,
+    #[serde(default)]
+    accounts: Vec<String>,
+    #[serde(default)]
+    account_globs: Vec<String>,
+    #[serde(default)]
+    account_regexes: Vec<String>,
+    #[serde(default)]
+    apps: Vec<String>,
+    #[serde(default)]
+    app_ids: Vec<String>,
+    #[serde(default)]
+    asns: Vec<Asn>,
+    #[serde(default)]
+    ips: Vec<String>,
+}
+
+/// ASNs are text in the logs; the file may write them as numbers too.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Asn {
+    Number(u64),
+    Text(String),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum Side {
+    Interactive,
+    NonInteractive,
+    #[default]
+    Either,
+    Both,
+}
+
+/// A validated rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub name: String,
+    pub reason: String,
+    spec: RuleSpec,
+    ranges: Vec<IpNet>,
+}
+
+/// How many result rows a rule removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleCount {
+    pub name: String,
+    pub reason: String,
+    pub rows: usize,
+}
+
+/// The rules of one exclusions file, in file order.
+#[derive(Debug, Clone)]
+pub struct Exclusions {
+    rules: Vec<Rule>,
+}
+
+impl Exclusions {
+    /// # Errors
+    /// An unreadable file, TOML errors (with line and column), and rules that are invalid:
+    /// no criteria, a bad CIDR range or regex, duplicate names.
+    pub fn load(path: &Path) -> Result<Exclusions, ExclusionError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ExclusionError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Exclusions::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses `text`, naming `origin` in errors.
+    ///
+    /// # Errors
+    /// As [`Exclusions::load`].
+    pub fn parse(text: &str, origin: &str) -> Result<Exclusions, ExclusionError> {
+        let file: RulesFile = toml::from_str(text).map_err(|e| ExclusionError::Syntax {
+            path: origin.to_string(),
+            source: Box::new(e),
+        })?;
+        let mut rules: Vec<Rule> = Vec::new();
+        for spec in file.rule {
+            let invalid = |reason: String| ExclusionError::Rule {
+                path: origin.to_string(),
+                rule: spec.name.clone(),
+                reason,
+            };
+            if rules.iter().any(|r| r.name == spec.name) {
+                return Err(invalid("a rule of that name comes earlier".into()));
+            }
+            if spec.accounts.is_empty()
+                && spec.account_globs.is_empty()
+                && spec.account_regexes.is_empty()
+                && spec.apps.is_empty()
+                && spec.app_ids.is_empty()
+                && spec.asns.is_empty()
+                && spec.ips.is_empty()
+            {
+                return Err(invalid(
+                    "lists no accounts, apps, ASNs or IP ranges, so it would remove every row"
+                        .into(),
+                ));
+            }
+            for pattern in &spec.account_regexes {
+                regex::Regex::new(pattern)
+                    .map_err(|e| invalid(format!("invalid regex {pattern:?}: {e}")))?;
+            }
+            let ranges = spec
+                .ips
+                .iter()
+                .map(|text| parse_range(text).ok_or_else(|| {
+                    invalid(format!(
+                        "{text:?} is not an IP address or CIDR range (e.g. 198.51.100.0/24, 2001:db8::/32)"
+                    ))
+                }))
+                .collect::<Result<Vec<_>, _>>()?;
+            rules.push(Rule {
+                name: spec.name.clone(),
+                reason: spec.reason.clone(),
+                spec,
+                ranges,
+            });
+        }
+        Ok(Exclusions { rules })
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Runs `frame` (the hunt's columns, possibly enriched) and splits its rows into those no
+    /// rule matches, in `frame`'s order, and a count per rule in file order.
+    ///
+    /// # Errors
+    /// Planning and execution errors; app ids are resolved to display names from the lake
+    /// in `ctx`.
+    pub async fn apply(
+        &self,
+        ctx: &SessionContext,
+        frame: DataFrame,
+    ) -> Result<(Vec<RecordBatch>, Vec<RuleCount>)> {
+        let mut tag: Option<CaseBuilder> = None;
+        for rule in &self.rules {
+            let matches = rule.expr(ctx).await?;
+            let name = lit(rule.name.as_str());
+            tag = Some(match tag {
+                None => when(matches, name),
+                Some(mut builder) => {
+                    builder.when(matches, name);
+                    builder
+                }
+            });
+        }
+        let mut counts: Vec<RuleCount> = self
+            .rules
+            .iter()
+            .map(|rule| RuleCount {
+                name: rule.name.clone(),
+                reason: rule.reason.clone(),
+                rows: 0,
+            })
+            .collect();
+        let Some(mut tag) = tag else {
+            return Ok((frame.collect().await?, counts));
+        };
+        let tag = tag.otherwise(lit(ScalarValue::Utf8(None)))?;
+        let tagged = frame.with_column(EXCLUDED_BY, tag)?.collect().await?;
+        let mut kept = Vec::with_capacity(tagged.len());
+        for batch in tagged {
+            let index = batch.schema().index_of(EXCLUDED_BY)?;
+            let names = batch.column(index).as_string::<i32>();
+            for name in names.iter().flatten() {
+                if let Some(count) = counts.iter_mut().find(|c| c.name == name) {
+                    count.rows += 1;
+                }
+            }
+            let keep = is_null(names)?;
+            let mut columns: Vec<usize> = (0..batch.num_columns()).collect();
+            columns.remove(index);
+            kept.push(filter_record_batch(&batch, &keep)?.project(&columns)?);
+        }
+        Ok((kept, counts))
+    }
+}
+
+/// `198.51.100.0/24`, `2001:db8::/32`, or a single address. Host bits set under the prefix
+/// (`10.1.2.3/8`) are cleared: the range is what the prefix says.
+fn parse_range(text: &str) -> Option<IpNet> {
+    let text = text.trim();
+    match text.parse::<IpNet>() {
+        Ok(net) => Some(net.trunc()),
+        Err(_) => text.parse::<std::net::IpAddr>().ok().map(IpNet::from),
+    }
+}
+
+/// A glob (`*` any run of characters, `?` one) as an anchored regex; everything else literal.
+fn glob_regex(glob: &str) -> String {
+    let mut out = String::from("^");
+    let mut literal = String::new();
+    for c in glob.chars() {
+        if c == '*' || c == '?' {
+            out.push_str(&regex::escape(&literal));
+            literal.clear();
+            out.push_str(if c == '*' { ".*" } else { "." });
+        } else {
+            literal.push(c);
+        }
+    }
+    out.push_str(&regex::escape(&literal));
+    out.push('$');
+    out
+}
+
+fn any_of(exprs: impl IntoIterator<Item = Expr>) -> Option<Expr> {
+    exprs.into_iter().reduce(Expr::or)
+}
+
+fn in_list(column: &str, values: Vec<String>) -> Option<Expr> {
+    (!values.is_empty())
+        .then(|| ident(column).in_list(values.into_iter().map(lit).collect(), false))
+}
+
+impl Rule {
+    /// This rule as a boolean expression over the hunt's columns.
+    async fn expr(&self, ctx: &SessionContext) -> Result<Expr> {
+        let spec = &self.spec;
+        let user = "UserPrincipalName";
+        let account = any_of(
+            in_list(
+                user,
+                spec.accounts.iter().map(|a| a.to_lowercase()).collect(),
+            )
+            .into_iter()
+            .chain(
+                spec.account_globs
+                    .iter()
+                    .map(|g| regexp_like(ident(user), lit(glob_regex(&g.to_lowercase())), None)),
+            )
+            .chain(
+                spec.account_regexes
+                    .iter()
+                    .map(|r| regexp_like(ident(user), lit(r.as_str()), None)),
+            ),
+        );
+        let mut app_names: Vec<String> = spec.apps.iter().map(|a| a.to_lowercase()).collect();
+        app_names.extend(app_names_of(ctx, &spec.app_ids).await?);
+        let has_apps = !spec.apps.is_empty() || !spec.app_ids.is_empty();
+        let app = |side: &str| {
+            // An app id that the lake never saw matches nothing, not everything.
+            has_apps.then(|| {
+                let column = lower(ident(format!("{side}AppDisplayName")));
+                if app_names.is_empty() {
+                    lit(false)
+                } else {
+                    column.in_list(app_names.iter().map(|n| lit(n.as_str())).collect(), false)
+                }
+            })
+        };
+        let asns: Vec<String> = spec
+            .asns
+            .iter()
+            .map(|asn| match asn {
+                Asn::Number(n) => n.to_string(),
+                Asn::Text(t) => t.trim().to_string(),
+            })
+            .collect();
+        let network = |side: &str| {
+            any_of(
+                in_list(&format!("{side}ASN"), asns.clone())
+                    .into_iter()
+                    .chain(
+                        (!self.ranges.is_empty())
+                            .then(|| ip_in_ranges(ident(format!("{side}IP")), self.ranges.clone())),
+                    ),
+            )
+        };
+        let sided = |criterion: &dyn Fn(&str) -> Option<Expr>| {
+            let (i, n) = (criterion("Interactive"), criterion("NonInteractive"));
+            match spec.side {
+                Side::Interactive => i,
+                Side::NonInteractive => n,
+                Side::Either => i.zip(n).map(|(i, n)| i.or(n)),
+                Side::Both => i.zip(n).map(|(i, n)| i.and(n)),
+            }
+        };
+        let criteria = [account, sided(&app), sided(&network)];
+        criteria
+            .into_iter()
+            .flatten()
+            .reduce(Expr::and)
+            .ok_or_else(|| DataFusionError::Plan(format!("rule {:?} has no criteria", self.name)))
+    }
+}
+
+/// The display names (lower-cased) that `ids` carry in the lake's tables.
+async fn app_names_of(ctx: &SessionContext, ids: &[String]) -> Result<Vec<String>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Expr> = ids.iter().map(|id| lit(id.trim().to_lowercase())).collect();
+    let mut names = Vec::new();
+    for table in Table::ALL {
+        let batches = ctx
+            .table(TableReference::bare(table.name()))
+            .await?
+            .filter(lower(ident("AppId")).in_list(ids.clone(), false))?
+            .select(vec![lower(ident("AppDisplayName")).alias("name")])?
+            .distinct()?
+            .collect()
+            .await?;
+        for batch in &batches {
+            let column = datafusion::arrow::compute::cast(
+                batch.column(0),
+                &datafusion::arrow::datatypes::DataType::Utf8,
+            )?;
+            names.extend(
+                column
+                    .as_string::<i32>()
+                    .iter()
+                    .flatten()
+                    .map(str::to_string),
+            );
+        }
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_are_anchored_and_literal_elsewhere() {
+        let re = regex::Regex::new(&glob_regex("svc-*@contoso.com")).unwrap();
+        assert!(re.is_match("svc-build@contoso.com"));
+        assert!(re.is_match("svc-@contoso.com"));
+        assert!(!re.is_match("svc-build@contosoXcom"));
+        assert!(!re.is_match("xsvc-build@contoso.com"));
+        assert!(!re.is_match("svc-build@contoso.com.evil"));
+        let one = regex::Regex::new(&glob_regex("ci?@x.io")).unwrap();
+        assert!(one.is_match("ci1@x.io"));
+        assert!(!one.is_match("ci12@x.io"));
+        assert!(!one.is_match("ci@x.io"));
+    }
+
+    #[test]
+    fn ranges_accept_prefixes_and_single_addresses() {
+        assert_eq!(
+            parse_range("10.1.2.3/8"),
+            Some("10.0.0.0/8".parse().unwrap())
+        );
+        assert_eq!(
+            parse_range("2001:db8::1"),
+            Some("2001:db8::1/128".parse().unwrap())
+        );
+        assert_eq!(
+            parse_range("192.0.2.1"),
+            Some("192.0.2.1/32".parse().unwrap())
+        );
+        assert_eq!(parse_range("10.0.0.0/33"), None);
+        assert_eq!(parse_range("2001:db8::/129"), None);
+        assert_eq!(parse_range("example.com"), None);
+    }
+
+    #[test]
+    fn invalid_rules_name_the_rule_and_reason() {
+        let error = |text: &str| Exclusions::parse(text, "x.toml").unwrap_err().to_string();
+        assert_eq!(
+            error("[[rule]]\nname = \"a\"\nreason = \"r\"\n"),
+            "x.toml: rule \"a\": lists no accounts, apps, ASNs or IP ranges, so it would remove every row"
+        );
+        assert!(
+            error("[[rule]]\nname = \"a\"\nreason = \"r\"\nips = [\"10.0.0.0/40\"]\n")
+                .starts_with("x.toml: rule \"a\": \"10.0.0.0/40\" is not an IP address")
+        );
+        assert!(
+            error("[[rule]]\nname = \"a\"\nreason = \"r\"\naccount_regexes = [\"(\"]\n")
+                .starts_with("x.toml: rule \"a\": invalid regex \"(\"")
+        );
+        assert!(
+            error("[[rule]]\nname = \"a\"\nreason = \"r\"\nasn = [1]\n")
+                .contains("unknown field `asn`")
+        );
+        assert!(error("[[rule]]\nname = \"a\"\nasns = [1]\n").contains("missing field `reason`"));
+        assert!(
+            error("[[rule]]\nname = \"a\"\nreason = \"r\"\nasns = [1]\n[[rule]]\nname = \"a\"\nreason = \"r\"\nasns = [2]\n")
+                .contains("a rule of that name comes earlier")
+        );
+    }
+}

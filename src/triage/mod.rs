@@ -1,0 +1,13 @@
+//! Triage of the hunt's findings, after the hunt and before the output: exclusions of known
+//! benign look-alikes (counted per rule), evidence from the lake with a ranking score, and a
+//! per-user summary. Everything runs in the same engine as the hunt.
+
+mod enrich;
+mod exclusions;
+mod ip_ranges;
+mod summary;
+
+pub use enrich::{Lookback, enrich};
+pub use exclusions::{ExclusionError, Exclusions, Rule, RuleCount};
+pub use ip_ranges::ip_in_ranges;
+pub use summary::summarize;

@@ -1,0 +1,30 @@
+//! `hunt --summary`: one row per user over the triaged findings (`sql/summary.sql`).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::datasource::MemTable;
+use datafusion::error::Result;
+
+use crate::engine::{Engine, session};
+
+const SUMMARY_SQL: &str = include_str!("../../sql/summary.sql");
+
+/// Summarises enriched findings (they need `Score`) into their schema and rows.
+///
+/// # Errors
+/// Findings without the enrichment columns; execution errors.
+pub async fn summarize(
+    schema: SchemaRef,
+    findings: Vec<RecordBatch>,
+) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let ctx = session(Engine::Sql);
+    ctx.register_table(
+        "findings",
+        Arc::new(MemTable::try_new(schema, vec![findings])?),
+    )?;
+    let frame = ctx.sql(SUMMARY_SQL).await?;
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    Ok((schema, frame.collect().await?))
+}
