@@ -87,6 +87,10 @@ pub struct Merge {
     emitting: Option<Pos>,
     left_indices: Vec<u32>,
     right_indices: Vec<Pos>,
+    /// The oldest chunk `right_indices` refer to (`usize::MAX` when none). Not always the
+    /// first entry's: a left row whose pairs were split by a flush leaves its tail first, and
+    /// the next left row's pairs may start before it.
+    oldest_referenced: usize,
     /// Largest number of candidate pairs per [`Need::Flush`].
     batch_size: usize,
 }
@@ -110,6 +114,7 @@ impl Merge {
             emitting: None,
             left_indices: Vec::new(),
             right_indices: Vec::new(),
+            oldest_referenced: usize::MAX,
             batch_size: batch_size.max(1),
         }
     }
@@ -254,6 +259,7 @@ impl Merge {
             };
             // Pair the current left row with the right rows in [from, back).
             let mut pos = from;
+            self.oldest_referenced = self.oldest_referenced.min(pos.chunk);
             while pos < self.back && self.left_indices.len() < self.batch_size {
                 self.left_indices.push(self.left_row as u32);
                 self.right_indices.push(pos);
@@ -272,11 +278,7 @@ impl Merge {
     /// (then `false`: flush first).
     fn drop_dead_chunks(&mut self) -> bool {
         while self.first_chunk < self.front.chunk {
-            let referenced = self
-                .right_indices
-                .first()
-                .is_some_and(|pos| pos.chunk == self.first_chunk);
-            if referenced {
+            if self.oldest_referenced <= self.first_chunk {
                 return false;
             }
             if let Some(chunk) = self.window.pop_front() {
@@ -300,6 +302,7 @@ impl Merge {
             .map(|chunk| &chunk.batch)
             .ok_or_else(|| ArrowError::InvalidArgumentError("no left batch".into()))?;
         let left_indices = UInt32Array::from(std::mem::take(&mut self.left_indices));
+        self.oldest_referenced = usize::MAX;
         let right_indices: Vec<(usize, usize)> = std::mem::take(&mut self.right_indices)
             .into_iter()
             .map(|pos| (pos.chunk - self.first_chunk, pos.row))
@@ -367,13 +370,13 @@ mod tests {
         left: &[(&str, i64)],
         right: &[(&str, i64)],
         (lower, upper): (i64, i64),
-        (batch, pairs_per_flush): (usize, usize),
+        (left_batch, right_batch, pairs_per_flush): (usize, usize, usize),
     ) -> (Vec<(String, i64, i64)>, usize) {
         let mut fields = side_schema("l");
         fields.extend(side_schema("r"));
         let schema = Arc::new(Schema::new(fields));
-        let mut lefts = chunks(left, batch, "l").into_iter();
-        let mut rights = chunks(right, batch, "r").into_iter();
+        let mut lefts = chunks(left, left_batch, "l").into_iter();
+        let mut rights = chunks(right, right_batch, "r").into_iter();
         let mut merge = Merge::new(lower, upper, pairs_per_flush);
         let (mut pairs, mut peak) = (Vec::new(), 0);
         loop {
@@ -432,7 +435,7 @@ mod tests {
         ]);
         for batch in [1, 2, 3, 100] {
             for per_flush in [1, 2, 8192] {
-                let (pairs, _) = run(&left, &right, (0, 10), (batch, per_flush));
+                let (pairs, _) = run(&left, &right, (0, 10), (batch, batch, per_flush));
                 assert_eq!(pairs, expected, "batch {batch}, flush {per_flush}");
             }
         }
@@ -444,12 +447,12 @@ mod tests {
         let right = [("a", 7), ("a", 8), ("a", 9), ("a", 10)];
         // [t - 2, t - 1]: 8 and 9, for each of the duplicate left rows.
         let expected = owned(&[("a", 10, 8), ("a", 10, 9), ("a", 10, 8), ("a", 10, 9)]);
-        assert_eq!(run(&left, &right, (-2, -1), (1, 3)).0, expected);
+        assert_eq!(run(&left, &right, (-2, -1), (1, 1, 3)).0, expected);
         // Lower above upper (an exclusive bound made it empty): nothing.
-        assert_eq!(run(&left, &right, (1, 0), (2, 8192)).0, Vec::new());
+        assert_eq!(run(&left, &right, (1, 0), (2, 2, 8192)).0, Vec::new());
         // Empty sides.
-        assert_eq!(run(&[], &right, (0, 10), (2, 8192)).0, Vec::new());
-        assert_eq!(run(&left, &[], (0, 10), (2, 8192)).0, Vec::new());
+        assert_eq!(run(&[], &right, (0, 10), (2, 2, 8192)).0, Vec::new());
+        assert_eq!(run(&left, &[], (0, 10), (2, 2, 8192)).0, Vec::new());
     }
 
     #[test]
@@ -458,8 +461,25 @@ mod tests {
         // window of 5: the merge must never hold more than the window plus a batch or two.
         let right: Vec<(&str, i64)> = (0..10_000).map(|t| ("k", t)).collect();
         let left: Vec<(&str, i64)> = (0..10).map(|i| ("k", i * 1_000)).collect();
-        let (pairs, peak) = run(&left, &right, (0, 5), (16, 8192));
+        let (pairs, peak) = run(&left, &right, (0, 5), (16, 16, 8192));
         assert_eq!(pairs.len(), 10 * 6);
         assert!(peak <= 3 * 16, "held {peak} right rows");
+    }
+
+    /// Found by the criterion bench on a skewed key: k@-1 fills 10 of 17 pairs, k@0 is split
+    /// by the flush and leaves its tail (k7..k10) first in the pending list, k@1's pairs
+    /// start before that tail (from k1), and k@20 moves the front past k1. The chunks k1..k6
+    /// are still referenced then and must stay until the flush.
+    #[test]
+    fn keeps_chunks_referenced_behind_a_split_left_row() {
+        let left = [("k", -1), ("k", 0), ("k", 1), ("k", 20)];
+        let mut right: Vec<(&str, i64)> = (0..12).map(|t| ("k", t)).collect();
+        right.extend([("k", 20), ("k", 21)]);
+        let mut expected: Vec<(&str, i64, i64)> = (0..=9).map(|t| ("k", -1, t)).collect();
+        expected.extend((0..=10).map(|t| ("k", 0, t)));
+        expected.extend((1..=11).map(|t| ("k", 1, t)));
+        expected.extend([("k", 20, 20), ("k", 20, 21)]);
+        let (pairs, _) = run(&left, &right, (0, 10), (100, 1, 17));
+        assert_eq!(pairs, owned(&expected));
     }
 }
