@@ -141,7 +141,11 @@ fn reference(left: &[Row], right: &[Row], query: &Query) -> Vec<(i64, i64)> {
 #[derive(Debug, Clone, Copy)]
 struct Setup {
     engine: Engine,
+    /// The session's batch size: the operator's pairs per flush.
     batch: usize,
+    /// Rows per input batch, apart from `batch`, so that a window spans many input batches
+    /// while several left rows' pairs wait for one flush.
+    input_batch: usize,
     partitions: usize,
     sorted: bool,
 }
@@ -160,7 +164,7 @@ fn run(left: &[Row], right: &[Row], sql: &str, setup: Setup) -> (Vec<(i64, i64)>
         .unwrap();
     runtime.block_on(async {
         let ctx = context(setup, Arc::default());
-        let (p, b, s) = (setup.partitions, setup.batch, setup.sorted);
+        let (p, b, s) = (setup.partitions, setup.input_batch, setup.sorted);
         ctx.register_table("l", Arc::new(table(left, p, b, s)))
             .unwrap();
         ctx.register_table("r", Arc::new(table(right, p, b, s)))
@@ -227,14 +231,15 @@ proptest! {
         left in prop::collection::vec(row(), 0..40),
         right in prop::collection::vec(row(), 0..60),
         query in 0..QUERIES.len(),
-        batch in prop::sample::select(vec![1usize, 3, 8192]),
+        batch in prop::sample::select(vec![1usize, 3, 13, 8192]),
+        input_batch in prop::sample::select(vec![1usize, 2, 8192]),
         partitions in prop::sample::select(vec![1usize, 3]),
         sorted in any::<bool>(),
     ) {
         let (left, right) = (numbered(left), numbered(right));
         let query = &QUERIES[query];
         let expected = reference(&left, &right, query);
-        let setup = Setup { engine: Engine::Operator, batch, partitions, sorted };
+        let setup = Setup { engine: Engine::Operator, batch, input_batch, partitions, sorted };
         let (found, plan) = run(&left, &right, query.sql, setup);
         prop_assert!(plan.contains("WindowJoinExec"), "{}", plan);
         prop_assert_eq!(&found, &expected, "{}", plan);
@@ -254,6 +259,7 @@ fn plan_of(sql: &str, engine: Engine) -> String {
     let setup = Setup {
         engine,
         batch: 8192,
+        input_batch: 8192,
         partitions: 2,
         sorted: true,
     };
@@ -331,6 +337,7 @@ fn memory_stays_bounded_by_the_window_not_the_key() {
             let setup = Setup {
                 engine: Engine::Operator,
                 batch: 1024,
+                input_batch: 1024,
                 partitions: 1,
                 sorted: true,
             };
@@ -411,6 +418,7 @@ fn plans_round_trip_through_protobuf() {
         let setup = Setup {
             engine: Engine::Operator,
             batch: 2,
+            input_batch: 2,
             partitions: 2,
             sorted: false,
         };
