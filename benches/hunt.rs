@@ -1,5 +1,6 @@
-//! The hunt on each engine over one generated lake, side by side with the scan floor: reading
-//! the columns and rows the hunt needs and nothing else, which no join strategy can beat.
+//! The hunt on each engine (`retrohunt bench`'s contenders) over one generated lake, side by
+//! side with the scan floor: reading the columns and rows the hunt needs and nothing else,
+//! which no join strategy can beat.
 //! `cargo bench --bench hunt`; the tenant's size comes from `RETROHUNT_BENCH_USERS` and
 //! `RETROHUNT_BENCH_DAYS` (default 1,000 users over 7 days).
 
@@ -9,20 +10,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use datafusion::prelude::SessionContext;
 use tokio::runtime::Runtime;
 
+use retrohunt::bench::Contender;
 use retrohunt::catalog::register_lake;
 use retrohunt::engine::{Engine, session};
 use retrohunt::generate::{TenantFormat, TenantSpec, generate};
 use retrohunt::hunt::{self, HuntParams};
-
-/// Every column and filter of the hunt, without the join.
-const SCAN_FLOOR: &str = "
-    SELECT count(*), max(TimeGenerated), max(UserKey), max(IPAddress),
-           max(AutonomousSystemNumber), max(AppDisplayName), max(CorrelationId)
-    FROM AADNonInteractiveUserSignInLogs WHERE ResultType = '0' AND AutonomousSystemNumber <> ''
-    UNION ALL
-    SELECT count(*), max(TimeGenerated), max(UserKey), max(IPAddress),
-           max(AutonomousSystemNumber), max(AppDisplayName), max(CorrelationId)
-    FROM SigninLogs WHERE ResultType = '0' AND AutonomousSystemNumber <> ''";
 
 fn env_or(name: &str, default: u32) -> u32 {
     std::env::var(name)
@@ -49,16 +41,18 @@ fn hunt_engines(c: &mut Criterion) {
 
     let mut group = c.benchmark_group(format!("hunt_{users}_users_{days}_days"));
     group.sample_size(10);
-    let scan = context(&runtime, Engine::Operator, dir.path());
-    group.bench_function("scan_floor", |b| {
-        b.iter(|| runtime.block_on(async { scan.sql(SCAN_FLOOR).await?.collect().await }))
-    });
-    for engine in [Engine::Operator, Engine::Sql] {
-        let ctx = context(&runtime, engine, dir.path());
-        group.bench_function(format!("{engine:?}").to_lowercase(), |b| {
+    let params = HuntParams::default();
+    for contender in [
+        Contender::ScanFloor,
+        Contender::Operator,
+        Contender::Sql,
+        Contender::SqlBucketed,
+    ] {
+        let ctx = context(&runtime, contender.engine(), dir.path());
+        group.bench_function(contender.name().replace(' ', "_"), |b| {
             b.iter(|| {
                 runtime.block_on(async {
-                    hunt::plan(&ctx, &HuntParams::default())
+                    hunt::plan_query(&ctx, contender.query(), &params)
                         .await?
                         .collect()
                         .await
