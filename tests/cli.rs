@@ -183,3 +183,73 @@ fn a_closed_pipe_is_not_a_failure() {
     );
     assert!(head.starts_with(b"InteractiveTime,NonInteractiveTime,"));
 }
+
+/// Attacker-chosen text (here app names) cannot run as a spreadsheet formula or drive the
+/// terminal, unless `--raw` asks for the bytes as stored.
+#[test]
+fn hostile_text_is_defanged_in_csv_and_tables() {
+    use crate::util::{SignIn, write_lake};
+    const BASE: i64 = 1_772_445_600 * 1_000_000_000;
+    let sign_in = |time, ip, asn, app| SignIn {
+        time,
+        created: Some(time),
+        upn: "a@x.com",
+        result: "0",
+        ip,
+        asn,
+        app,
+        ..SignIn::default()
+    };
+    let lake = tempfile::tempdir().unwrap();
+    write_lake(
+        lake.path(),
+        &[sign_in(
+            BASE,
+            "1.1.1.1",
+            "1",
+            "=HYPERLINK(\"http://evil\",\"x\")",
+        )],
+        &[sign_in(
+            BASE + 1_000_000_000,
+            "2.2.2.2",
+            "2",
+            "\u{1b}[2J\u{1b}[31mred\u{202e}",
+        )],
+    );
+    let hunt = |args: &[&str]| {
+        let output = retrohunt()
+            .args(["hunt", "--lake"])
+            .arg(lake.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let csv = hunt(&["--format", "csv"]);
+    assert!(
+        csv.contains(",\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\","),
+        "{csv}"
+    );
+    let raw = hunt(&["--format", "csv", "--raw"]);
+    assert!(
+        raw.contains(",\"=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\","),
+        "{raw}"
+    );
+    let table = hunt(&[]);
+    assert!(
+        !table.contains('\u{1b}') && !table.contains('\u{202e}'),
+        "{table}"
+    );
+    assert!(
+        table.contains("\\u{1b}[2J\\u{1b}[31mred\\u{202e}"),
+        "{table}"
+    );
+    let raw_table = hunt(&["--raw"]);
+    assert!(raw_table.contains("\u{1b}[2J\u{1b}[31mred\u{202e}"));
+    // Times and numbers are never rewritten.
+    assert!(
+        csv.contains("2026-03-02T10:00:00Z,2026-03-02T10:00:01Z,1,a@x.com"),
+        "{csv}"
+    );
+}

@@ -13,7 +13,7 @@ use super::Contender;
 use crate::catalog::register_lake;
 use crate::engine::{peak_rss, runtime, session_with};
 use crate::hunt::{HuntParams, plan_query};
-use crate::output::{OutputFormat, write_batches};
+use crate::output::{OutputFormat, TextSafety, write_batches};
 
 /// What a child runs, sent as JSON on its command line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,6 +67,7 @@ pub async fn measure(job: &Job) -> Result<Measurement> {
     let file = std::fs::File::create(&job.result)?;
     write_batches(
         OutputFormat::Json,
+        TextSafety::Raw,
         &schema,
         &batches,
         std::io::BufWriter::new(file),

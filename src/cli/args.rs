@@ -119,6 +119,11 @@ pub struct OutputArgs {
     /// Write results here instead of standard output.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Write text cells exactly as stored. By default CSV cells that a spreadsheet would run as
+    /// formulas (starting with = + - @, tab or CR) get a leading ', and tables show control
+    /// characters and ANSI escapes from the data as \n, \u{1b}, ... instead of obeying them.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -20,7 +20,7 @@ use retrohunt::catalog::register_lake;
 use retrohunt::engine::{default_memory_limit, runtime, session_with};
 use retrohunt::ingest::{self, IngestOptions};
 use retrohunt::lake::LakeWriter;
-use retrohunt::output::write_batches;
+use retrohunt::output::{TextSafety, write_batches};
 
 use super::Usage;
 use super::args::{EngineArgs, LakeArg, OutputArgs, SqlArgs};
@@ -157,12 +157,18 @@ pub fn write_results(
     started: Instant,
 ) -> anyhow::Result<ExitCode> {
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let safety = if output.raw {
+        TextSafety::Raw
+    } else {
+        TextSafety::Defanged
+    };
     let result = match &output.output {
         Some(path) => {
             let file = std::fs::File::create(path)
                 .with_context(|| format!("cannot create {}", path.display()))?;
             write_batches(
                 output.format,
+                safety,
                 schema,
                 batches,
                 std::io::BufWriter::new(file),
@@ -174,6 +180,7 @@ pub fn write_results(
             let closed = stdout.closed.clone();
             let result = write_batches(
                 output.format,
+                safety,
                 schema,
                 batches,
                 std::io::BufWriter::new(stdout),

@@ -1,6 +1,7 @@
 //! Result formats. Text formats print times as RFC 3339 UTC with `Z` and every sub-second digit
 //! the data has (SPEC §1 rule 10); Parquet keeps the types.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -9,6 +10,8 @@ use arrow::datatypes::{DataType, Field, Schema, TimeUnit, TimestampNanosecondTyp
 use arrow::error::{ArrowError, Result};
 use chrono::{DateTime, SecondsFormat};
 use clap::ValueEnum;
+
+use super::safety::{TextSafety, escape_for_terminal, neutralise_formula};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -22,81 +25,92 @@ pub enum OutputFormat {
     Parquet,
 }
 
-/// Writes `batches` (all of `schema`) to `out` in `format`.
+/// Writes `batches` (all of `schema`) to `out` in `format`, text cells per `safety`.
 ///
 /// # Errors
 /// Write failures and Arrow conversion errors.
 pub fn write_batches<W: Write + Send>(
     format: OutputFormat,
-    schema: &Arc<Schema>,
-    batches: &[RecordBatch],
-    out: W,
-) -> Result<()> {
-    match format {
-        OutputFormat::Parquet => {
-            let mut writer = parquet::arrow::ArrowWriter::try_new(out, schema.clone(), None)
-                .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
-            for batch in batches {
-                writer
-                    .write(batch)
-                    .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
-            }
-            writer
-                .close()
-                .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
-            Ok(())
-        }
-        text => {
-            let text_schema = Arc::new(display_schema(schema));
-            let batches = batches
-                .iter()
-                .map(|b| display_batch(&text_schema, b))
-                .collect::<Result<Vec<_>>>()?;
-            write_text(text, &text_schema, &batches, out)
-        }
-    }
-}
-
-fn write_text<W: Write>(
-    format: OutputFormat,
+    safety: TextSafety,
     schema: &Arc<Schema>,
     batches: &[RecordBatch],
     mut out: W,
 ) -> Result<()> {
+    let defanged = safety == TextSafety::Defanged;
     match format {
+        OutputFormat::Parquet => {
+            let parquet = |e| ArrowError::ExternalError(Box::new(e));
+            let mut writer =
+                parquet::arrow::ArrowWriter::try_new(out, schema.clone(), None).map_err(parquet)?;
+            for batch in batches {
+                writer.write(batch).map_err(parquet)?;
+            }
+            writer.close().map_err(parquet)?;
+        }
         OutputFormat::Table => {
-            let table = if batches.is_empty() {
-                arrow::util::pretty::pretty_format_batches(&[RecordBatch::new_empty(
-                    schema.clone(),
-                )])?
+            let (schema, batches) = text(schema, batches, defanged.then_some(escape_for_terminal))?;
+            let empty = [RecordBatch::new_empty(schema)];
+            let shown = if batches.is_empty() {
+                &empty[..]
             } else {
-                arrow::util::pretty::pretty_format_batches(batches)?
+                &batches[..]
             };
-            writeln!(out, "{table}")?;
+            writeln!(
+                out,
+                "{}",
+                arrow::util::pretty::pretty_format_batches(shown)?
+            )?;
         }
         OutputFormat::Csv => {
+            let (schema, batches) = text(schema, batches, defanged.then_some(neutralise_formula))?;
             let mut writer = arrow::csv::WriterBuilder::new()
                 .with_header(true)
                 .build(out);
             if batches.is_empty() {
-                writer.write(&RecordBatch::new_empty(schema.clone()))?;
+                writer.write(&RecordBatch::new_empty(schema))?;
             }
-            for batch in batches {
+            for batch in &batches {
                 writer.write(batch)?;
             }
         }
         OutputFormat::Json => {
+            // The JSON writer escapes control characters itself.
+            let (_, batches) = text(schema, batches, None)?;
             let mut writer = arrow::json::WriterBuilder::new()
                 .with_explicit_nulls(true)
                 .build::<_, arrow::json::writer::LineDelimited>(out);
-            for batch in batches {
+            for batch in &batches {
                 writer.write(batch)?;
             }
             writer.finish()?;
         }
-        OutputFormat::Parquet => unreachable!("handled by write_batches"),
     }
     Ok(())
+}
+
+/// A text cell's rewrite.
+type CellFn = for<'a> fn(&'a str) -> Cow<'a, str>;
+
+/// `batches` as text formats write them: times as RFC 3339 text, text columns as plain UTF-8
+/// with `cell` applied (times and numbers are never rewritten).
+fn text(
+    schema: &Schema,
+    batches: &[RecordBatch],
+    cell: Option<CellFn>,
+) -> Result<(Arc<Schema>, Vec<RecordBatch>)> {
+    let schema = Arc::new(display_schema(schema));
+    let batches = batches
+        .iter()
+        .map(|b| display_batch(&schema, b, cell))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((schema, batches))
+}
+
+fn is_text(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+    )
 }
 
 fn is_timestamp(data_type: &DataType) -> bool {
@@ -108,7 +122,7 @@ fn display_schema(schema: &Schema) -> Schema {
         .fields()
         .iter()
         .map(|f| {
-            if is_timestamp(f.data_type()) {
+            if is_timestamp(f.data_type()) || is_text(f.data_type()) {
                 Field::new(f.name(), DataType::Utf8, f.is_nullable())
             } else {
                 f.as_ref().clone()
@@ -118,12 +132,31 @@ fn display_schema(schema: &Schema) -> Schema {
     Schema::new(fields)
 }
 
-/// Timestamps as RFC 3339 text in UTC, 0, 3, 6 or 9 fraction digits as the value needs.
-fn display_batch(schema: &Arc<Schema>, batch: &RecordBatch) -> Result<RecordBatch> {
+/// Timestamps as RFC 3339 text in UTC, 0, 3, 6 or 9 fraction digits as the value needs;
+/// text through `cell`.
+fn display_batch(
+    schema: &Arc<Schema>,
+    batch: &RecordBatch,
+    cell: Option<CellFn>,
+) -> Result<RecordBatch> {
     let columns = batch
         .columns()
         .iter()
         .map(|column| {
+            if is_text(column.data_type()) {
+                let text = arrow::compute::cast(column, &DataType::Utf8)?;
+                return Ok(match cell {
+                    None => text,
+                    Some(cell) => {
+                        let rewritten: StringArray = text
+                            .as_string::<i32>()
+                            .iter()
+                            .map(|v| v.map(cell))
+                            .collect();
+                        Arc::new(rewritten) as ArrayRef
+                    }
+                });
+            }
             if !is_timestamp(column.data_type()) {
                 return Ok(column.clone());
             }
@@ -169,7 +202,14 @@ mod tests {
     fn render(format: OutputFormat) -> String {
         let batch = batch();
         let mut out = Vec::new();
-        write_batches(format, &batch.schema(), &[batch], &mut out).unwrap();
+        write_batches(
+            format,
+            TextSafety::Defanged,
+            &batch.schema(),
+            &[batch],
+            &mut out,
+        )
+        .unwrap();
         String::from_utf8(out).unwrap()
     }
 
