@@ -4,6 +4,7 @@
 //! - `ingest_formats`: hand-written fixtures of every other format of SPEC §3.
 //! - `ingest_rejects`: bad input is rejected with file, line and reason; accounting holds.
 //! - `lake`: sorting metadata, deduplication, re-ingest, atomic files.
+//! - `crash`: SIGKILL at random points of an ingest; two ingests at once.
 //! - `hunt_reference`: the hunt on every engine against a reference implementation of SPEC §1.
 //! - `window_join`: the operator on band joins users write; its plans; its memory bound.
 //! - `cli`: the real binary.
@@ -14,6 +15,7 @@ mod util;
 
 mod bench;
 mod cli;
+mod crash;
 mod hunt_reference;
 mod ingest_formats;
 mod ingest_rejects;

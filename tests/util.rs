@@ -95,6 +95,11 @@ pub fn read_table(lake: &Path, table: Table) -> Vec<LakeRow> {
     let mut rows = Vec::new();
     for date in layout::dates(lake, table).expect("list dates") {
         let path = layout::data_file(lake, table, date);
+        // A commit killed between creating a date's folder and renaming its file into it
+        // leaves the folder empty; readers see no rows there.
+        if !path.exists() {
+            continue;
+        }
         for batch in retrohunt::lake::read_file(&path).expect("read lake file") {
             let times = batch
                 .column_by_name("TimeGenerated")
