@@ -253,3 +253,76 @@ fn hostile_text_is_defanged_in_csv_and_tables() {
         "{csv}"
     );
 }
+
+/// One account with 100,000 interactive sign-ins in two days (a service account's volume) under
+/// a 20 MiB memory pool: the operator completes (it holds one window; the rest of the 20 MiB is
+/// DataFusion's order-preserving repartition, which buffers the skewed key: under 12 MiB that
+/// fails first); stock SQL, pairing every sign-in of the account with every other, does not
+/// fit and stops with the resources error that names the limit and the way out (exit 1, no
+/// OOM kill).
+#[test]
+fn a_heavy_account_fits_the_operator_not_stock_sql() {
+    use crate::util::{SignIn, write_lake};
+    const BASE: i64 = 1_772_409_600 * 1_000_000_000; // 2026-03-02T00:00:00Z
+    let sign_in = |at: i64, ip, asn, id: String| SignIn {
+        time: BASE + at,
+        created: None,
+        upn: "svc@x.com",
+        result: "0",
+        ip,
+        asn,
+        app: "Pipeline",
+        correlation: id,
+        ..SignIn::default()
+    };
+    let step = 1_700_000_000; // 1.7 s
+    let interactive: Vec<SignIn> = (0..100_000)
+        .map(|i| sign_in(i * step, "1.1.1.1", "1", format!("i{i}")))
+        .collect();
+    // One non-interactive sign-in every 170 s, every tenth of them from elsewhere.
+    let non_interactive: Vec<SignIn> = (0..1_000)
+        .map(|i| {
+            let (ip, asn) = if i % 10 == 0 {
+                ("2.2.2.2", "2")
+            } else {
+                ("1.1.1.1", "1")
+            };
+            sign_in(i * 100 * step, ip, asn, format!("n{i}"))
+        })
+        .collect();
+    let lake = tempfile::tempdir().unwrap();
+    write_lake(lake.path(), &interactive, &non_interactive);
+    let hunt = |engine: &str| {
+        retrohunt()
+            .args([
+                "hunt",
+                "--format",
+                "csv",
+                "--memory-limit",
+                "20MiB",
+                "--engine",
+                engine,
+            ])
+            .arg("--lake")
+            .arg(lake.path())
+            .output()
+            .unwrap()
+    };
+    let operator = hunt("operator");
+    assert!(
+        operator.status.success(),
+        "{}",
+        String::from_utf8_lossy(&operator.stderr)
+    );
+    // An odd sign-in at T = 170 s x i meets the interactive ones at 1.7 s x k in [T - 600 s, T]:
+    // k from 100 i - 352 to 100 i, 353 of them; at T = 0 only k = 0.
+    let rows = String::from_utf8(operator.stdout).unwrap().lines().count() - 1;
+    assert_eq!(rows, 1 + 99 * 353);
+    let sql = hunt("sql");
+    assert_eq!(sql.status.code(), Some(1));
+    let stderr = String::from_utf8(sql.stderr).unwrap();
+    assert!(
+        stderr.contains("out of memory under --memory-limit") && stderr.contains("raise it"),
+        "{stderr}"
+    );
+}
