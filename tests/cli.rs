@@ -326,3 +326,77 @@ fn a_heavy_account_fits_the_operator_not_stock_sql() {
         "{stderr}"
     );
 }
+
+/// A damaged file (bytes flipped inside its data, or cut short) stops the hunt with an error
+/// naming it; `--skip-bad-files` hunts the rest: exactly the clean lake's findings minus those
+/// that needed the damaged file.
+#[test]
+fn damaged_files_are_named_and_can_be_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let status = retrohunt()
+        .args([
+            "generate", "--format", "lake", "--users", "40", "--days", "2", "--seed", "8",
+        ])
+        .arg("--out")
+        .arg(&lake)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let hunt = |args: &[&str]| {
+        retrohunt()
+            .args(["hunt", "--format", "csv", "--lake"])
+            .arg(&lake)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let clean = String::from_utf8(hunt(&[]).stdout).unwrap();
+
+    let damaged = lake.join("AADNonInteractiveUserSignInLogs/date=2026-03-03/data.parquet");
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    for i in (1_000..bytes.len() / 2).step_by(7) {
+        bytes[i] ^= 0x5a;
+    }
+    std::fs::write(&damaged, bytes).unwrap();
+    let failed = hunt(&[]);
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8(failed.stderr).unwrap();
+    assert!(
+        stderr.contains("damaged files") && stderr.contains("date=2026-03-03/data.parquet"),
+        "{stderr}"
+    );
+
+    let skipped = hunt(&["--skip-bad-files"]);
+    assert!(skipped.status.success());
+    let stderr = String::from_utf8(skipped.stderr).unwrap();
+    assert!(stderr.contains("skipping damaged file"), "{stderr}");
+    assert!(stderr.contains("date=2026-03-03/data.parquet"), "{stderr}");
+    // Without the non-interactive sign-ins of 2026-03-03, the findings whose
+    // NonInteractiveTime (the second column) falls on that day are gone, and only they.
+    let expected: Vec<&str> = clean
+        .lines()
+        .filter(|line| !line.split(',').nth(1).unwrap().starts_with("2026-03-03"))
+        .collect();
+    let found = String::from_utf8(skipped.stdout).unwrap();
+    assert!(expected.len() > 1 && expected.len() < clean.lines().count());
+    assert_eq!(found.lines().collect::<Vec<_>>(), expected);
+
+    // A file cut short fails when the lake is opened, named too.
+    let cut = lake.join("SigninLogs/date=2026-03-02/data.parquet");
+    let length = std::fs::metadata(&cut).unwrap().len();
+    std::fs::File::options()
+        .write(true)
+        .open(&cut)
+        .unwrap()
+        .set_len(length / 2)
+        .unwrap();
+    let failed = hunt(&[]);
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8(failed.stderr).unwrap();
+    assert!(
+        stderr.contains("SigninLogs/date=2026-03-02/data.parquet"),
+        "{stderr}"
+    );
+    assert!(hunt(&["--skip-bad-files"]).status.success());
+}

@@ -9,7 +9,8 @@
 //! lake's own files hold every text column non-null, so their tables are read as they are and
 //! keep the order their files declare.
 
-use std::path::Path;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Schema};
@@ -21,15 +22,15 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
+use super::damaged::parquet_files;
 use super::schema::{Text, USER_KEY, lake_schema};
-use crate::lake::layout::not_data;
 
 /// Whether any Parquet file below `table_dir` lacks a text column of the lake or may hold
-/// nulls in one (only the files' footers are read).
+/// nulls in one (only the files' footers are read); files in `skip` are not looked at.
 ///
 /// # Errors
 /// A file that cannot be opened or whose footer is not Parquet, named in the message.
-pub fn holds_foreign_files(table_dir: &Path) -> Result<bool> {
+pub fn holds_foreign_files(table_dir: &Path, skip: &BTreeSet<PathBuf>) -> Result<bool> {
     let lake = lake_schema();
     let text: Vec<&str> = lake
         .fields()
@@ -37,15 +38,11 @@ pub fn holds_foreign_files(table_dir: &Path) -> Result<bool> {
         .filter(|field| field.data_type() == &DataType::Utf8)
         .map(|field| field.name().as_str())
         .collect();
-    for entry in walkdir::WalkDir::new(table_dir)
-        .into_iter()
-        .filter_entry(|entry| entry.depth() == 0 || !not_data(entry.file_name()))
-        .filter_map(std::result::Result::ok)
-        .filter(|entry| {
-            entry.file_type().is_file() && entry.path().extension().is_some_and(|e| e == "parquet")
-        })
-    {
-        let path = entry.path();
+    for path in parquet_files(table_dir) {
+        if skip.contains(&std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone())) {
+            continue;
+        }
+        let path = path.as_path();
         let context = |error: &dyn std::fmt::Display| {
             datafusion::error::DataFusionError::Execution(format!("{}: {error}", path.display()))
         };

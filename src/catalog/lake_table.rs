@@ -6,6 +6,8 @@
 //!
 //! A table holding files other tools wrote is read through the adaptation of `foreign.rs`.
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -13,7 +15,9 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
 use datafusion::common::{Result, Statistics, internal_err};
 use datafusion::datasource::TableType;
-use datafusion::datasource::listing::ListingTable;
+use datafusion::datasource::listing::{ListingTable, PartitionedFile};
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
@@ -28,21 +32,60 @@ pub struct LakeTable {
     files: ListingTable,
     /// Some file lacks a text column or may hold nulls in one (see `foreign.rs`).
     foreign: bool,
+    /// Damaged files the user chose to hunt without.
+    skip: BTreeSet<PathBuf>,
 }
 
 impl LakeTable {
-    pub fn new(files: ListingTable, foreign: bool) -> Self {
-        LakeTable { files, foreign }
+    pub fn new(files: ListingTable, foreign: bool, skip: BTreeSet<PathBuf>) -> Self {
+        LakeTable {
+            files,
+            foreign,
+            skip,
+        }
+    }
+
+    /// `scan` without the partitions of skipped files (each file is its own partition).
+    fn without_skipped(&self, scan: Arc<dyn ExecutionPlan>) -> Arc<dyn ExecutionPlan> {
+        if self.skip.is_empty() {
+            return scan;
+        }
+        let Some(config) = scan
+            .downcast_ref::<DataSourceExec>()
+            .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+        else {
+            return scan;
+        };
+        let skipped = |file: &PartitionedFile| {
+            let path = Path::new("/").join(file.object_meta.location.as_ref());
+            self.skip.contains(&path)
+        };
+        let groups: Vec<FileGroup> = config
+            .file_groups
+            .iter()
+            .map(|group| FileGroup::new(group.iter().filter(|f| !skipped(f)).cloned().collect()))
+            .filter(|group| !group.is_empty())
+            .collect();
+        let config = FileScanConfigBuilder::from(config.clone())
+            .with_file_groups(groups)
+            .build();
+        DataSourceExec::from_data_source(config)
     }
 
     /// `state` with room for one partition per file (the scan's partitions only: operators
     /// above it still run on the session's own partition count).
-    fn per_file(state: &dyn Session) -> Result<SessionState> {
+    fn per_file(&self, state: &dyn Session) -> Result<SessionState> {
         let Some(state) = state.as_any().downcast_ref::<SessionState>() else {
             return internal_err!("the lake's tables are scanned from a SessionState");
         };
         let mut state = state.clone();
-        state.config_mut().options_mut().execution.target_partitions = ONE_GROUP_PER_FILE;
+        let execution = &mut state.config_mut().options_mut().execution;
+        execution.target_partitions = ONE_GROUP_PER_FILE;
+        // Statistics (and the order files declare) come from every listed file's footer, a
+        // skipped damaged file's too; without them the window join sorts its inputs.
+        if !self.skip.is_empty() {
+            execution.collect_statistics = false;
+        }
         Ok(state)
     }
 }
@@ -64,9 +107,10 @@ impl TableProvider for LakeTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let state = Self::per_file(state)?;
+        let state = self.per_file(state)?;
         if !self.foreign {
-            return self.files.scan(&state, projection, filters, limit).await;
+            let scan = self.files.scan(&state, projection, filters, limit).await?;
+            return Ok(self.without_skipped(scan));
         }
         let table = self.files.schema();
         let wanted: Vec<usize> = match projection {
@@ -75,7 +119,7 @@ impl TableProvider for LakeTable {
         };
         let read = foreign::columns_to_read(&wanted, &table);
         let scan = self.files.scan(&state, Some(&read), filters, limit).await?;
-        foreign::adapt(scan, wanted.len())
+        foreign::adapt(self.without_skipped(scan), wanted.len())
     }
 
     async fn scan_with_args<'a>(
@@ -83,7 +127,7 @@ impl TableProvider for LakeTable {
         state: &dyn Session,
         args: ScanArgs<'a>,
     ) -> Result<ScanResult> {
-        if self.foreign {
+        if self.foreign || !self.skip.is_empty() {
             let projection = args.projection().map(<[usize]>::to_vec);
             let filters = args.filters().unwrap_or(&[]);
             let plan = self
@@ -92,7 +136,7 @@ impl TableProvider for LakeTable {
             return Ok(plan.into());
         }
         self.files
-            .scan_with_args(&Self::per_file(state)?, args)
+            .scan_with_args(&self.per_file(state)?, args)
             .await
     }
 

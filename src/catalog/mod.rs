@@ -1,8 +1,10 @@
 //! What the lake's tables look like to readers, and their registration with DataFusion.
 
+mod damaged;
 mod foreign;
 mod lake_table;
 mod register;
 pub mod schema;
 
-pub use register::register_lake;
+pub use damaged::{Damaged, damaged_files, paths as damaged_paths};
+pub use register::{register_lake, register_lake_skipping};

@@ -3,6 +3,8 @@
 //! `sorting_columns` as their order (DataFusion reads it from the Parquet metadata; nothing is
 //! declared that a file might not hold).
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Schema, SchemaRef};
@@ -24,6 +26,19 @@ use super::schema::{Table, lake_schema};
 /// # Errors
 /// A location that is not a valid path or URL.
 pub async fn register_lake(ctx: &SessionContext, location: &str) -> Result<()> {
+    register_lake_skipping(ctx, location, &BTreeSet::new()).await
+}
+
+/// As [`register_lake`], with the files in `skip` (see [`super::damaged_files`]) left out of
+/// the tables as if they were not there.
+///
+/// # Errors
+/// As [`register_lake`].
+pub async fn register_lake_skipping(
+    ctx: &SessionContext,
+    location: &str,
+    skip: &BTreeSet<PathBuf>,
+) -> Result<()> {
     let base = location.trim_end_matches('/');
     for table in Table::ALL {
         let url = format!("{base}/{}/", table.name());
@@ -41,12 +56,12 @@ pub async fn register_lake(ctx: &SessionContext, location: &str) -> Result<()> {
             .strip_prefix("file://")
             .or((!base.contains("://")).then_some(base));
         let foreign = match local {
-            Some(dir) => holds_foreign_files(&std::path::Path::new(dir).join(table.name()))?,
+            Some(dir) => holds_foreign_files(&Path::new(dir).join(table.name()), skip)?,
             None => false,
         };
         ctx.register_table(
             TableReference::bare(table.name()),
-            Arc::new(LakeTable::new(files, foreign)),
+            Arc::new(LakeTable::new(files, foreign, skip.clone())),
         )?;
     }
     Ok(())

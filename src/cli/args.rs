@@ -87,6 +87,10 @@ pub struct LakeArg {
     /// (target/sample-lake) on first use and hunted.
     #[arg(long)]
     pub lake: Option<PathBuf>,
+    /// Read every file of the lake once first and leave out the damaged ones (each named on
+    /// standard error) instead of failing on them.
+    #[arg(long)]
+    pub skip_bad_files: bool,
 }
 
 #[derive(Debug, clap::Args)]

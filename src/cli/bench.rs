@@ -19,6 +19,13 @@ use super::query::sample_lake;
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args.params)?;
+    if args.lake.skip_bad_files {
+        return Err(Usage(
+            "--skip-bad-files does not apply to bench: benchmark a lake without damaged files"
+                .into(),
+        )
+        .into());
+    }
     let work = match &args.work {
         Some(dir) => {
             std::fs::create_dir_all(dir)

@@ -8,12 +8,13 @@ use anyhow::Context;
 use chrono::DateTime;
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::prelude::SessionContext;
 use retrohunt::hunt::{self, HuntParams};
 use retrohunt::triage::{self, Exclusions, Lookback, RuleCount};
 
 use super::Usage;
 use super::args::{HuntArgs, HuntParamArgs};
-use super::query::{open_lake, query_failed, write_results};
+use super::query::{name_damage, open_lake, query_failed, write_results};
 
 pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args.params)?;
@@ -27,9 +28,20 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let lookback = duration_nanos("--lookback", &args.triage.lookback).and_then(|nanos| {
         Lookback::new(nanos).map_err(|e| Usage(format!("invalid --lookback: {e}")))
     })?;
-    let ctx = open_lake(&args.lake, &args.engine).await?;
+    let (ctx, folder) = open_lake(&args.lake, &args.engine).await?;
+    let hunted = hunt(&ctx, &args, &params, exclusions.as_ref(), lookback).await;
+    hunted.map_err(|error| name_damage(&folder, error))
+}
+
+async fn hunt(
+    ctx: &SessionContext,
+    args: &HuntArgs,
+    params: &HuntParams,
+    exclusions: Option<&Exclusions>,
+    lookback: Lookback,
+) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let frame = hunt::plan(&ctx, &params)
+    let frame = hunt::plan(ctx, params)
         .await
         .context("cannot plan the hunt")?;
     if args.explain || args.explain_analyze {
@@ -43,17 +55,17 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let frame = if args.triage.enrich || args.triage.summary {
         let schema = Arc::new(frame.schema().as_arrow().clone());
         let findings = frame.collect().await.map_err(query_failed)?;
-        triage::enrich(&ctx, schema, findings, &params, lookback)
+        triage::enrich(ctx, schema, findings, params, lookback)
             .await
             .context("cannot plan the enrichment")?
     } else {
         frame
     };
     let schema = Arc::new(frame.schema().as_arrow().clone());
-    let batches = match &exclusions {
+    let batches = match exclusions {
         None => frame.collect().await.map_err(query_failed)?,
         Some(exclusions) => {
-            let (kept, counts) = exclusions.apply(&ctx, frame).await.map_err(query_failed)?;
+            let (kept, counts) = exclusions.apply(ctx, frame).await.map_err(query_failed)?;
             report_exclusions(&kept, &counts);
             kept
         }

@@ -1,5 +1,6 @@
 //! `retrohunt sql` and what it shares with `hunt`: opening the lake and printing results.
 
+use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,7 +17,7 @@ use indicatif::ProgressBar;
 
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionConfig;
-use retrohunt::catalog::register_lake;
+use retrohunt::catalog::{damaged_files, damaged_paths, register_lake_skipping};
 use retrohunt::engine::{default_memory_limit, runtime, session_with};
 use retrohunt::ingest::{self, IngestOptions};
 use retrohunt::lake::LakeWriter;
@@ -38,14 +39,21 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
             query
         }
     };
-    let ctx = open_lake(&args.lake, &args.engine).await?;
+    let (ctx, folder) = open_lake(&args.lake, &args.engine).await?;
     let started = Instant::now();
     let frame = ctx.sql(&query).await.context("invalid query")?;
-    print_results(frame, &args.output, started).await
+    print_results(frame, &args.output, started)
+        .await
+        .map_err(|error| name_damage(&folder, error))
 }
 
-/// A session with the lake's tables registered; without `--lake`, the cached sample lake.
-pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<SessionContext> {
+/// A session with the lake's tables registered, and the lake's folder; without `--lake`, the
+/// cached sample lake. With `--skip-bad-files`, every file is read once first and the damaged
+/// ones are left out, each named on standard error.
+pub async fn open_lake(
+    lake: &LakeArg,
+    engine: &EngineArgs,
+) -> anyhow::Result<(SessionContext, PathBuf)> {
     let location = match &lake.lake {
         Some(path) => path.clone(),
         None => sample_lake()?,
@@ -63,10 +71,45 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<Se
     let limit = engine.memory.memory_limit.or_else(default_memory_limit);
     let runtime = runtime(limit).context("cannot set up the memory pool")?;
     let ctx = session_with(engine.engine, SessionConfig::new(), runtime);
-    register_lake(&ctx, &location.to_string_lossy())
+    let folder = PathBuf::from(text.strip_prefix("file://").unwrap_or(&text));
+    let skip = if lake.skip_bad_files {
+        let damaged = damaged_files(&folder);
+        for file in &damaged {
+            eprintln!(
+                "skipping damaged file {}: {}",
+                file.path.display(),
+                file.reason
+            );
+        }
+        damaged_paths(&damaged)
+    } else {
+        BTreeSet::new()
+    };
+    register_lake_skipping(&ctx, &location.to_string_lossy(), &skip)
         .await
+        .map_err(|error| name_damage(&folder, error.into()))
         .with_context(|| format!("cannot open lake {}", location.display()))?;
-    Ok(ctx)
+    Ok((ctx, folder))
+}
+
+/// A query that failed in the Parquet decoder names no file: find the damaged ones and say
+/// which, and how to hunt the rest.
+pub fn name_damage(folder: &Path, error: anyhow::Error) -> anyhow::Error {
+    if !format!("{error:#}").contains("Parquet") {
+        return error;
+    }
+    let damaged = damaged_files(folder);
+    if damaged.is_empty() {
+        return error;
+    }
+    let list: Vec<String> = damaged
+        .iter()
+        .map(|d| format!("  {}: {}", d.path.display(), d.reason))
+        .collect();
+    error.context(format!(
+        "the lake holds damaged files (--skip-bad-files hunts the rest):\n{}",
+        list.join("\n")
+    ))
 }
 
 /// Ingests `data/sample` into `target/sample-lake` (a no-op once done: the manifest knows it).
