@@ -144,3 +144,143 @@ fn strict_stops_at_the_first_bad_record() {
         "{reject}"
     );
 }
+
+/// The hostile inputs of a log archive, one per line, each with its fate: rejected with a
+/// precise reason, or (legal text, however odd) stored exactly. Memory stays bounded (a
+/// 100 MB line is one record, 100,000 levels of nesting do not recurse) and the accounting
+/// holds.
+#[test]
+fn hostile_records_one_by_one() {
+    let line = |id: &str, field: &str, value: &str| {
+        format!(
+            r#"{{"TimeGenerated":"2026-03-02T10:00:00Z","Type":"SigninLogs","Id":"{id}","ResultType":"0","UserPrincipalName":"a@x.com",{field}:{value}}}"#
+        )
+        .into_bytes()
+    };
+    let long_upn = format!("{}@x.com", "u".repeat(1 << 20));
+    let huge_app = "A".repeat(100 << 20);
+    let mut bytes = Vec::new();
+    let mut push = |record: Vec<u8>| {
+        bytes.extend_from_slice(&record);
+        bytes.push(b'\n');
+    };
+    // Stored.
+    push(line(
+        "nested",
+        r#""Extra""#,
+        &format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)),
+    ));
+    push(line("negative-asn", r#""AutonomousSystemNumber""#, "-5"));
+    push(line(
+        "long-asn",
+        r#""AutonomousSystemNumber""#,
+        "1234567890123456789012345678901234567890",
+    ));
+    push(line("escaped-nul", r#""AppDisplayName""#, r#""a\u0000b""#));
+    push(
+        String::from_utf8(line("long-upn", r#""Extra2""#, "1"))
+            .unwrap()
+            .replace("a@x.com", &long_upn)
+            .into_bytes(),
+    );
+    push(line(
+        "huge-line",
+        r#""AppDisplayName""#,
+        &format!("\"{huge_app}\""),
+    ));
+    // Rejected.
+    push(line("raw-nul", r#""AppDisplayName""#, "\"a\u{0}b\""));
+    let mut invalid = line("bad-utf8", r#""AppDisplayName""#, "\"ab\"");
+    let at = invalid.len() - 3;
+    invalid.splice(at..at + 1, [0xff, 0xfe]);
+    push(invalid);
+    let mut bom = "\u{feff}".as_bytes().to_vec();
+    bom.extend(line("bom", r#""AppDisplayName""#, "\"x\""));
+    push(bom);
+    push(
+        String::from_utf8(line("billion-years", r#""AppDisplayName""#, "\"x\""))
+            .unwrap()
+            .replace("2026-03-02T10:00:00Z", "1000000000-01-01T00:00:00Z")
+            .into_bytes(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("hostile.jsonl");
+    std::fs::write(&input, bytes).unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    let summary = ingest(lake.path(), std::slice::from_ref(&input));
+    assert_accounted(&summary);
+    assert_eq!(
+        (summary.records, summary.written(), summary.rejected),
+        (10, 6, 4)
+    );
+
+    let rejects = read_rejects(lake.path());
+    let expected: [(u64, &str); 4] = [
+        (7, "control character"),
+        (8, "not valid UTF-8"),
+        (9, "byte-order mark (U+FEFF) in the middle of the file"),
+        (10, "unparseable timestamp \"1000000000-01-01T00:00:00Z\""),
+    ];
+    assert_eq!(rejects.len(), expected.len());
+    for (reject, (line, reason)) in rejects.iter().zip(expected) {
+        assert_eq!(reject["line"], line, "{reject}");
+        assert!(
+            reject["reason"].as_str().unwrap().contains(reason),
+            "{reject}"
+        );
+    }
+
+    let rows = crate::util::read_table(lake.path(), retrohunt::catalog::schema::Table::Signin);
+    let row = |id: &str| crate::util::find(&rows, id).clone();
+    assert_eq!(row("negative-asn").asn, "-5");
+    assert_eq!(
+        row("long-asn").asn,
+        "1234567890123456789012345678901234567890"
+    );
+    assert_eq!(row("escaped-nul").app, "a\u{0}b");
+    assert_eq!(row("long-upn").upn, long_upn);
+    assert_eq!(row("huge-line").app.len(), 100 << 20);
+    assert!(row("nested").additional.contains(&"[".repeat(100_000)));
+}
+
+/// Portal CSV with a row short of fields and a quote that never closes: both rejected with
+/// what is wrong, the good row kept.
+#[test]
+fn ragged_csv_rows_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("signins.csv");
+    std::fs::write(
+        &input,
+        "Date (UTC),Request ID,User,Username,IP address,Status\n\
+         2026-03-02 10:00:00,r1,a,a@x.com,1.1.1.1,Success\n\
+         2026-03-02 10:00:00,r2,a\n\
+         2026-03-02 10:00:00,\"r3,a,a@x.com,1.1.1.1,Success\n",
+    )
+    .unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    let read = ReadOptions {
+        table: Some(retrohunt::catalog::schema::Table::Signin),
+        ..ReadOptions::default()
+    };
+    let summary = ingest_with(lake.path(), std::slice::from_ref(&input), read, false).unwrap();
+    assert_accounted(&summary);
+    assert_eq!(
+        (summary.records, summary.written(), summary.rejected),
+        (3, 1, 2)
+    );
+    let rejects = read_rejects(lake.path());
+    assert_eq!(rejects[0]["line"], 3);
+    assert!(
+        rejects[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("row has 3 fields, the header has 6")
+    );
+    assert_eq!(rejects[1]["line"], 4);
+    assert!(
+        rejects[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("row has 2 fields, the header has 6")
+    );
+}

@@ -128,6 +128,10 @@ fn parse_document(text: &str) -> Result<Document<'_>, String> {
                 None => Ok(Document::Record(entries)),
             }
         }
+        // A file's BOM is dropped before parsing; one here comes from files glued together.
+        _ if text.trim_start().starts_with('\u{feff}') => {
+            Err("a byte-order mark (U+FEFF) in the middle of the file".to_string())
+        }
         _ => Err("not a JSON object or array".to_string()),
     }
 }
