@@ -23,7 +23,7 @@ use std::sync::mpsc;
 use arrow::array::RecordBatch;
 use indicatif::ProgressBar;
 
-pub use reader::ReadOptions;
+pub use reader::{ReadOptions, check_decoder};
 pub use rejects::Reject;
 pub use row::{Row, RowsBuilder};
 pub use source::Format;

@@ -47,6 +47,26 @@ pub fn identify(path: &Path, raw: &[u8]) -> Source {
     }
 }
 
+/// Reads `data` as a file called `name` in `format` and checks what must hold for any input
+/// whatsoever: every record is written, skipped or rejected, and every reject says why. Panics
+/// otherwise; the fuzz targets (`tests/fuzz/`) and the replay of their findings call it.
+pub fn check_decoder(format: Format, name: &str, data: &[u8]) {
+    let path = Path::new(name);
+    let options = ReadOptions {
+        format: Some(format),
+        table: Some(Table::Signin),
+    };
+    let outcome = read_file(path, data.to_vec(), identify(path, data), &options);
+    let rows: usize = outcome.batches.iter().flatten().map(|b| b.num_rows()).sum();
+    let skipped: u64 = outcome.skipped.values().sum();
+    assert_eq!(
+        outcome.records,
+        rows as u64 + skipped + outcome.rejects.len() as u64,
+        "records unaccounted for"
+    );
+    assert!(outcome.rejects.iter().all(|r| !r.reason.is_empty()));
+}
+
 /// Reads a whole file. `source` is its manifest identity, already computed by the caller from
 /// the same bytes.
 pub fn read_file(path: &Path, raw: Vec<u8>, source: Source, options: &ReadOptions) -> FileOutcome {
