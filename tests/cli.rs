@@ -1,11 +1,35 @@
 //! The real binary: exit codes, summary, generate → ingest.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::util::samples;
 
 fn retrohunt() -> Command {
     Command::new(env!("CARGO_BIN_EXE_retrohunt"))
+}
+
+/// `generate --format lake` of `users` over two days into `dir/lake`.
+fn generated_lake(dir: &Path, users: &str, seed: &str) -> PathBuf {
+    let lake = dir.join("lake");
+    let status = retrohunt()
+        .args(["generate", "--format", "lake", "--days", "2"])
+        .args(["--users", users, "--seed", seed, "--out"])
+        .arg(&lake)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    lake
+}
+
+/// `hunt --format csv` over `lake` with `args`.
+fn hunt_csv(lake: &Path, args: &[&str]) -> std::process::Output {
+    retrohunt()
+        .args(["hunt", "--format", "csv", "--lake"])
+        .arg(lake)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -95,23 +119,8 @@ fn a_generated_archive_ingests_completely() {
 #[test]
 fn hunt_engines_agree_and_respect_the_memory_limit() {
     let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
-    let status = retrohunt()
-        .args([
-            "generate", "--format", "lake", "--users", "60", "--days", "2", "--seed", "3", "--out",
-        ])
-        .arg(&lake)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let hunt = |args: &[&str]| {
-        retrohunt()
-            .args(["hunt", "--format", "csv", "--lake"])
-            .arg(&lake)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let lake = generated_lake(dir.path(), "60", "3");
+    let hunt = |args: &[&str]| hunt_csv(&lake, args);
     let operator = hunt(&["--engine", "operator"]);
     let sql = hunt(&["--engine", "sql"]);
     assert!(
@@ -333,24 +342,8 @@ fn a_heavy_account_fits_the_operator_not_stock_sql() {
 #[test]
 fn damaged_files_are_named_and_can_be_skipped() {
     let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
-    let status = retrohunt()
-        .args([
-            "generate", "--format", "lake", "--users", "40", "--days", "2", "--seed", "8",
-        ])
-        .arg("--out")
-        .arg(&lake)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let hunt = |args: &[&str]| {
-        retrohunt()
-            .args(["hunt", "--format", "csv", "--lake"])
-            .arg(&lake)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let lake = generated_lake(dir.path(), "40", "8");
+    let hunt = |args: &[&str]| hunt_csv(&lake, args);
     let clean = String::from_utf8(hunt(&[]).stdout).unwrap();
 
     let damaged = lake.join("AADNonInteractiveUserSignInLogs/date=2026-03-03/data.parquet");

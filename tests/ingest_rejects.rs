@@ -46,6 +46,19 @@ fn read_rejects(lake: &std::path::Path) -> Vec<serde_json::Value> {
     rejects
 }
 
+/// Asserts the rejects are, in line order, exactly these lines with these reasons (a part of
+/// each reason suffices).
+fn assert_rejects(rejects: &[serde_json::Value], expected: &[(u64, &str)]) {
+    assert_eq!(rejects.len(), expected.len(), "{rejects:?}");
+    for (reject, &(line, reason)) in rejects.iter().zip(expected) {
+        assert_eq!(reject["line"], line, "{reject}");
+        assert!(
+            reject["reason"].as_str().unwrap().contains(reason),
+            "{reject}"
+        );
+    }
+}
+
 #[test]
 fn each_bad_record_is_rejected_with_line_and_reason() {
     let dir = tempfile::tempdir().unwrap();
@@ -63,20 +76,17 @@ fn each_bad_record_is_rejected_with_line_and_reason() {
     );
 
     let rejects = read_rejects(lake.path());
-    let expected: [(u64, &str); 5] = [
-        (2, "malformed JSON"),
-        (3, "\"userPrincipalName\": expected text, found an object"),
-        (4, "unparseable timestamp \"yesterday\""),
-        (5, "no TimeGenerated, time or CreatedDateTime"),
-        (6, "not valid UTF-8"),
-    ];
-    assert_eq!(rejects.len(), expected.len());
-    for (reject, (line, reason)) in rejects.iter().zip(expected) {
-        assert_eq!(reject["line"], line, "{reject}");
-        assert!(
-            reject["reason"].as_str().unwrap().contains(reason),
-            "{reject}"
-        );
+    assert_rejects(
+        &rejects,
+        &[
+            (2, "malformed JSON"),
+            (3, "\"userPrincipalName\": expected text, found an object"),
+            (4, "unparseable timestamp \"yesterday\""),
+            (5, "no TimeGenerated, time or CreatedDateTime"),
+            (6, "not valid UTF-8"),
+        ],
+    );
+    for reject in &rejects {
         assert_eq!(reject["source"], input.to_str().unwrap());
         assert!(!reject["raw"].as_str().unwrap().is_empty(), "{reject}");
     }
@@ -214,21 +224,15 @@ fn hostile_records_one_by_one() {
         (10, 6, 4)
     );
 
-    let rejects = read_rejects(lake.path());
-    let expected: [(u64, &str); 4] = [
-        (7, "control character"),
-        (8, "not valid UTF-8"),
-        (9, "byte-order mark (U+FEFF) in the middle of the file"),
-        (10, "unparseable timestamp \"1000000000-01-01T00:00:00Z\""),
-    ];
-    assert_eq!(rejects.len(), expected.len());
-    for (reject, (line, reason)) in rejects.iter().zip(expected) {
-        assert_eq!(reject["line"], line, "{reject}");
-        assert!(
-            reject["reason"].as_str().unwrap().contains(reason),
-            "{reject}"
-        );
-    }
+    assert_rejects(
+        &read_rejects(lake.path()),
+        &[
+            (7, "control character"),
+            (8, "not valid UTF-8"),
+            (9, "byte-order mark (U+FEFF) in the middle of the file"),
+            (10, "unparseable timestamp \"1000000000-01-01T00:00:00Z\""),
+        ],
+    );
 
     let rows = crate::util::read_table(lake.path(), retrohunt::catalog::schema::Table::Signin);
     let row = |id: &str| crate::util::find(&rows, id).clone();
@@ -268,20 +272,12 @@ fn ragged_csv_rows_are_rejected() {
         (summary.records, summary.written(), summary.rejected),
         (3, 1, 2)
     );
-    let rejects = read_rejects(lake.path());
-    assert_eq!(rejects[0]["line"], 3);
-    assert!(
-        rejects[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("row has 3 fields, the header has 6")
-    );
-    assert_eq!(rejects[1]["line"], 4);
-    assert!(
-        rejects[1]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("row has 2 fields, the header has 6")
+    assert_rejects(
+        &read_rejects(lake.path()),
+        &[
+            (3, "row has 3 fields, the header has 6"),
+            (4, "row has 2 fields, the header has 6"),
+        ],
     );
 }
 
