@@ -204,8 +204,10 @@ pub struct SqlArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    #[command(flatten)]
-    pub lake: LakeArg,
+    /// The lake to bench. Without it (and without --generate), the sample in data/, ingested
+    /// into target/sample-lake on first use.
+    #[arg(long)]
+    pub lake: Option<PathBuf>,
     /// Generate a tenant straight into a lake for the bench instead: users=N,days=D[,seed=S].
     #[arg(long, value_parser = parse_tenant, conflicts_with = "lake")]
     pub generate: Option<TenantSpec>,

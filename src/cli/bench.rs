@@ -19,13 +19,6 @@ use super::query::sample_lake;
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args.params)?;
-    if args.lake.skip_bad_files {
-        return Err(Usage(
-            "--skip-bad-files does not apply to bench: benchmark a lake without damaged files"
-                .into(),
-        )
-        .into());
-    }
     let work = match &args.work {
         Some(dir) => {
             std::fs::create_dir_all(dir)
@@ -40,7 +33,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     .context("cannot create the bench's work folder")?;
 
-    let lake = match (&args.generate, &args.lake.lake) {
+    let lake = match (&args.generate, &args.lake) {
         (Some(spec), _) => {
             let mut spec = *spec;
             spec.days = spec.days.max(
