@@ -276,7 +276,10 @@ fn ragged_csv_rows_are_rejected() {
         &read_rejects(lake.path()),
         &[
             (3, "row has 3 fields, the header has 6"),
-            (4, "row has 2 fields, the header has 6"),
+            (
+                4,
+                "row has 2 fields, the header has 6 (a quoted field never closes",
+            ),
         ],
     );
 }

@@ -62,10 +62,18 @@ pub fn read_csv(bytes: &[u8], sink: &mut RecordSink<'_>) {
                     continue;
                 }
                 let row = if record.len() != names.len() {
+                    // An odd number of quotes: a quoted field opened and never closed, so the
+                    // reader took the rest of the file as its text.
+                    let unclosed = raw.iter().filter(|&&b| b == b'"').count() % 2 == 1;
                     Err(format!(
-                        "row has {} fields, the header has {}",
+                        "row has {} fields, the header has {}{}",
                         record.len(),
-                        names.len()
+                        names.len(),
+                        if unclosed {
+                            " (a quoted field never closes: the rest of the file was read into it)"
+                        } else {
+                            ""
+                        }
                     ))
                 } else {
                     map_row(&names, &targets, &record)
