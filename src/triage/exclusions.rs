@@ -98,9 +98,9 @@ enum Side {
 
 /// A validated rule.
 #[derive(Debug, Clone)]
-pub struct Rule {
-    pub name: String,
-    pub reason: String,
+struct Rule {
+    name: String,
+    reason: String,
     spec: RuleSpec,
     ranges: Vec<IpNet>,
 }
@@ -184,10 +184,6 @@ impl Exclusions {
             });
         }
         Ok(Exclusions { rules })
-    }
-
-    pub fn rules(&self) -> &[Rule] {
-        &self.rules
     }
 
     /// Runs `frame` (the hunt's columns, possibly enriched) and splits its rows into those no

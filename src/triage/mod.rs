@@ -8,6 +8,5 @@ mod ip_ranges;
 mod summary;
 
 pub use enrich::{Lookback, enrich};
-pub use exclusions::{ExclusionError, Exclusions, Rule, RuleCount};
-pub use ip_ranges::ip_in_ranges;
+pub use exclusions::{ExclusionError, Exclusions, RuleCount};
 pub use summary::summarize;
