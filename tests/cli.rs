@@ -265,10 +265,9 @@ fn hostile_text_is_defanged_in_csv_and_tables() {
 
 /// One account with 100,000 interactive sign-ins in two days (a service account's volume) under
 /// a 20 MiB memory pool: the operator completes (it holds one window; the rest of the 20 MiB is
-/// DataFusion's order-preserving repartition, which buffers the skewed key: under 12 MiB that
-/// fails first); stock SQL, pairing every sign-in of the account with every other, does not
-/// fit and stops with the resources error that names the limit and the way out (exit 1, no
-/// OOM kill).
+/// DataFusion's order-preserving repartition, which buffers the skewed key: at 12 MiB and
+/// below that fails first); stock SQL does not fit in the same pool and stops with the
+/// resources error that names the limit and the way out (exit 1, no OOM kill).
 #[test]
 fn a_heavy_account_fits_the_operator_not_stock_sql() {
     use crate::util::{SignIn, write_lake};

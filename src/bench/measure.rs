@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use datafusion::prelude::SessionConfig;
@@ -60,7 +61,8 @@ pub async fn measure(job: &Job) -> Result<Measurement> {
     let frame = plan_query(&ctx, job.contender.query(), &job.params).await?;
     let schema = Arc::new(frame.schema().as_arrow().clone());
     let plan = frame.create_physical_plan().await?;
-    check_engine(job.contender, &plan)?;
+    let nodes = nodes(&plan);
+    check_engine(job.contender, &plan, &nodes)?;
     let batches = collect(plan.clone(), ctx.task_ctx()).await?;
     let seconds = started.elapsed().as_secs_f64();
 
@@ -72,7 +74,6 @@ pub async fn measure(job: &Job) -> Result<Measurement> {
         &batches,
         std::io::BufWriter::new(file),
     )?;
-    let nodes = nodes(&plan);
     let sum = |node_name: &str, metric: &dyn Fn(&dyn ExecutionPlan) -> Option<usize>| {
         nodes
             .iter()
@@ -94,10 +95,12 @@ pub async fn measure(job: &Job) -> Result<Measurement> {
 
 /// The bench's EXPLAIN check: a `sql*` run that used the operator, or an `operator` run that
 /// did not, would compare the wrong things.
-fn check_engine(contender: Contender, plan: &Arc<dyn ExecutionPlan>) -> Result<()> {
-    let uses_operator = nodes(plan)
-        .iter()
-        .any(|node| node.name() == "WindowJoinExec");
+fn check_engine(
+    contender: Contender,
+    plan: &Arc<dyn ExecutionPlan>,
+    nodes: &[Arc<dyn ExecutionPlan>],
+) -> Result<()> {
+    let uses_operator = nodes.iter().any(|node| node.name() == "WindowJoinExec");
     let expected = contender == Contender::Operator;
     if uses_operator == expected {
         return Ok(());
@@ -115,12 +118,11 @@ fn check_engine(contender: Contender, plan: &Arc<dyn ExecutionPlan>) -> Result<(
 }
 
 fn nodes(plan: &Arc<dyn ExecutionPlan>) -> Vec<Arc<dyn ExecutionPlan>> {
-    let mut all = vec![plan.clone()];
-    let mut next = 0;
-    while next < all.len() {
-        let children: Vec<_> = all[next].children().into_iter().cloned().collect();
-        all.extend(children);
-        next += 1;
-    }
+    let mut all = Vec::new();
+    plan.apply(|node| {
+        all.push(node.clone());
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .expect("collecting nodes cannot fail");
     all
 }

@@ -35,16 +35,10 @@ pub fn plot(report: &Report, path: &Path) -> Result<(), BenchError> {
             .days
             .map_or(index as f64 + 1.0, f64::from)
     };
-    let contenders: Vec<Contender> = report
-        .sizes
-        .iter()
-        .flat_map(|size| size.contenders.iter().map(|c| c.contender))
-        .fold(Vec::new(), |mut all, c| {
-            if !all.contains(&c) {
-                all.push(c);
-            }
-            all
-        });
+    // Every size measures the same contenders.
+    let contenders: Vec<Contender> = report.sizes.first().map_or(Vec::new(), |size| {
+        size.contenders.iter().map(|c| c.contender).collect()
+    });
     let series = |value: &dyn Fn(&super::ContenderReport) -> Option<f64>, suffix: &str| {
         contenders
             .iter()

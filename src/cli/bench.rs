@@ -15,7 +15,7 @@ use retrohunt::lake::layout;
 use super::Usage;
 use super::args::{BenchArgs, Scale};
 use super::hunt::params;
-use super::query::sample_lake;
+use super::query::{query_failed, sample_lake};
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args.params)?;
@@ -144,15 +144,10 @@ fn lake_days(lake: &Path, start: Option<i64>) -> anyhow::Result<(NaiveDate, u32)
 /// `bench-run`: runs the job, prints its measurement as one JSON line.
 pub async fn run_child(job: String) -> anyhow::Result<ExitCode> {
     let job: Job = serde_json::from_str(&job).context("unreadable bench job")?;
-    let measurement = bench::measure(&job).await.map_err(|error| {
-        let hint = match error.find_root() {
-            datafusion::error::DataFusionError::ResourcesExhausted(_) => {
-                "out of memory under the bench's memory limit"
-            }
-            _ => "failed",
-        };
-        anyhow::Error::from(error).context(format!("{} run {hint}", job.contender.name()))
-    })?;
+    let measurement = bench::measure(&job)
+        .await
+        .map_err(query_failed)
+        .with_context(|| format!("the {} run failed", job.contender.name()))?;
     println!("{}", serde_json::to_string(&measurement)?);
     Ok(ExitCode::SUCCESS)
 }

@@ -8,13 +8,15 @@
 //! matches a row when every kind it lists matches. `side` says which sign-in the app and
 //! network criteria look at: `interactive`, `non-interactive`, `either` (default) or `both`.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
-use datafusion::arrow::compute::{filter_record_batch, is_null};
+use datafusion::arrow::compute::{cast, filter_record_batch, is_null};
+use datafusion::arrow::datatypes::{DataType, UInt32Type};
 use datafusion::common::{ScalarValue, TableReference};
 use datafusion::dataframe::DataFrame;
-use datafusion::error::{DataFusionError, Result};
+use datafusion::error::Result;
 use datafusion::functions::expr_fn::{lower, regexp_like};
 use datafusion::logical_expr::conditional_expressions::CaseBuilder;
 use datafusion::logical_expr::{Expr, ident, lit, when};
@@ -25,7 +27,7 @@ use serde::Deserialize;
 use super::ip_ranges::ip_in_ranges;
 use crate::catalog::schema::Table;
 
-/// The column that names the matching rule while rows are tagged; never in the output.
+/// The column that holds the matching rule's index while rows are tagged; never in the output.
 const EXCLUDED_BY: &str = "__excluded_by";
 
 #[derive(Debug, thiserror::Error)]
@@ -197,14 +199,20 @@ impl Exclusions {
         ctx: &SessionContext,
         frame: DataFrame,
     ) -> Result<(Vec<RecordBatch>, Vec<RuleCount>)> {
+        let ids: Vec<&str> = self
+            .rules
+            .iter()
+            .flat_map(|rule| rule.spec.app_ids.iter().map(String::as_str))
+            .collect();
+        let app_names = app_names_by_id(ctx, &ids).await?;
+        // Rows are tagged with the index of the first rule that matches them.
         let mut tag: Option<CaseBuilder> = None;
-        for rule in &self.rules {
-            let matches = rule.expr(ctx).await?;
-            let name = lit(rule.name.as_str());
+        for (index, rule) in self.rules.iter().enumerate() {
+            let (matches, index) = (rule.expr(&app_names), lit(index as u32));
             tag = Some(match tag {
-                None => when(matches, name),
+                None => when(matches, index),
                 Some(mut builder) => {
-                    builder.when(matches, name);
+                    builder.when(matches, index);
                     builder
                 }
             });
@@ -221,20 +229,18 @@ impl Exclusions {
         let Some(mut tag) = tag else {
             return Ok((frame.collect().await?, counts));
         };
-        let tag = tag.otherwise(lit(ScalarValue::Utf8(None)))?;
+        let tag = tag.otherwise(lit(ScalarValue::UInt32(None)))?;
         let tagged = frame.with_column(EXCLUDED_BY, tag)?.collect().await?;
         let mut kept = Vec::with_capacity(tagged.len());
         for batch in tagged {
-            let index = batch.schema().index_of(EXCLUDED_BY)?;
-            let names = batch.column(index).as_string::<i32>();
-            for name in names.iter().flatten() {
-                if let Some(count) = counts.iter_mut().find(|c| c.name == name) {
-                    count.rows += 1;
-                }
+            let column = batch.schema().index_of(EXCLUDED_BY)?;
+            let rules = batch.column(column).as_primitive::<UInt32Type>();
+            for rule in rules.iter().flatten() {
+                counts[rule as usize].rows += 1;
             }
-            let keep = is_null(names)?;
+            let keep = is_null(rules)?;
             let mut columns: Vec<usize> = (0..batch.num_columns()).collect();
-            columns.remove(index);
+            columns.remove(column);
             kept.push(filter_record_batch(&batch, &keep)?.project(&columns)?);
         }
         Ok((kept, counts))
@@ -279,8 +285,9 @@ fn in_list(column: &str, values: Vec<String>) -> Option<Expr> {
 }
 
 impl Rule {
-    /// This rule as a boolean expression over the hunt's columns.
-    async fn expr(&self, ctx: &SessionContext) -> Result<Expr> {
+    /// This rule as a boolean expression over the hunt's columns; `names_by_id` holds the
+    /// display names the lake gives each app id.
+    fn expr(&self, names_by_id: &BTreeMap<String, BTreeSet<String>>) -> Expr {
         let spec = &self.spec;
         let user = "UserPrincipalName";
         let account = any_of(
@@ -301,7 +308,9 @@ impl Rule {
             ),
         );
         let mut app_names: Vec<String> = spec.apps.iter().map(|a| a.to_lowercase()).collect();
-        app_names.extend(app_names_of(ctx, &spec.app_ids).await?);
+        for id in &spec.app_ids {
+            app_names.extend(names_by_id.get(&app_id(id)).into_iter().flatten().cloned());
+        }
         let has_apps = !spec.apps.is_empty() || !spec.app_ids.is_empty();
         let app = |side: &str| {
             // An app id that the lake never saw matches nothing, not everything.
@@ -346,42 +355,51 @@ impl Rule {
             .into_iter()
             .flatten()
             .reduce(Expr::and)
-            .ok_or_else(|| DataFusionError::Plan(format!("rule {:?} has no criteria", self.name)))
+            .expect("parse refuses rules without criteria")
     }
 }
 
-/// The display names (lower-cased) that `ids` carry in the lake's tables.
-async fn app_names_of(ctx: &SessionContext, ids: &[String]) -> Result<Vec<String>> {
+/// App ids compare without case or surrounding space.
+fn app_id(id: &str) -> String {
+    id.trim().to_lowercase()
+}
+
+/// The display names (lower-cased) that each of `ids` carries in the lake's tables, in one
+/// pass over each table for all rules.
+async fn app_names_by_id(
+    ctx: &SessionContext,
+    ids: &[&str],
+) -> Result<BTreeMap<String, BTreeSet<String>>> {
+    let mut names: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     if ids.is_empty() {
-        return Ok(Vec::new());
+        return Ok(names);
     }
-    let ids: Vec<Expr> = ids.iter().map(|id| lit(id.trim().to_lowercase())).collect();
-    let mut names = Vec::new();
+    let ids: Vec<Expr> = ids.iter().map(|id| lit(app_id(id))).collect();
     for table in Table::ALL {
         let batches = ctx
             .table(TableReference::bare(table.name()))
             .await?
             .filter(lower(ident("AppId")).in_list(ids.clone(), false))?
-            .select(vec![lower(ident("AppDisplayName")).alias("name")])?
+            .select(vec![
+                lower(ident("AppId")).alias("id"),
+                lower(ident("AppDisplayName")).alias("name"),
+            ])?
             .distinct()?
             .collect()
             .await?;
         for batch in &batches {
-            let column = datafusion::arrow::compute::cast(
-                batch.column(0),
-                &datafusion::arrow::datatypes::DataType::Utf8,
-            )?;
-            names.extend(
-                column
-                    .as_string::<i32>()
-                    .iter()
-                    .flatten()
-                    .map(str::to_string),
-            );
+            let text = |column| cast(batch.column(column), &DataType::Utf8);
+            let (id, name) = (text(0)?, text(1)?);
+            for (id, name) in id.as_string::<i32>().iter().zip(name.as_string::<i32>()) {
+                if let (Some(id), Some(name)) = (id, name) {
+                    names
+                        .entry(id.to_string())
+                        .or_default()
+                        .insert(name.to_string());
+                }
+            }
         }
     }
-    names.sort();
-    names.dedup();
     Ok(names)
 }
 
