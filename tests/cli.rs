@@ -263,15 +263,17 @@ fn hostile_text_is_defanged_in_csv_and_tables() {
     );
 }
 
-/// One account with 100,000 interactive sign-ins in two days (a service account's volume) under
-/// a 20 MiB memory pool: the operator completes (it holds one window; the rest of the 20 MiB is
-/// DataFusion's order-preserving repartition, which buffers the skewed key: at 12 MiB and
-/// below that fails first); stock SQL does not fit in the same pool and stops with the
-/// resources error that names the limit and the way out (exit 1, no OOM kill).
+/// One account with 400,000 interactive and 400,000 non-interactive sign-ins over two days (a
+/// service account's volume: about 115 MB once read, at the 145 bytes a row the operator
+/// reports holding) under a memory pool of `LIMIT`: the operator completes, holding the
+/// batches its windows and merges reach into (a few of 8,192 rows each); stock SQL
+/// cannot fit the account into its hash table and stops with the resources error that names
+/// the limit and the way out (exit 1, no OOM kill).
 #[test]
 fn a_heavy_account_fits_the_operator_not_stock_sql() {
     use crate::util::{SignIn, write_lake};
     const BASE: i64 = 1_772_409_600 * 1_000_000_000; // 2026-03-02T00:00:00Z
+    const LIMIT: &str = "12MiB";
     let sign_in = |at: i64, ip, asn, id: String| SignIn {
         time: BASE + at,
         created: None,
@@ -283,34 +285,27 @@ fn a_heavy_account_fits_the_operator_not_stock_sql() {
         correlation: id,
         ..SignIn::default()
     };
-    let step = 1_700_000_000; // 1.7 s
-    let interactive: Vec<SignIn> = (0..100_000)
+    let step = 400_000_000; // 0.4 s
+    let interactive: Vec<SignIn> = (0..400_000)
         .map(|i| sign_in(i * step, "1.1.1.1", "1", format!("i{i}")))
         .collect();
-    // One non-interactive sign-in every 170 s, every tenth of them from elsewhere.
-    let non_interactive: Vec<SignIn> = (0..1_000)
-        .map(|i| {
-            let (ip, asn) = if i % 10 == 0 {
+    // Half a step after each interactive one; every thousandth from elsewhere.
+    let non_interactive: Vec<SignIn> = (0..400_000)
+        .map(|j| {
+            let (ip, asn) = if j % 1000 == 0 {
                 ("2.2.2.2", "2")
             } else {
                 ("1.1.1.1", "1")
             };
-            sign_in(i * 100 * step, ip, asn, format!("n{i}"))
+            sign_in(j * step + step / 2, ip, asn, format!("n{j}"))
         })
         .collect();
     let lake = tempfile::tempdir().unwrap();
     write_lake(lake.path(), &interactive, &non_interactive);
     let hunt = |engine: &str| {
         retrohunt()
-            .args([
-                "hunt",
-                "--format",
-                "csv",
-                "--memory-limit",
-                "20MiB",
-                "--engine",
-                engine,
-            ])
+            .args(["hunt", "--format", "csv", "--window", "10s"])
+            .args(["--memory-limit", LIMIT, "--engine", engine])
             .arg("--lake")
             .arg(lake.path())
             .output()
@@ -322,10 +317,11 @@ fn a_heavy_account_fits_the_operator_not_stock_sql() {
         "{}",
         String::from_utf8_lossy(&operator.stderr)
     );
-    // An odd sign-in at T = 170 s x i meets the interactive ones at 1.7 s x k in [T - 600 s, T]:
-    // k from 100 i - 352 to 100 i, 353 of them; at T = 0 only k = 0.
+    // The odd sign-in j (j = 0, 1000, ..., 399000) at T = 0.4 s x j + 0.2 s meets the
+    // interactive ones at 0.4 s x i in [T - 10 s, T]: i from j - 24 to j, 25 of them; at j = 0
+    // only i = 0.
     let rows = String::from_utf8(operator.stdout).unwrap().lines().count() - 1;
-    assert_eq!(rows, 1 + 99 * 353);
+    assert_eq!(rows, 1 + 399 * 25);
     let sql = hunt("sql");
     assert_eq!(sql.status.code(), Some(1));
     let stderr = String::from_utf8(sql.stderr).unwrap();

@@ -7,12 +7,11 @@ use std::time::Instant;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::{ExecutionPlan, collect};
-use datafusion::prelude::SessionConfig;
 use serde::{Deserialize, Serialize};
 
 use super::Contender;
 use crate::catalog::register_lake;
-use crate::engine::{peak_rss, runtime, session_with};
+use crate::engine::{peak_rss, runtime, session_config, session_with};
 use crate::hunt::{HuntParams, plan_query};
 use crate::output::{OutputFormat, TextSafety, write_batches};
 
@@ -52,7 +51,7 @@ pub struct Measurement {
 pub async fn measure(job: &Job) -> Result<Measurement> {
     let ctx = session_with(
         job.contender.engine(),
-        SessionConfig::new(),
+        session_config(job.memory_limit),
         runtime(job.memory_limit)?,
     );
     let lake = job.lake.to_string_lossy();

@@ -16,9 +16,8 @@ use datafusion::prelude::SessionContext;
 use indicatif::ProgressBar;
 
 use datafusion::error::DataFusionError;
-use datafusion::prelude::SessionConfig;
 use retrohunt::catalog::{damaged_files, damaged_paths, register_lake_skipping};
-use retrohunt::engine::{default_memory_limit, runtime, session_with};
+use retrohunt::engine::{default_memory_limit, runtime, session_config, session_with};
 use retrohunt::ingest::{self, IngestOptions};
 use retrohunt::lake::LakeWriter;
 use retrohunt::output::{TextSafety, write_batches};
@@ -70,7 +69,7 @@ pub async fn open_lake(
     }
     let limit = engine.memory.memory_limit.or_else(default_memory_limit);
     let runtime = runtime(limit).context("cannot set up the memory pool")?;
-    let ctx = session_with(engine.engine, SessionConfig::new(), runtime);
+    let ctx = session_with(engine.engine, session_config(limit), runtime);
     let folder = PathBuf::from(text.strip_prefix("file://").unwrap_or(&text));
     let skip = if lake.skip_bad_files {
         let damaged = damaged_files(&folder);

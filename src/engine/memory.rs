@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use datafusion::common::Result;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::prelude::SessionConfig;
 
 /// The share of the machine's memory a query may use when no limit is given: room for the
 /// process's own buffers and the page cache the Parquet reads rely on.
@@ -39,6 +40,20 @@ fn proc_bytes(file: &str, key: &str) -> Option<u64> {
         .parse()
         .ok()?;
     Some(kib * 1024)
+}
+
+/// The session settings that depend on the limit. Every sort sets aside
+/// `sort_spill_reservation_bytes` per partition (10 MB by default) to merge what it spilled;
+/// under a small limit those reservations alone would fill the pool, so they are scaled to a
+/// share of it.
+pub fn session_config(limit: Option<usize>) -> SessionConfig {
+    let mut config = SessionConfig::new();
+    if let Some(limit) = limit {
+        let share = limit / (4 * config.target_partitions().max(1));
+        let execution = &mut config.options_mut().execution;
+        execution.sort_spill_reservation_bytes = execution.sort_spill_reservation_bytes.min(share);
+    }
+    config
 }
 
 /// A runtime whose pool holds at most `limit` bytes (unbounded with `None`). The pool tracks

@@ -25,7 +25,7 @@ use prost::Message;
 
 use super::band::{Band, Bound};
 use super::node::WindowJoinNode;
-use super::window_join::{WindowJoinExec, output_schema};
+use super::window_join::{Driver, Layout, WindowJoinExec, output_schema};
 
 #[derive(Clone, PartialEq, Message)]
 struct BoundProto {
@@ -69,6 +69,19 @@ struct WindowJoinExecProto {
     upper: Option<BoundProto>,
     #[prost(message, optional, tag = "7")]
     residual: Option<PhysicalExprNode>,
+    #[prost(enumeration = "LayoutProto", tag = "8")]
+    layout: i32,
+    #[prost(uint64, tag = "9")]
+    outputs: u64,
+}
+
+/// The planner's choice travels with the plan: the inputs' distribution was arranged for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]
+#[repr(i32)]
+enum LayoutProto {
+    KeyPartitioned = 0,
+    TimeAlignedLeft = 1,
+    TimeAlignedRight = 2,
 }
 
 impl From<Bound> for BoundProto {
@@ -78,6 +91,36 @@ impl From<Bound> for BoundProto {
             inclusive: bound.inclusive,
         }
     }
+}
+
+fn encode_layout(layout: Layout) -> (LayoutProto, u64) {
+    match layout {
+        Layout::KeyPartitioned => (LayoutProto::KeyPartitioned, 0),
+        Layout::TimeAligned { driver, outputs } => (
+            match driver {
+                Driver::Left => LayoutProto::TimeAlignedLeft,
+                Driver::Right => LayoutProto::TimeAlignedRight,
+            },
+            outputs as u64,
+        ),
+    }
+}
+
+fn decode_layout(layout: i32, outputs: u64) -> Result<Layout> {
+    let layout = LayoutProto::try_from(layout)
+        .map_err(|e| DataFusionError::Internal(format!("WindowJoin: {e}")))?;
+    let outputs = usize::try_from(outputs).map_err(|e| DataFusionError::Internal(e.to_string()));
+    Ok(match layout {
+        LayoutProto::KeyPartitioned => Layout::KeyPartitioned,
+        LayoutProto::TimeAlignedLeft => Layout::TimeAligned {
+            driver: Driver::Left,
+            outputs: outputs?,
+        },
+        LayoutProto::TimeAlignedRight => Layout::TimeAligned {
+            driver: Driver::Right,
+            outputs: outputs?,
+        },
+    })
 }
 
 fn bound(proto: Option<BoundProto>) -> Result<Bound> {
@@ -261,6 +304,7 @@ impl PhysicalExtensionCodec for WindowJoinPhysicalCodec {
             ),
             (bound(proto.lower)?, bound(proto.upper)?),
             residual,
+            decode_layout(proto.layout, proto.outputs)?,
         )?;
         Ok(Arc::new(exec))
     }
@@ -283,6 +327,7 @@ impl PhysicalExtensionCodec for WindowJoinPhysicalCodec {
         let (left_keys, right_keys) = join.keys();
         let (left_time, right_time) = join.times();
         let (lower, upper) = join.bounds();
+        let (layout, outputs) = encode_layout(join.layout());
         let proto = WindowJoinExecProto {
             left_keys: exprs(left_keys)?,
             right_keys: exprs(right_keys)?,
@@ -294,6 +339,8 @@ impl PhysicalExtensionCodec for WindowJoinPhysicalCodec {
                 .residual()
                 .map(|expr| converter.physical_expr_to_proto(expr, self))
                 .transpose()?,
+            layout: layout.into(),
+            outputs,
         };
         proto.encode(buf).map_err(encode_error)
     }

@@ -14,7 +14,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 
 use super::node::WindowJoinNode;
-use super::window_join::WindowJoinExec;
+use super::window_join::{SideSpans, WindowJoinExec, choose_layout};
 
 #[derive(Debug, Default)]
 pub struct WindowJoinPlanner;
@@ -57,16 +57,30 @@ impl ExtensionPlanner for WindowJoinPlanner {
             .as_ref()
             .map(|expr| planner.create_physical_expr(expr, &node.schema, session, planning_ctx))
             .transpose()?;
+        let (left_time, right_time) = (
+            time(left_schema, &band.left_time)?,
+            time(right_schema, &band.right_time)?,
+        );
+        let layout = choose_layout(
+            &SideSpans {
+                plan: left,
+                time: &left_time,
+            },
+            &SideSpans {
+                plan: right,
+                time: &right_time,
+            },
+            (band.lower.inclusive_lower(), band.upper.inclusive_upper()),
+            session.config().target_partitions(),
+        );
         let exec = WindowJoinExec::try_new(
             left.clone(),
             right.clone(),
             on,
-            (
-                time(left_schema, &band.left_time)?,
-                time(right_schema, &band.right_time)?,
-            ),
+            (left_time, right_time),
             (band.lower, band.upper),
             residual,
+            layout,
         )?;
         Ok(Some(Arc::new(exec)))
     }

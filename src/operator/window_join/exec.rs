@@ -1,13 +1,14 @@
 //! [`WindowJoinExec`]: the plan node, its requirements on the inputs and its display.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result, internal_err, plan_err};
+use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{
@@ -15,13 +16,17 @@ use datafusion::physical_expr::{
     PhysicalSortExpr,
 };
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
-use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::sorts::streaming_merge::StreamingMergeBuilder;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan,
-    ExecutionPlanProperties, InputDistributionRequirements, PlanProperties, ReplaceChildrenOptions,
-    apply_expression_roots,
+    ExecutionPlanProperties, InputDistributionRequirements, Partitioning, PlanProperties,
+    ReplaceChildrenOptions, apply_expression_roots,
 };
+use futures::StreamExt;
 
+use super::layout::{self, Alignment, Driver, Layout, SideSpans};
 use super::metrics::WindowJoinMetrics;
 use super::stream::{self, Input, Params};
 use crate::operator::band::Bound;
@@ -47,6 +52,9 @@ pub struct WindowJoinExec {
     /// Over the output schema (left columns, then right columns).
     residual: Option<PhysicalExprRef>,
     schema: SchemaRef,
+    layout: Layout,
+    /// Computed from the inputs' statistics on first execution (time-aligned only).
+    alignment: OnceLock<Arc<Alignment>>,
     metrics: ExecutionPlanMetricsSet,
     properties: Arc<PlanProperties>,
 }
@@ -61,6 +69,7 @@ impl WindowJoinExec {
         (left_time, right_time): (Column, Column),
         (lower, upper): (Bound, Bound),
         residual: Option<PhysicalExprRef>,
+        layout: Layout,
     ) -> Result<Self> {
         if on.is_empty() {
             return plan_err!("WindowJoin needs at least one equality key");
@@ -82,9 +91,13 @@ impl WindowJoinExec {
             }
         }
         let schema = Arc::new(output_schema(&left.schema(), &right.schema()));
+        let partitioning = match layout {
+            Layout::KeyPartitioned => left.output_partitioning().clone(),
+            Layout::TimeAligned { outputs, .. } => Partitioning::UnknownPartitioning(outputs),
+        };
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
-            left.output_partitioning().clone(),
+            partitioning,
             EmissionType::Incremental,
             Boundedness::Bounded,
         ));
@@ -98,9 +111,132 @@ impl WindowJoinExec {
             upper,
             residual,
             schema,
+            layout,
+            alignment: OnceLock::new(),
             metrics: ExecutionPlanMetricsSet::new(),
             properties,
         })
+    }
+
+    /// Chosen when planning from the inputs as they were then; see `layout.rs`.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    fn alignment(&self, driver: Driver, outputs: usize) -> Arc<Alignment> {
+        let alignment = self.alignment.get_or_init(|| {
+            let left = SideSpans {
+                plan: &self.left,
+                time: &self.left_time,
+            };
+            let right = SideSpans {
+                plan: &self.right,
+                time: &self.right_time,
+            };
+            let bounds = (self.lower.inclusive_lower(), self.upper.inclusive_upper());
+            Arc::new(Alignment::new(driver, (&left, &right), bounds, outputs))
+        });
+        Arc::clone(alignment)
+    }
+
+    /// The merge of one (left, right) pair of ordered streams.
+    fn join(
+        &self,
+        (left, right): (SendableRecordBatchStream, SendableRecordBatchStream),
+        partition: usize,
+        context: &Arc<TaskContext>,
+        metrics: WindowJoinMetrics,
+    ) -> Result<SendableRecordBatchStream> {
+        let (left_keys, right_keys) = self.keys();
+        let fields = left_keys
+            .iter()
+            .map(|key| {
+                let data_type = key.data_type(&self.left.schema())?;
+                Ok(SortField::new_with_options(data_type, ORDER))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let left = Input {
+            stream: left,
+            keys: left_keys,
+            time: self.left_time.index(),
+            side: "left",
+        };
+        let right = Input {
+            stream: right,
+            keys: right_keys,
+            time: self.right_time.index(),
+            side: "right",
+        };
+        let params = Params {
+            schema: self.schema.clone(),
+            lower: self.lower.inclusive_lower(),
+            upper: self.upper.inclusive_upper(),
+            residual: self.residual.clone(),
+            converter: RowConverter::new(fields)?,
+        };
+        Ok(stream::execute(
+            left, right, params, partition, context, metrics,
+        ))
+    }
+
+    /// The inputs driver partition `d` joins, or `None` when it meets no partner (nothing to
+    /// read).
+    fn aligned_inputs(
+        &self,
+        alignment: &Alignment,
+        driver: Driver,
+        d: usize,
+        context: &Arc<TaskContext>,
+    ) -> Result<Option<(SendableRecordBatchStream, SendableRecordBatchStream)>> {
+        let partners = &alignment.meets[d];
+        if partners.is_empty() {
+            return Ok(None);
+        }
+        let left = SideSpans {
+            plan: &self.left,
+            time: &self.left_time,
+        };
+        let right = SideSpans {
+            plan: &self.right,
+            time: &self.right_time,
+        };
+        let (left_keys, right_keys) = self.keys();
+        let ((driver_side, driver_name), (partner_side, partner_name, partner_keys)) = match driver
+        {
+            Driver::Left => ((left, "left"), (right, "right", right_keys)),
+            Driver::Right => ((right, "right"), (left, "left", left_keys)),
+        };
+        let read = |side: &SideSpans, name, partition: usize, span| {
+            let stream = side.plan.execute(partition, context.clone())?;
+            let what = format!("partition {partition} of the {name} input");
+            Ok::<_, DataFusionError>(layout::checked(stream, side.time.index(), span, what))
+        };
+        let driven = read(&driver_side, driver_name, d, alignment.driver[d])?;
+        let mut streams = partners
+            .iter()
+            .map(|&p| read(&partner_side, partner_name, p, alignment.partners[p]))
+            .collect::<Result<Vec<_>>>()?;
+        let partnered = if streams.len() == 1 {
+            streams.remove(0)
+        } else {
+            let ordering = Self::lex_ordering(partner_keys, partner_side.time);
+            let reservation = MemoryConsumer::new(format!("WindowJoinMerge[{d}]"))
+                .register(context.memory_pool());
+            // The merge's own rows are counted by the join's left/right_rows.
+            let uncounted = BaselineMetrics::new(&ExecutionPlanMetricsSet::new(), d);
+            StreamingMergeBuilder::new()
+                .with_streams(streams)
+                .with_schema(partner_side.plan.schema())
+                .with_expressions(&ordering)
+                .with_metrics(uncounted)
+                .with_batch_size(context.session_config().batch_size())
+                .with_reservation(reservation)
+                .build()?
+        };
+        Ok(Some(match driver {
+            Driver::Left => (driven, partnered),
+            Driver::Right => (partnered, driven),
+        }))
     }
 
     pub fn times(&self) -> (&Column, &Column) {
@@ -115,14 +251,17 @@ impl WindowJoinExec {
         self.residual.as_ref()
     }
 
-    fn ordering(keys: Vec<PhysicalExprRef>, time: &Column) -> OrderingRequirements {
+    fn lex_ordering(keys: Vec<PhysicalExprRef>, time: &Column) -> LexOrdering {
         let time: PhysicalExprRef = Arc::new(time.clone());
         let exprs = keys
             .into_iter()
             .chain([time])
             .map(|expr| PhysicalSortExpr::new(expr, ORDER));
-        let ordering = LexOrdering::new(exprs).expect("at least the time");
-        OrderingRequirements::from(ordering)
+        LexOrdering::new(exprs).expect("at least the time")
+    }
+
+    fn ordering(keys: Vec<PhysicalExprRef>, time: &Column) -> OrderingRequirements {
+        OrderingRequirements::from(Self::lex_ordering(keys, time))
     }
 
     /// The left keys and the right keys.
@@ -151,11 +290,12 @@ impl DisplayAs for WindowJoinExec {
                 if let Some(residual) = &self.residual {
                     write!(f, ", residual={residual}")?;
                 }
-                Ok(())
+                write!(f, ", layout={}", self.layout)
             }
             DisplayFormatType::TreeRender => {
                 writeln!(f, "on={}", on.join(", "))?;
-                writeln!(f, "window={window}")
+                writeln!(f, "window={window}")?;
+                writeln!(f, "layout={}", self.layout)
             }
         }
     }
@@ -170,13 +310,29 @@ impl ExecutionPlan for WindowJoinExec {
         &self.properties
     }
 
-    /// Equal keys meet in one partition; any partition count works, the same on both sides.
+    /// Key-partitioned: equal keys meet in one partition; any partition count works, the same
+    /// on both sides. Time-aligned: the inputs' own partitions, untouched.
     fn input_distribution_requirements(&self) -> InputDistributionRequirements {
-        let (left, right) = self.keys();
-        InputDistributionRequirements::co_partitioned(vec![
-            Distribution::KeyPartitioned(left),
-            Distribution::KeyPartitioned(right),
-        ])
+        match self.layout {
+            Layout::KeyPartitioned => {
+                let (left, right) = self.keys();
+                InputDistributionRequirements::co_partitioned(vec![
+                    Distribution::KeyPartitioned(left),
+                    Distribution::KeyPartitioned(right),
+                ])
+            }
+            Layout::TimeAligned { .. } => InputDistributionRequirements::new(vec![
+                Distribution::UnspecifiedDistribution,
+                Distribution::UnspecifiedDistribution,
+            ]),
+        }
+    }
+
+    /// A time-aligned join's partitions are its spans: splitting or shuffling them would
+    /// mix the times.
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        let split = self.layout == Layout::KeyPartitioned;
+        vec![split, split]
     }
 
     fn required_input_distribution(&self) -> Vec<Distribution> {
@@ -218,6 +374,7 @@ impl ExecutionPlan for WindowJoinExec {
             ChildrenPropertiesMode::Keep => WindowJoinExec {
                 left,
                 right,
+                alignment: OnceLock::new(),
                 metrics: ExecutionPlanMetricsSet::new(),
                 ..WindowJoinExec::clone(&self)
             },
@@ -228,6 +385,7 @@ impl ExecutionPlan for WindowJoinExec {
                 (self.left_time.clone(), self.right_time.clone()),
                 (self.lower, self.upper),
                 self.residual.clone(),
+                self.layout,
             )?,
         }))
     }
@@ -247,35 +405,37 @@ impl ExecutionPlan for WindowJoinExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let (left_keys, right_keys) = self.keys();
-        let fields = left_keys
-            .iter()
-            .map(|key| {
-                let data_type = key.data_type(&self.left.schema())?;
-                Ok(SortField::new_with_options(data_type, ORDER))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let input = |plan: &Arc<dyn ExecutionPlan>, keys, time: &Column, side| {
-            Ok::<_, DataFusionError>(Input {
-                stream: plan.execute(partition, context.clone())?,
-                keys,
-                time: time.index(),
-                side,
-            })
-        };
-        let left = input(&self.left, left_keys, &self.left_time, "left")?;
-        let right = input(&self.right, right_keys, &self.right_time, "right")?;
-        let params = Params {
-            schema: self.schema.clone(),
-            lower: self.lower.inclusive_lower(),
-            upper: self.upper.inclusive_upper(),
-            residual: self.residual.clone(),
-            converter: RowConverter::new(fields)?,
-        };
         let metrics = WindowJoinMetrics::new(&self.metrics, partition);
-        Ok(stream::execute(
-            left, right, params, partition, &context, metrics,
-        ))
+        let Layout::TimeAligned { driver, outputs } = self.layout else {
+            let left = self.left.execute(partition, context.clone())?;
+            let right = self.right.execute(partition, context.clone())?;
+            return self.join((left, right), partition, &context, metrics);
+        };
+        let partner = match driver {
+            Driver::Left => &self.right,
+            Driver::Right => &self.left,
+        };
+        if !layout::rereadable(partner) {
+            return internal_err!(
+                "WindowJoin: after planning, the input whose partitions the time-aligned join \
+                 reads more than once became one that can only be read once:\n{}",
+                datafusion::physical_plan::displayable(partner.as_ref()).indent(false)
+            );
+        }
+        let alignment = self.alignment(driver, outputs);
+        let joins = alignment.runs[partition]
+            .iter()
+            .filter_map(|&d| {
+                self.aligned_inputs(&alignment, driver, d, &context)
+                    .transpose()
+            })
+            .map(|inputs| self.join(inputs?, partition, &context, metrics.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        let one_after_another = futures::stream::iter(joins).flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            one_after_another,
+        )))
     }
 
     fn metrics(&self) -> Option<MetricsSet> {

@@ -6,6 +6,7 @@ use datafusion::physical_plan::metrics::{
     BaselineMetrics, Count, ExecutionPlanMetricsSet, Gauge, MetricBuilder,
 };
 
+#[derive(Clone)]
 pub struct WindowJoinMetrics {
     pub baseline: BaselineMetrics,
     pub left_rows: Count,

@@ -34,8 +34,10 @@
 //! sort.
 
 mod exec;
+mod layout;
 mod merge;
 mod metrics;
 mod stream;
 
 pub use exec::{WindowJoinExec, output_schema};
+pub use layout::{Driver, Layout, SideSpans, choose as choose_layout};
