@@ -1,14 +1,18 @@
 //! The window-join operator on joins users write themselves (not the hunt file): random
 //! tables dense in the edge cases (null keys and times, duplicate times, one giant key, keys
 //! spanning batches, empty sides), every bound spelling, checked against stock SQL and a
-//! nested-loop reference; which plans get the operator; memory bounded by the window; and
-//! plans that survive protobuf serialisation.
+//! nested-loop reference, on in-memory tables and on time-cut Parquet files (the lake's shape,
+//! joined time-aligned); which plans get the operator; memory bounded by the window; and plans
+//! that survive protobuf serialisation.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{AsArray, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::ListingOptions;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::physical_plan::{collect, displayable};
 use datafusion::prelude::{SessionConfig, SessionContext, col};
@@ -43,13 +47,29 @@ fn schema() -> SchemaRef {
     ]))
 }
 
+/// How a test's tables are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// In memory, in no order.
+    Unsorted,
+    /// In memory, each partition in (k, t) order and declared so; keys span partitions.
+    Sorted,
+    /// A lake's shape: one Parquet file per partition, cut by time, each file in (k, t)
+    /// order and declared so, with statistics (the time-aligned layout's input).
+    TimeFiles,
+}
+
+/// Nulls last, as the operator requires.
+fn sort_by_key_and_time(rows: &mut [Row]) {
+    rows.sort_by_key(|r| (r.key.is_none(), r.key, r.time.is_none(), r.time));
+}
+
 /// `rows` as a table of `partitions` partitions, each in batches of `batch` rows. With
 /// `sorted`, rows are put in (k, t) order and the table declares it.
 fn table(rows: &[Row], partitions: usize, batch: usize, sorted: bool) -> MemTable {
     let mut rows = rows.to_vec();
     if sorted {
-        // Nulls last, as the operator requires.
-        rows.sort_by_key(|r| (r.key.is_none(), r.key, r.time.is_none(), r.time));
+        sort_by_key_and_time(&mut rows);
     }
     let per_partition = rows.len().div_ceil(partitions).max(1);
     let mut parts: Vec<Vec<RecordBatch>> = rows
@@ -66,6 +86,53 @@ fn table(rows: &[Row], partitions: usize, batch: usize, sorted: bool) -> MemTabl
     } else {
         table
     }
+}
+
+/// `rows` cut by time into `partitions` Parquet files under `dir` (times in order, nulls in the
+/// last; equal times may fall on both sides of a cut), each file sorted by (k, t), registered
+/// as `name` with that order declared. Returns whether every file holds a time, i.e. whether
+/// every partition's span is known.
+async fn time_files(
+    ctx: &SessionContext,
+    name: &str,
+    rows: &[Row],
+    partitions: usize,
+    batch: usize,
+    dir: &Path,
+) -> bool {
+    let mut rows = rows.to_vec();
+    rows.sort_by_key(|r| (r.time.is_none(), r.time));
+    let folder = dir.join(name);
+    std::fs::create_dir_all(&folder).unwrap();
+    let per_file = rows.len().div_ceil(partitions).max(1);
+    let mut every_file_has_a_time = rows.len() >= partitions;
+    for (i, part) in rows.chunks(per_file).enumerate() {
+        let mut part = part.to_vec();
+        every_file_has_a_time &= part.iter().any(|r| r.time.is_some());
+        sort_by_key_and_time(&mut part);
+        let file = std::fs::File::create(folder.join(format!("{i:03}.parquet"))).unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema(), None).unwrap();
+        for rows in part.chunks(batch) {
+            writer.write(&to_batch(rows)).unwrap();
+        }
+        writer.close().unwrap();
+    }
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_file_sort_order(vec![vec![
+            col("k").sort(true, false),
+            col("t").sort(true, false),
+        ]]);
+    ctx.register_listing_table(
+        name,
+        folder.to_str().unwrap(),
+        options,
+        Some(schema()),
+        None,
+    )
+    .await
+    .unwrap();
+    every_file_has_a_time && rows.chunks(per_file).count() == partitions
 }
 
 fn to_batch(rows: &[Row]) -> RecordBatch {
@@ -147,7 +214,7 @@ struct Setup {
     /// while several left rows' pairs wait for one flush.
     input_batch: usize,
     partitions: usize,
-    sorted: bool,
+    shape: Shape,
 }
 
 fn context(setup: Setup, runtime: Arc<RuntimeEnv>) -> SessionContext {
@@ -157,23 +224,46 @@ fn context(setup: Setup, runtime: Arc<RuntimeEnv>) -> SessionContext {
     session_with(setup.engine, config, runtime)
 }
 
-/// The join's (left id, right id) pairs, sorted, and its physical plan.
-fn run(left: &[Row], right: &[Row], sql: &str, setup: Setup) -> (Vec<(i64, i64)>, String) {
+/// What a run found and how.
+struct Outcome {
+    /// (left id, right id), sorted.
+    pairs: Vec<(i64, i64)>,
+    plan: String,
+    /// Time files whose spans are all known (the time-aligned layout's precondition).
+    spans_known: bool,
+}
+
+fn run(left: &[Row], right: &[Row], sql: &str, setup: Setup) -> Outcome {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
+    let dir = tempfile::tempdir().unwrap();
     runtime.block_on(async {
         let ctx = context(setup, Arc::default());
-        let (p, b, s) = (setup.partitions, setup.input_batch, setup.sorted);
-        ctx.register_table("l", Arc::new(table(left, p, b, s)))
-            .unwrap();
-        ctx.register_table("r", Arc::new(table(right, p, b, s)))
-            .unwrap();
+        let (p, b) = (setup.partitions, setup.input_batch);
+        let spans_known = match setup.shape {
+            Shape::TimeFiles => {
+                time_files(&ctx, "l", left, p, b, dir.path()).await
+                    & time_files(&ctx, "r", right, p, b, dir.path()).await
+            }
+            Shape::Sorted | Shape::Unsorted => {
+                let sorted = setup.shape == Shape::Sorted;
+                ctx.register_table("l", Arc::new(table(left, p, b, sorted)))
+                    .unwrap();
+                ctx.register_table("r", Arc::new(table(right, p, b, sorted)))
+                    .unwrap();
+                false
+            }
+        };
         let frame = ctx.sql(sql).await.unwrap();
         let plan = frame.clone().create_physical_plan().await.unwrap();
-        let plan_text = displayable(plan.as_ref()).indent(false).to_string();
+        let plan = displayable(plan.as_ref()).indent(false).to_string();
         let batches = frame.collect().await.unwrap();
-        (pairs(&batches), plan_text)
+        Outcome {
+            pairs: pairs(&batches),
+            plan,
+            spans_known,
+        }
     })
 }
 
@@ -224,7 +314,7 @@ fn numbered(mut rows: Vec<Row>) -> Vec<Row> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
     #[test]
     fn operator_sql_and_reference_agree(
@@ -234,17 +324,24 @@ proptest! {
         batch in prop::sample::select(vec![1usize, 3, 13, 8192]),
         input_batch in prop::sample::select(vec![1usize, 2, 8192]),
         partitions in prop::sample::select(vec![1usize, 3]),
-        sorted in any::<bool>(),
+        shape in prop::sample::select(vec![Shape::Unsorted, Shape::Sorted, Shape::TimeFiles]),
     ) {
         let (left, right) = (numbered(left), numbered(right));
         let query = &QUERIES[query];
         let expected = reference(&left, &right, query);
-        let setup = Setup { engine: Engine::Operator, batch, input_batch, partitions, sorted };
-        let (found, plan) = run(&left, &right, query.sql, setup);
+        let setup = Setup { engine: Engine::Operator, batch, input_batch, partitions, shape };
+        let found = run(&left, &right, query.sql, setup);
+        let plan = &found.plan;
         prop_assert!(plan.contains("WindowJoinExec"), "{}", plan);
-        prop_assert_eq!(&found, &expected, "{}", plan);
+        // Time files with known spans (at most 3, so no partner is read more than 3 times)
+        // are joined time-aligned, straight from the files.
+        if found.spans_known {
+            prop_assert!(plan.contains("time-aligned"), "{}", plan);
+            prop_assert!(!plan.contains("RepartitionExec"), "{}", plan);
+        }
+        prop_assert_eq!(&found.pairs, &expected, "{}", plan);
         let stock = Setup { engine: Engine::Sql, ..setup };
-        prop_assert_eq!(&run(&left, &right, query.sql, stock).0, &expected);
+        prop_assert_eq!(&run(&left, &right, query.sql, stock).pairs, &expected);
     }
 }
 
@@ -261,9 +358,9 @@ fn plan_of(sql: &str, engine: Engine) -> String {
         batch: 8192,
         input_batch: 8192,
         partitions: 2,
-        sorted: true,
+        shape: Shape::Sorted,
     };
-    run(&rows, &rows, sql, setup).1
+    run(&rows, &rows, sql, setup).plan
 }
 
 #[test]
@@ -339,7 +436,7 @@ fn memory_stays_bounded_by_the_window_not_the_key() {
                 batch: 1024,
                 input_batch: 1024,
                 partitions: 1,
-                sorted: true,
+                shape: Shape::Sorted,
             };
             let ctx = context(setup, pool);
             ctx.register_table("l", Arc::new(table(&left, 1, 1024, true)))
@@ -405,12 +502,6 @@ fn plans_round_trip_through_protobuf() {
     let sql = "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k \
                AND r.t BETWEEN l.t AND l.t + INTERVAL '5 seconds' AND l.v <> r.v";
     let dir = tempfile::tempdir().unwrap();
-    for (name, rows) in [("l", &left[..]), ("r", &right[..])] {
-        let file = std::fs::File::create(dir.path().join(format!("{name}.parquet"))).unwrap();
-        let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema(), None).unwrap();
-        writer.write(&to_batch(rows)).unwrap();
-        writer.close().unwrap();
-    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -420,15 +511,11 @@ fn plans_round_trip_through_protobuf() {
             batch: 2,
             input_batch: 2,
             partitions: 2,
-            sorted: false,
+            shape: Shape::TimeFiles,
         };
         let ctx = context(setup, Arc::default());
-        for name in ["l", "r"] {
-            let path = dir.path().join(format!("{name}.parquet"));
-            ctx.register_parquet(name, path.to_str().unwrap(), Default::default())
-                .await
-                .unwrap();
-        }
+        assert!(time_files(&ctx, "l", &left, 2, 2, dir.path()).await);
+        assert!(time_files(&ctx, "r", &right, 2, 2, dir.path()).await);
         let frame = ctx.sql(sql).await.unwrap();
         assert_eq!(pairs(&frame.clone().collect().await.unwrap()), expected);
 
@@ -458,15 +545,17 @@ fn plans_round_trip_through_protobuf() {
         let bytes = physical_plan_to_bytes_with_extension_codec(physical.clone(), &codec).unwrap();
         let decoded =
             physical_plan_from_bytes_with_extension_codec(&bytes, &ctx.task_ctx(), &codec).unwrap();
-        // The operator's line (keys, window, residual) survives; DataFusion's proto drops a
-        // scan hint of its own (`sort_order_for_reorder`), so the scans are not compared.
+        // The operator's line (keys, window, residual, layout) survives; DataFusion's proto
+        // drops a scan hint of its own (`sort_order_for_reorder`), so the scans are not
+        // compared. The decoded join reads the files' partitions time-aligned, as planned.
         let join_line = |plan: &dyn datafusion::physical_plan::ExecutionPlan| {
             let text = displayable(plan).indent(false).to_string();
             text.lines()
                 .find(|line| line.contains("WindowJoinExec"))
                 .map(str::to_string)
         };
-        assert!(join_line(decoded.as_ref()).is_some());
+        let line = join_line(decoded.as_ref()).unwrap_or_default();
+        assert!(line.contains("layout=time-aligned"), "{line}");
         assert_eq!(join_line(decoded.as_ref()), join_line(physical.as_ref()));
         let batches = collect(decoded, ctx.task_ctx()).await.unwrap();
         assert_eq!(pairs(&batches), expected);

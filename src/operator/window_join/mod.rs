@@ -27,11 +27,15 @@
 //! predicate compiled as a DataFusion physical expression, and coalesced into batches of the
 //! session's batch size.
 //!
-//! Parallel: equal keys must meet in one partition, so the inputs are key-partitioned the same
-//! way and each partition is merged on its own. Over the lake each date file is already in
-//! (key, time) order, so DataFusion only adds an order-preserving repartition (when the
-//! session prefers existing sorts), never a sort; inputs without that order get DataFusion's
-//! sort.
+//! Parallel, in one of two layouts (`layout.rs`, chosen when planning):
+//! - time-aligned, where each input partition's time span is known from its statistics (a
+//!   lake's date files): each output partition joins a run of the larger side's partitions
+//!   one after another, each with only the other side's partitions its span can reach, read
+//!   straight from the files. No repartition, no sort, no merge of the large side.
+//! - key-partitioned otherwise: both inputs are hash-partitioned by key the same way and each
+//!   partition is merged on its own. Inputs already in (key, time) order get an
+//!   order-preserving repartition (when the session prefers existing sorts); others are
+//!   sorted by DataFusion.
 
 mod exec;
 mod layout;
