@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use retrohunt::catalog::schema::Table;
 use retrohunt::generate::{TenantFormat, TenantSpec, generate};
 
-use crate::util::{LakeRow, read_table};
+use crate::util::lake_content as content;
 
 fn ingest(lake: &Path, input: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_retrohunt"))
@@ -22,18 +22,6 @@ fn ingest(lake: &Path, input: &Path) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// Every row of both tables, sorted: the lake's content, whatever its files' order.
-fn content(lake: &Path) -> Vec<Vec<LakeRow>> {
-    Table::ALL
-        .into_iter()
-        .map(|table| {
-            let mut rows = read_table(lake, table);
-            rows.sort_by(|a, b| (&a.id, &a.time_generated).cmp(&(&b.id, &b.time_generated)));
-            rows
-        })
-        .collect()
 }
 
 /// `hunt` and `sql` read the lake, and nothing but `date=*/data.parquet` lies in its tables.

@@ -1,6 +1,7 @@
 //! The lake's promises: one sorted file per (table, date) with the order declared in
 //! `sorting_columns`, deduplication by `Id` keeping the earliest copy even across dates, and
-//! re-ingest adding nothing.
+//! re-ingest adding nothing, and the same lake however many rounds a memory limit cuts the
+//! ingest into.
 
 use std::path::Path;
 
@@ -8,7 +9,10 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use retrohunt::catalog::schema::{Table, col, lake_schema};
 use retrohunt::lake::layout;
 
-use crate::util::{assert_accounted, ingest, read_table, samples};
+use retrohunt::generate::{TenantFormat, TenantSpec, generate};
+use retrohunt::ingest::IngestOptions;
+
+use crate::util::{assert_accounted, ingest, ingest_options, lake_content, read_table, samples};
 
 fn record(id: &str, time: &str, upn: &str, ip: &str) -> String {
     format!(
@@ -158,4 +162,47 @@ fn duplicates_inside_one_ingest_keep_the_earliest() {
             .collect::<Vec<_>>(),
         ["4.4.4.4"]
     );
+}
+
+/// Under a small memory limit the rows are committed in many rounds, each merging with (and
+/// deduplicating against) the dates already written; the lake ends with exactly the rows of
+/// one round, and the accounting holds.
+#[test]
+fn a_small_memory_limit_commits_in_rounds_to_the_same_lake() {
+    let input = tempfile::tempdir().unwrap();
+    generate(
+        &TenantSpec::new(30, 3, 4),
+        TenantFormat::Diagnostic,
+        input.path(),
+    )
+    .unwrap();
+    let run = |memory_limit| {
+        let lake = tempfile::tempdir().unwrap();
+        let options = IngestOptions {
+            inputs: vec![input.path().to_path_buf()],
+            memory_limit,
+            ..IngestOptions::default()
+        };
+        let summary = ingest_options(lake.path(), &options).unwrap();
+        assert_accounted(&summary);
+        (summary, lake_content(lake.path()), lake)
+    };
+    let (one, expected, _one) = run(None);
+    let (many, found, _many) = run(Some(256 * 1024));
+    assert_eq!(one.rounds, 1);
+    assert!(many.rounds > 3, "{} rounds", many.rounds);
+    assert!(many.files_written > one.files_written);
+    // A copy earlier than one a previous round wrote supersedes it: it is written, and the
+    // stored copy counted as superseded. Net, the same rows.
+    let superseded = |s: &retrohunt::ingest::Summary| -> u64 {
+        Table::ALL.iter().map(|&t| s.table(t).superseded).sum()
+    };
+    assert_eq!(superseded(&one), 0);
+    assert_eq!(many.written() - superseded(&many), one.written());
+    assert_eq!(many.duplicates() + superseded(&many), one.duplicates());
+    assert!(
+        one.duplicates() > 0,
+        "the generator re-delivers some records"
+    );
+    assert_eq!(found, expected);
 }

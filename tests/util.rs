@@ -40,13 +40,21 @@ pub fn ingest_with(
     read: ReadOptions,
     strict: bool,
 ) -> Result<Summary, ingest::IngestError> {
-    let writer = LakeWriter::open(lake, || {}).expect("open lake");
     let options = IngestOptions {
         inputs: inputs.to_vec(),
         read,
         strict,
+        memory_limit: None,
     };
-    ingest::ingest(&writer, &options, &ProgressBar::hidden())
+    ingest_options(lake, &options)
+}
+
+pub fn ingest_options(
+    lake: &Path,
+    options: &IngestOptions,
+) -> Result<Summary, ingest::IngestError> {
+    let writer = LakeWriter::open(lake, || {}).expect("open lake");
+    ingest::ingest(&writer, options, &ProgressBar::hidden())
 }
 
 pub fn ingest(lake: &Path, inputs: &[PathBuf]) -> Summary {
@@ -128,6 +136,18 @@ pub fn read_table(lake: &Path, table: Table) -> Vec<LakeRow> {
         }
     }
     rows
+}
+
+/// Every row of both tables, sorted: the lake's content, whatever its files' order.
+pub fn lake_content(lake: &Path) -> Vec<Vec<LakeRow>> {
+    Table::ALL
+        .into_iter()
+        .map(|table| {
+            let mut rows = read_table(lake, table);
+            rows.sort_by(|a, b| (&a.id, &a.time_generated).cmp(&(&b.id, &b.time_generated)));
+            rows
+        })
+        .collect()
 }
 
 pub fn find<'a>(rows: &'a [LakeRow], id: &str) -> &'a LakeRow {

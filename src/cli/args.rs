@@ -64,6 +64,11 @@ pub struct IngestArgs {
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Memory the rows read but not yet written may use (e.g. 2GiB): they are committed to
+    /// the lake in rounds of a quarter of it (sorting and merging with the lake's files needs
+    /// the rest). [default: 60% of the machine's memory, in rounds of at most 1 GiB]
+    #[arg(long, value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -9,6 +9,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use retrohunt::ingest::{self, IngestError, IngestOptions, ReadOptions};
 use retrohunt::lake::LakeWriter;
 
+use retrohunt::engine::default_memory_limit;
+
 use super::EXIT_USAGE;
 use super::args::IngestArgs;
 
@@ -37,6 +39,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
             table: args.table,
         },
         strict: args.strict,
+        memory_limit: args.memory_limit.or_else(default_memory_limit),
     };
     let result = ingest::ingest(&lake, &options, &progress);
     progress.finish_and_clear();

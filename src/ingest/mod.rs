@@ -32,7 +32,8 @@ pub use summary::{Summary, TableSummary};
 use crate::catalog::schema::Table;
 use crate::lake::{LakeError, LakeWriter, Manifest, layout};
 
-/// Rows are committed once this much Arrow memory is buffered.
+/// Rows are committed once this much Arrow memory is buffered; a larger round gains nothing
+/// and delays the first commit.
 const ROUND_BYTES: usize = 1 << 30;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,16 @@ pub struct IngestOptions {
     pub read: ReadOptions,
     /// Stop at the first bad record instead of keeping it in `_rejects`.
     pub strict: bool,
+    /// Rows read but not yet written are kept to a quarter of this (sorting and merging them
+    /// with the lake's files needs the rest).
+    pub memory_limit: Option<usize>,
+}
+
+impl IngestOptions {
+    fn round_bytes(&self) -> usize {
+        self.memory_limit
+            .map_or(ROUND_BYTES, |limit| (limit / 4).min(ROUND_BYTES))
+    }
 }
 
 /// Ingests `options.inputs` into the lake; `progress` advances by bytes read.
@@ -144,7 +155,7 @@ pub fn ingest(
                 }
                 summary.add_file(&outcome);
                 round.add(&mut outcome);
-                if round.bytes >= ROUND_BYTES {
+                if round.bytes >= options.round_bytes() {
                     round.commit(lake, &mut manifest, &mut summary)?;
                 }
             }
@@ -194,6 +205,9 @@ impl Round {
         manifest: &mut Manifest,
         summary: &mut Summary,
     ) -> Result<(), IngestError> {
+        if self.batches.iter().any(|b| !b.is_empty()) {
+            summary.rounds += 1;
+        }
         for table in Table::ALL {
             let batches = std::mem::take(&mut self.batches[table as usize]);
             let stats = lake.commit(table, batches)?;

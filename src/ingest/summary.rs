@@ -33,6 +33,10 @@ pub struct Summary {
     pub time_from_created: u64,
     pub rejects_file: Option<PathBuf>,
     pub elapsed: Duration,
+    /// Rounds of rows committed (see `IngestOptions::memory_limit`), and the date files they
+    /// wrote (a date touched by several rounds is rewritten by each).
+    pub rounds: u64,
+    pub files_written: u64,
 }
 
 impl Summary {
@@ -68,6 +72,7 @@ impl Summary {
         summary.written += stats.written;
         summary.duplicates += stats.duplicates;
         summary.superseded += stats.superseded;
+        self.files_written += stats.files_written;
     }
 }
 
@@ -77,13 +82,16 @@ impl fmt::Display for Summary {
         let mb = self.bytes as f64 / 1e6;
         writeln!(
             f,
-            "read {} files ({:.1} MB) in {:.2} s ({:.1} MB/s, {:.0} records/s); {} unchanged files skipped",
+            "read {} files ({:.1} MB) in {:.2} s ({:.1} MB/s, {:.0} records/s); {} unchanged files \
+             skipped; {} date files written in {} rounds",
             self.files,
             mb,
             seconds,
             mb / seconds.max(1e-9),
             self.records as f64 / seconds.max(1e-9),
             self.unchanged_files,
+            self.files_written,
+            self.rounds,
         )?;
         writeln!(
             f,

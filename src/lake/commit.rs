@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::TimestampNanosecondType;
@@ -121,17 +122,58 @@ pub fn commit(root: &Path, table: Table, new: Vec<RecordBatch>) -> Result<Commit
         }
     }
     let staging = layout::staging_dir(root);
-    for date in changed {
+    let changed: Vec<NaiveDate> = changed.into_iter().collect();
+    // Each date is its own file: sorting and compressing them is spread over the cores.
+    let written = in_parallel(&changed, |&date| {
         let target = layout::data_file(root, table, date);
         match rows_by_date.get(&date) {
-            Some(rows) => {
-                file::write_sorted(&staging, &target, &batches, rows)?;
-                stats.files_written += 1;
-            }
-            None => remove_date(root, table, date)?,
+            Some(rows) => file::write_sorted(&staging, &target, &batches, rows).map(|()| 1),
+            None => remove_date(root, table, date).map(|()| 0),
         }
-    }
+    })?;
+    stats.files_written = written.iter().sum();
     Ok(stats)
+}
+
+/// `work` on every item, on up to one thread per core; the first error wins (the other
+/// threads finish the item they hold and stop).
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&T) -> Result<R, LakeError> + Sync,
+) -> Result<Vec<R>, LakeError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(items.len());
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Vec<Vec<(usize, Result<R, LakeError>)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    while !failed.load(Ordering::Relaxed) {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        let result = work(item);
+                        failed.fetch_or(result.is_err(), Ordering::Relaxed);
+                        done.push((i, result));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    let mut results: Vec<(usize, Result<R, LakeError>)> = results.into_iter().flatten().collect();
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, result)| result).collect()
 }
 
 /// A date whose every row was superseded by an earlier copy on another date.
