@@ -83,7 +83,7 @@ impl fmt::Display for Summary {
         writeln!(
             f,
             "read {} files ({:.1} MB) in {:.2} s ({:.1} MB/s, {:.0} records/s); {} unchanged files \
-             skipped; {} date files written in {} rounds",
+             skipped; date files written: {}, commit rounds: {}",
             self.files,
             mb,
             seconds,
