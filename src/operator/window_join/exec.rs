@@ -123,16 +123,22 @@ impl WindowJoinExec {
         self.layout
     }
 
+    /// The left and right inputs as the layout sees them.
+    fn sides(&self) -> (SideSpans<'_>, SideSpans<'_>) {
+        let left = SideSpans {
+            plan: &self.left,
+            time: &self.left_time,
+        };
+        let right = SideSpans {
+            plan: &self.right,
+            time: &self.right_time,
+        };
+        (left, right)
+    }
+
     fn alignment(&self, driver: Driver, outputs: usize) -> Arc<Alignment> {
         let alignment = self.alignment.get_or_init(|| {
-            let left = SideSpans {
-                plan: &self.left,
-                time: &self.left_time,
-            };
-            let right = SideSpans {
-                plan: &self.right,
-                time: &self.right_time,
-            };
+            let (left, right) = self.sides();
             let bounds = (self.lower.inclusive_lower(), self.upper.inclusive_upper());
             Arc::new(Alignment::new(driver, (&left, &right), bounds, outputs))
         });
@@ -192,14 +198,7 @@ impl WindowJoinExec {
         if partners.is_empty() {
             return Ok(None);
         }
-        let left = SideSpans {
-            plan: &self.left,
-            time: &self.left_time,
-        };
-        let right = SideSpans {
-            plan: &self.right,
-            time: &self.right_time,
-        };
+        let (left, right) = self.sides();
         let (left_keys, right_keys) = self.keys();
         let ((driver_side, driver_name), (partner_side, partner_name, partner_keys)) = match driver
         {
