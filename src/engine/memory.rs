@@ -2,9 +2,11 @@
 //! error naming the pool's largest consumers, instead of the kernel killing the process and
 //! everything else on the machine with it.
 
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use datafusion::common::Result;
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::SessionConfig;
 
@@ -56,15 +58,20 @@ pub fn session_config(limit: Option<usize>) -> SessionConfig {
     config
 }
 
-/// A runtime whose pool holds at most `limit` bytes (unbounded with `None`). The pool tracks
-/// its largest consumers, so an error says who held the memory.
+/// A runtime whose pool holds at most `limit` bytes (unbounded with `None`). The pool is
+/// fair to the operators that can spill (sorts): each gets a share of what the others cannot
+/// give back, so several sorts spill instead of the first one taking everything and the last
+/// one failing. It tracks its largest consumers, so an error says who held the memory.
 ///
 /// # Errors
 /// DataFusion refusing the runtime configuration.
 pub fn runtime(limit: Option<usize>) -> Result<Arc<RuntimeEnv>> {
     match limit {
         Some(limit) => RuntimeEnvBuilder::new()
-            .with_memory_limit(limit, 1.0)
+            .with_memory_pool(Arc::new(TrackConsumersPool::new(
+                FairSpillPool::new(limit),
+                NonZeroUsize::new(5).expect("five is not zero"),
+            )))
             .build_arc(),
         None => RuntimeEnvBuilder::new().build_arc(),
     }
