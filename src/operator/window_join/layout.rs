@@ -86,6 +86,9 @@ pub enum Span {
 /// key-partitioned join reads less.
 const MAX_PARTNER_READS: f64 = 3.0;
 
+/// One input partition's span and estimated rows.
+type Partition = (Span, usize);
+
 /// One side of the join as the layout sees it.
 pub struct SideSpans<'a> {
     pub plan: &'a Arc<dyn ExecutionPlan>,
@@ -93,8 +96,7 @@ pub struct SideSpans<'a> {
 }
 
 impl SideSpans<'_> {
-    /// Each partition's span and estimated rows.
-    fn partitions(&self) -> Vec<(Span, usize)> {
+    fn partitions(&self) -> Vec<Partition> {
         let context = StatisticsContext::new();
         let partitions = self.plan.output_partitioning().partition_count();
         (0..partitions)
@@ -165,12 +167,23 @@ impl Alignment {
     pub fn new(
         driver: Driver,
         (left, right): (&SideSpans, &SideSpans),
+        bounds: (i64, i64),
+        outputs: usize,
+    ) -> Self {
+        let partitions = (left.partitions(), right.partitions());
+        Self::of_partitions(driver, partitions, bounds, outputs)
+    }
+
+    /// From each side's (span, rows) per partition.
+    fn of_partitions(
+        driver: Driver,
+        (left, right): (Vec<Partition>, Vec<Partition>),
         (lower, upper): (i64, i64),
         outputs: usize,
     ) -> Self {
         let (driver_side, partner_side) = match driver {
-            Driver::Left => (left.partitions(), right.partitions()),
-            Driver::Right => (right.partitions(), left.partitions()),
+            Driver::Left => (left, right),
+            Driver::Right => (right, left),
         };
         let meets = driver_side
             .iter()
@@ -237,18 +250,14 @@ pub fn choose(
     {
         return Layout::KeyPartitioned;
     }
-    let total = |side: &SideSpans| {
-        side.partitions()
-            .iter()
-            .map(|&(_, rows)| rows)
-            .sum::<usize>()
-    };
-    let driver = if total(left) > total(right) {
+    let partitions = (left.partitions(), right.partitions());
+    let total = |side: &[Partition]| side.iter().map(|&(_, rows)| rows).sum::<usize>();
+    let driver = if total(&partitions.0) > total(&partitions.1) {
         Driver::Left
     } else {
         Driver::Right
     };
-    let alignment = Alignment::new(driver, (left, right), bounds, outputs);
+    let alignment = Alignment::of_partitions(driver, partitions, bounds, outputs);
     let known = |spans: &[Span]| spans.iter().all(|span| *span != Span::Unknown);
     if known(&alignment.driver)
         && known(&alignment.partners)
@@ -357,6 +366,28 @@ mod tests {
         assert!(!meet(Span::Unknown, Span::Empty, 0, 600));
         assert!(meet(Span::Unknown, day(9), 0, 600));
         assert!(meet(day(9), Span::Unknown, 0, 600));
+    }
+
+    #[test]
+    fn each_day_of_the_driver_meets_its_own_day_and_the_one_before() {
+        let days = |rows: &[usize]| -> Vec<Partition> {
+            rows.iter()
+                .enumerate()
+                .map(|(d, &r)| (day(d as i64), r))
+                .collect()
+        };
+        // The right side (non-interactive) is larger: it drives.
+        let (left, right) = (days(&[10, 10, 10]), days(&[100, 100, 100]));
+        let alignment = Alignment::of_partitions(Driver::Right, (left, right), (0, 600), 2);
+        assert_eq!(alignment.meets, [vec![0], vec![0, 1], vec![1, 2]]);
+        // Day 1's middle sits exactly at the halfway mark, which starts the second run.
+        assert_eq!(alignment.runs, [vec![0], vec![1, 2]]);
+        // Left days 0 and 1 are read twice, day 2 once.
+        assert!((alignment.partner_reads() - 5.0 / 3.0).abs() < 1e-9);
+        // Driven from the left, a left day meets its own right day and the next.
+        let (left, right) = (days(&[100, 100, 100]), days(&[10, 10, 10]));
+        let alignment = Alignment::of_partitions(Driver::Left, (left, right), (0, 600), 2);
+        assert_eq!(alignment.meets, [vec![0, 1], vec![1, 2], vec![2]]);
     }
 
     #[test]
