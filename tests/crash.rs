@@ -9,9 +9,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use retrohunt::catalog::schema::Table;
-use retrohunt::generate::{TenantFormat, TenantSpec, generate};
 
-use crate::util::lake_content as content;
+use crate::util::{diagnostic_tenant, lake_content as content};
 
 fn ingest(lake: &Path, input: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_retrohunt"))
@@ -70,13 +69,7 @@ fn assert_readable(lake: &Path) {
 
 #[test]
 fn sigkill_anywhere_loses_and_duplicates_nothing() {
-    let input = tempfile::tempdir().unwrap();
-    generate(
-        &TenantSpec::new(40, 3, 9),
-        TenantFormat::Diagnostic,
-        input.path(),
-    )
-    .unwrap();
+    let input = diagnostic_tenant(40, 3, 9);
     let clean = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let status = ingest(clean.path(), input.path()).wait().unwrap();
@@ -117,13 +110,7 @@ fn sigkill_anywhere_loses_and_duplicates_nothing() {
 
 #[test]
 fn concurrent_ingests_serialise() {
-    let input = tempfile::tempdir().unwrap();
-    generate(
-        &TenantSpec::new(30, 2, 4),
-        TenantFormat::Diagnostic,
-        input.path(),
-    )
-    .unwrap();
+    let input = diagnostic_tenant(30, 2, 4);
     let clean = tempfile::tempdir().unwrap();
     assert!(ingest(clean.path(), input.path()).wait().unwrap().success());
 

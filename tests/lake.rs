@@ -7,12 +7,12 @@ use std::path::Path;
 
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use retrohunt::catalog::schema::{Table, col, lake_schema};
+use retrohunt::ingest::IngestOptions;
 use retrohunt::lake::layout;
 
-use retrohunt::generate::{TenantFormat, TenantSpec, generate};
-use retrohunt::ingest::IngestOptions;
-
-use crate::util::{assert_accounted, ingest, ingest_options, lake_content, read_table, samples};
+use crate::util::{
+    assert_accounted, diagnostic_tenant, ingest, ingest_options, lake_content, read_table, samples,
+};
 
 fn record(id: &str, time: &str, upn: &str, ip: &str) -> String {
     format!(
@@ -169,13 +169,7 @@ fn duplicates_inside_one_ingest_keep_the_earliest() {
 /// one round, and the accounting holds.
 #[test]
 fn a_small_memory_limit_commits_in_rounds_to_the_same_lake() {
-    let input = tempfile::tempdir().unwrap();
-    generate(
-        &TenantSpec::new(30, 3, 4),
-        TenantFormat::Diagnostic,
-        input.path(),
-    )
-    .unwrap();
+    let input = diagnostic_tenant(30, 3, 4);
     let run = |memory_limit| {
         let lake = tempfile::tempdir().unwrap();
         let options = IngestOptions {

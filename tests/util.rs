@@ -9,6 +9,7 @@ use chrono::{DateTime, SecondsFormat};
 use indicatif::ProgressBar;
 
 use retrohunt::catalog::schema::{Table, Text};
+use retrohunt::generate::{TenantFormat, TenantSpec, generate};
 use retrohunt::ingest::{self, IngestOptions, ReadOptions, Row, RowsBuilder, Summary};
 use retrohunt::lake::{LakeWriter, layout};
 
@@ -136,6 +137,14 @@ pub fn read_table(lake: &Path, table: Table) -> Vec<LakeRow> {
         }
     }
     rows
+}
+
+/// A generated tenant in the diagnostic-archive layout, in a temporary folder.
+pub fn diagnostic_tenant(users: usize, days: u32, seed: u64) -> tempfile::TempDir {
+    let input = tempfile::tempdir().unwrap();
+    let spec = TenantSpec::new(users, days, seed);
+    generate(&spec, TenantFormat::Diagnostic, input.path()).unwrap();
+    input
 }
 
 /// Every row of both tables, sorted: the lake's content, whatever its files' order.

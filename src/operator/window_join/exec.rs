@@ -200,11 +200,9 @@ impl WindowJoinExec {
         }
         let (left, right) = self.sides();
         let (left_keys, right_keys) = self.keys();
-        let ((driver_side, driver_name), (partner_side, partner_name, partner_keys)) = match driver
-        {
-            Driver::Left => ((left, "left"), (right, "right", right_keys)),
-            Driver::Right => ((right, "right"), (left, "left", left_keys)),
-        };
+        let ((driver_side, driver_name), (partner_side, partner_name)) =
+            driver.order(((left, "left"), (right, "right")));
+        let (_, partner_keys) = driver.order((left_keys, right_keys));
         let read = |side: &SideSpans, name, partition: usize, span| {
             let stream = side.plan.execute(partition, context.clone())?;
             let what = format!("partition {partition} of the {name} input");
@@ -232,10 +230,7 @@ impl WindowJoinExec {
                 .with_reservation(reservation)
                 .build()?
         };
-        Ok(Some(match driver {
-            Driver::Left => (driven, partnered),
-            Driver::Right => (partnered, driven),
-        }))
+        Ok(Some(driver.order((driven, partnered))))
     }
 
     pub fn times(&self) -> (&Column, &Column) {
@@ -410,10 +405,7 @@ impl ExecutionPlan for WindowJoinExec {
             let right = self.right.execute(partition, context.clone())?;
             return self.join((left, right), partition, &context, metrics);
         };
-        let partner = match driver {
-            Driver::Left => &self.right,
-            Driver::Right => &self.left,
-        };
+        let (_, partner) = driver.order((&self.left, &self.right));
         if !layout::rereadable(partner) {
             return internal_err!(
                 "WindowJoin: after planning, the input whose partitions the time-aligned join \

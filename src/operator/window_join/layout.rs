@@ -46,6 +46,17 @@ pub enum Driver {
     Right,
 }
 
+impl Driver {
+    /// A (left, right) pair as (driver's, partner's); and, the swap being its own inverse, a
+    /// (driver's, partner's) pair back as (left, right).
+    pub fn order<T>(self, (left, right): (T, T)) -> (T, T) {
+        match self {
+            Driver::Left => (left, right),
+            Driver::Right => (right, left),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
     KeyPartitioned,
@@ -63,10 +74,7 @@ impl fmt::Display for Layout {
         match self {
             Layout::KeyPartitioned => write!(f, "key-partitioned"),
             Layout::TimeAligned { driver, outputs } => {
-                let driver = match driver {
-                    Driver::Left => "left",
-                    Driver::Right => "right",
-                };
+                let (driver, _) = driver.order(("left", "right"));
                 write!(f, "time-aligned(driver={driver}, outputs={outputs})")
             }
         }
@@ -141,7 +149,7 @@ fn as_i64(value: &ScalarValue) -> Option<i64> {
 
 /// Can a left row in `left` pair with a right row in `right`, whose time must lie in
 /// `[left time + lower, left time + upper]`?
-pub fn meet(left: Span, right: Span, lower: i64, upper: i64) -> bool {
+fn meet(left: Span, right: Span, lower: i64, upper: i64) -> bool {
     match (left, right) {
         (Span::Empty, _) | (_, Span::Empty) => false,
         (Span::Within(left_min, left_max), Span::Within(right_min, right_max)) => {
@@ -181,16 +189,13 @@ impl Alignment {
         (lower, upper): (i64, i64),
         outputs: usize,
     ) -> Self {
-        let (driver_side, partner_side) = match driver {
-            Driver::Left => (left, right),
-            Driver::Right => (right, left),
-        };
+        let (driver_side, partner_side) = driver.order((left, right));
         let meets = driver_side
             .iter()
             .map(|&(d, _)| {
-                let meets_partner = |&p: &usize| match driver {
-                    Driver::Left => meet(d, partner_side[p].0, lower, upper),
-                    Driver::Right => meet(partner_side[p].0, d, lower, upper),
+                let meets_partner = |&p: &usize| {
+                    let (left, right) = driver.order((d, partner_side[p].0));
+                    meet(left, right, lower, upper)
                 };
                 (0..partner_side.len()).filter(meets_partner).collect()
             })
@@ -402,6 +407,33 @@ mod tests {
         assert_eq!(contiguous_runs(&[0, 0, 0], 2), [vec![0], vec![1, 2]]);
         assert_eq!(contiguous_runs(&[7], 2), [vec![], vec![0]]);
         assert_eq!(contiguous_runs(&[], 2), [Vec::<usize>::new(), vec![]]);
+    }
+
+    #[test]
+    fn a_batch_outside_its_declared_span_is_an_error() {
+        use datafusion::arrow::array::TimestampNanosecondArray;
+        use datafusion::arrow::datatypes::{Field, Schema, TimeUnit};
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "t",
+            DataType::Timestamp(TimeUnit::Nanosecond, None),
+            true,
+        )]));
+        let batch = |times: Vec<Option<i64>>| {
+            let times = TimestampNanosecondArray::from(times);
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(times)]).unwrap()
+        };
+        let what = "partition 3 of the left input";
+        // Both ends inclusive; nulls are not times.
+        assert!(check_batch(&batch(vec![Some(10), None, Some(20)]), 0, (10, 20), what).is_ok());
+        for outside in [9, 21] {
+            let error = check_batch(&batch(vec![Some(15), Some(outside)]), 0, (10, 20), what)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains(what) && error.contains("outside the span"),
+                "{error}"
+            );
+        }
     }
 
     #[test]
