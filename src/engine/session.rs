@@ -9,6 +9,7 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::operator::planner::WindowJoinQueryPlanner;
+use crate::operator::prefix_sort::rule::PrefixSortRule;
 use crate::operator::rule::WindowJoinRule;
 
 /// How the hunt executes.
@@ -45,6 +46,7 @@ pub fn session_with(
                 .with_config(config)
                 .with_optimizer_rule(Arc::new(WindowJoinRule))
                 .with_query_planner(Arc::new(WindowJoinQueryPlanner))
+                .with_physical_optimizer_rule(Arc::new(PrefixSortRule))
         }
     };
     SessionContext::new_with_state(builder.build())
