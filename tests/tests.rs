@@ -7,6 +7,7 @@
 //! - `crash`: SIGKILL at random points of an ingest; two ingests at once.
 //! - `hunt_reference`: the hunt on every engine against a reference implementation of SPEC §1.
 //! - `window_join`: the operator on band joins users write; its plans; its memory bound.
+//! - `prefix_sort`: the hunt's sort against DataFusion's; its hand-over when memory is short.
 //! - `cli`: the real binary.
 //! - `triage`: exclusions per rule kind, enrichment on a known history, the summary.
 //! - `bench`: `retrohunt bench` runs, compares engines, and catches one that differs.
@@ -21,5 +22,6 @@ mod ingest_formats;
 mod ingest_rejects;
 mod ingest_samples;
 mod lake;
+mod prefix_sort;
 mod triage;
 mod window_join;
