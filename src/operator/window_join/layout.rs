@@ -61,8 +61,7 @@ impl Driver {
 pub enum Layout {
     KeyPartitioned,
     /// Output partition `g` joins a contiguous run of driver partitions, one after another,
-    /// so `outputs` (the session's target partitions) runs go in parallel and each sorts
-    /// nothing more than its own.
+    /// so `outputs` runs go in parallel and each sorts nothing more than its own.
     TimeAligned {
         driver: Driver,
         outputs: usize,
@@ -239,6 +238,13 @@ fn contiguous_runs(rows: &[usize], outputs: usize) -> Vec<Vec<usize>> {
     runs
 }
 
+/// Runs per core of a time-aligned join. Dates differ in size and do not divide evenly among
+/// the cores (a week is 4 + 3 days on two); with two runs per core, tokio moves a run to
+/// whichever core is free, and a core left with the long run no longer finishes alone. Each
+/// run holds one window, so the operator's memory doubles: 8 to 16 MiB on the 10,000-user
+/// tenant. Measured on its first 7 days: 0.59 s against 0.68–0.71 s with one run per core.
+const RUNS_PER_CORE: usize = 2;
+
 /// Time-aligned when every partition's span is known, both inputs can be read more than once,
 /// each has at least the session's target partitions (so DataFusion adds no repartition below
 /// the join for parallelism), and partners are read few times; otherwise key-partitioned.
@@ -248,9 +254,8 @@ pub fn choose(
     bounds: (i64, i64),
     target_partitions: usize,
 ) -> Layout {
-    let outputs = target_partitions.max(1);
-    let wide_enough =
-        |side: &SideSpans| side.plan.output_partitioning().partition_count() >= outputs;
+    let cores = target_partitions.max(1);
+    let wide_enough = |side: &SideSpans| side.plan.output_partitioning().partition_count() >= cores;
     if !(wide_enough(left) && wide_enough(right) && rereadable(left.plan) && rereadable(right.plan))
     {
         return Layout::KeyPartitioned;
@@ -262,6 +267,8 @@ pub fn choose(
     } else {
         Driver::Right
     };
+    let (driver_partitions, _) = driver.order((partitions.0.len(), partitions.1.len()));
+    let outputs = (cores * RUNS_PER_CORE).min(driver_partitions);
     let alignment = Alignment::of_partitions(driver, partitions, bounds, outputs);
     let known = |spans: &[Span]| spans.iter().all(|span| *span != Span::Unknown);
     if known(&alignment.driver)
