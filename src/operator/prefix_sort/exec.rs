@@ -15,7 +15,7 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{LexOrdering, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::EmissionType;
 use datafusion::physical_plan::metrics::{
-    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+    BaselineMetrics, Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet, RecordOutput,
 };
 use datafusion::physical_plan::sorts::sort::SortExec;
 use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
@@ -359,7 +359,9 @@ impl Sorted {
             *next += 1;
             Some((batch, state))
         })
-        .inspect_ok(move |batch| baseline.record_output(batch.num_rows()));
+        .inspect_ok(move |batch| {
+            batch.record_output(&baseline);
+        });
         Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), output))
     }
 
