@@ -10,7 +10,7 @@ use datafusion::execution::context::QueryPlanner;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{LogicalPlan, UserDefinedLogicalNode};
 use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 
 use super::node::WindowJoinNode;
@@ -61,6 +61,13 @@ impl ExtensionPlanner for WindowJoinPlanner {
             time(left_schema, &band.left_time)?,
             time(right_schema, &band.right_time)?,
         );
+        let (left_keys, right_keys): (Vec<_>, Vec<_>) = on.iter().cloned().unzip();
+        let in_order = |plan: &Arc<dyn ExecutionPlan>, keys, time| {
+            plan.equivalence_properties()
+                .ordering_satisfy(WindowJoinExec::lex_ordering(keys, time))
+        };
+        let streamed =
+            in_order(left, left_keys, &left_time)? && in_order(right, right_keys, &right_time)?;
         let layout = choose_layout(
             &SideSpans {
                 plan: left,
@@ -72,6 +79,7 @@ impl ExtensionPlanner for WindowJoinPlanner {
             },
             (band.lower.inclusive_lower(), band.upper.inclusive_upper()),
             session.config().target_partitions(),
+            streamed,
         );
         let exec = WindowJoinExec::try_new(
             left.clone(),

@@ -245,7 +245,8 @@ impl WindowJoinExec {
         self.residual.as_ref()
     }
 
-    fn lex_ordering(keys: Vec<PhysicalExprRef>, time: &Column) -> LexOrdering {
+    /// The (keys, time) order each input must arrive in.
+    pub(crate) fn lex_ordering(keys: Vec<PhysicalExprRef>, time: &Column) -> LexOrdering {
         let time: PhysicalExprRef = Arc::new(time.clone());
         let exprs = keys
             .into_iter()

@@ -238,21 +238,26 @@ fn contiguous_runs(rows: &[usize], outputs: usize) -> Vec<Vec<usize>> {
     runs
 }
 
-/// Runs per core of a time-aligned join. Dates differ in size and do not divide evenly among
-/// the cores (a week is 4 + 3 days on two); with two runs per core, tokio moves a run to
-/// whichever core is free, and a core left with the long run no longer finishes alone. Each
-/// run holds one window, so the operator's memory doubles: 8 to 16 MiB on the 10,000-user
-/// tenant. Measured on its first 7 days: 0.59 s against 0.68–0.71 s with one run per core.
+/// Runs per core of a time-aligned join whose inputs stream in (key, time) order. Dates differ
+/// in size and do not divide evenly among the cores (a week is 4 + 3 days on two); with two
+/// runs per core, tokio moves a run to whichever core is free, and a core left with the long
+/// run no longer finishes alone. Each run holds one window, so the operator's memory doubles:
+/// 8 to 16 MiB on the 10,000-user tenant. Measured on its first 7 days: 0.59 s against
+/// 0.68–0.71 s with one run per core. Where each date file must be sorted first (hunting on
+/// `CreatedDateTime`), a run holds its sorted files whole, and twice the runs would hold twice
+/// the files: the 30-day hunt then failed under a 512 MiB limit that one run per core meets.
 const RUNS_PER_CORE: usize = 2;
 
 /// Time-aligned when every partition's span is known, both inputs can be read more than once,
 /// each has at least the session's target partitions (so DataFusion adds no repartition below
 /// the join for parallelism), and partners are read few times; otherwise key-partitioned.
+/// `streamed`: both inputs already arrive in (key, time) order.
 pub fn choose(
     left: &SideSpans,
     right: &SideSpans,
     bounds: (i64, i64),
     target_partitions: usize,
+    streamed: bool,
 ) -> Layout {
     let cores = target_partitions.max(1);
     let wide_enough = |side: &SideSpans| side.plan.output_partitioning().partition_count() >= cores;
@@ -268,7 +273,8 @@ pub fn choose(
         Driver::Right
     };
     let (driver_partitions, _) = driver.order((partitions.0.len(), partitions.1.len()));
-    let outputs = (cores * RUNS_PER_CORE).min(driver_partitions);
+    let runs_per_core = if streamed { RUNS_PER_CORE } else { 1 };
+    let outputs = (cores * runs_per_core).min(driver_partitions);
     let alignment = Alignment::of_partitions(driver, partitions, bounds, outputs);
     let known = |spans: &[Span]| spans.iter().all(|span| *span != Span::Unknown);
     if known(&alignment.driver)
