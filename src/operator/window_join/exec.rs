@@ -28,7 +28,7 @@ use futures::StreamExt;
 
 use super::layout::{self, Alignment, Driver, Layout, SideSpans};
 use super::metrics::WindowJoinMetrics;
-use super::stream::{self, Input, Params};
+use super::stream::{self, Input, Params, Residual};
 use crate::operator::band::Bound;
 
 /// The order both inputs must have after their keys: ascending, nulls last, as the lake's
@@ -177,7 +177,11 @@ impl WindowJoinExec {
             schema: self.schema.clone(),
             lower: self.lower.inclusive_lower(),
             upper: self.upper.inclusive_upper(),
-            residual: self.residual.clone(),
+            residual: self
+                .residual
+                .as_ref()
+                .map(|residual| Residual::new(residual, &self.schema))
+                .transpose()?,
             converter: RowConverter::new(fields)?,
         };
         Ok(stream::execute(

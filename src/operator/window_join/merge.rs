@@ -5,10 +5,10 @@
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array};
 use datafusion::arrow::buffer::ScalarBuffer;
-use datafusion::arrow::compute::{interleave, take};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::compute::{filter, interleave, take};
+use datafusion::arrow::datatypes::UInt32Type;
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::row::{Row, Rows};
 
@@ -56,7 +56,7 @@ pub enum Need {
     Left,
     /// The next right batch ([`Merge::push_right`]), or [`Merge::finish_right`] at its end.
     Right,
-    /// Candidate pairs are waiting to be taken ([`Merge::take_candidates`]).
+    /// Candidate pairs are waiting to be taken ([`Merge::take_pairs`]).
     Flush,
     /// Every pair has been produced and taken.
     Done,
@@ -290,12 +290,12 @@ impl Merge {
         true
     }
 
-    /// The waiting candidate pairs as one batch of `schema` (left columns, then right
-    /// columns), in left order and, for each left row, in right order.
+    /// The candidate pairs found since the last flush, in left order and, for each left row,
+    /// in right order.
     ///
     /// # Errors
-    /// Arrow errors from the gather kernels.
-    pub fn take_candidates(&mut self, schema: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+    /// When no left batch is held (there are then no pairs to take).
+    pub fn take_pairs(&mut self) -> Result<Pairs<'_>, ArrowError> {
         let left = self
             .left
             .as_ref()
@@ -307,20 +307,63 @@ impl Merge {
             .into_iter()
             .map(|pos| (pos.chunk - self.first_chunk, pos.row))
             .collect();
-        let mut columns: Vec<ArrayRef> = left
-            .columns()
+        Ok(Pairs {
+            left,
+            window: self.window.iter().map(|chunk| &chunk.batch).collect(),
+            left_indices,
+            right_indices,
+        })
+    }
+}
+
+/// Candidate pairs: rows of the left batch and of the window's batches, joined row by row.
+pub struct Pairs<'a> {
+    left: &'a RecordBatch,
+    window: Vec<&'a RecordBatch>,
+    left_indices: UInt32Array,
+    right_indices: Vec<(usize, usize)>,
+}
+
+impl Pairs<'_> {
+    pub fn len(&self) -> usize {
+        self.left_indices.len()
+    }
+
+    /// Columns of the joined rows (the left columns, then the right ones), by index.
+    pub fn gather(&self, columns: &[usize]) -> Result<Vec<ArrayRef>, ArrowError> {
+        let width = self.left.num_columns();
+        columns
             .iter()
-            .map(|column| take(column, &left_indices, None))
-            .collect::<Result<_, _>>()?;
-        for column in 0..self.window.front().map_or(0, |c| c.batch.num_columns()) {
-            let values: Vec<&dyn Array> = self
-                .window
-                .iter()
-                .map(|chunk| chunk.batch.column(column).as_ref())
-                .collect();
-            columns.push(interleave(&values, &right_indices)?);
-        }
-        RecordBatch::try_new(schema.clone(), columns)
+            .map(|&column| match column.checked_sub(width) {
+                None => take(self.left.column(column), &self.left_indices, None),
+                Some(right) => {
+                    let values: Vec<&dyn Array> = self
+                        .window
+                        .iter()
+                        .map(|batch| batch.column(right).as_ref())
+                        .collect();
+                    interleave(&values, &self.right_indices)
+                }
+            })
+            .collect()
+    }
+
+    /// Only the pairs `keep` (without nulls) selects.
+    pub fn keep(self, keep: &BooleanArray) -> Result<Self, ArrowError> {
+        let left_indices = filter(&self.left_indices, keep)?
+            .as_primitive::<UInt32Type>()
+            .clone();
+        let right_indices = self
+            .right_indices
+            .into_iter()
+            .zip(keep.values())
+            .filter_map(|(pair, kept)| kept.then_some(pair))
+            .collect();
+        Ok(Pairs {
+            left_indices,
+            right_indices,
+            ..self
+        })
     }
 }
 
@@ -391,7 +434,11 @@ mod tests {
                     None => merge.finish_right(),
                 },
                 Need::Flush => {
-                    let out = merge.take_candidates(&schema).unwrap();
+                    let pairs_taken = merge.take_pairs().unwrap();
+                    let all: Vec<usize> = (0..schema.fields().len()).collect();
+                    let out =
+                        RecordBatch::try_new(schema.clone(), pairs_taken.gather(&all).unwrap())
+                            .unwrap();
                     assert!(out.num_rows() <= pairs_per_flush);
                     for row in 0..out.num_rows() {
                         let key = out.column(0).as_string::<i32>().value(row);
