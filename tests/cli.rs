@@ -158,6 +158,15 @@ fn hunt_engines_agree_and_respect_the_memory_limit() {
         );
     }
     assert!(plan("sql").contains("HashJoinExec") && !plan("sql").contains("WindowJoinExec"));
+    // The hunt's ORDER BY leads with InteractiveTime: the operator engine sorts it with the
+    // prefix sort; stock SQL keeps DataFusion's (and the rows above are the same).
+    assert!(
+        operator_plan.contains("PrefixSortExec: expr=[InteractiveTime@0 DESC"),
+        "{operator_plan}"
+    );
+    assert!(
+        plan("sql").contains("SortPreservingMergeExec") && !plan("sql").contains("PrefixSortExec")
+    );
 
     let starved = hunt(&["--engine", "sql", "--memory-limit", "16KiB"]);
     assert_eq!(starved.status.code(), Some(1));
