@@ -20,7 +20,9 @@
 //! `SortExec` and `SortPreservingMergeExec`, which spill: the same rows in the same order,
 //! more slowly.
 //!
-//! [`rule::PrefixSortRule`] puts it in place of DataFusion's sort after physical planning.
+//! [`rule::PrefixSortRule`] puts it in place of DataFusion's sort after physical planning. A
+//! planner that drops custom physical rules (Ballista's adaptive one) keeps DataFusion's sort:
+//! the same rows, more slowly.
 
 mod exec;
 mod order;
