@@ -180,14 +180,16 @@ struct Sort {
     metrics: SortMetrics,
 }
 
+/// A partition read to its end: every batch, with its rows' keys sorted.
+struct Read {
+    batches: Vec<RecordBatch>,
+    entries: Vec<Keyed>,
+    reservation: MemoryReservation,
+}
+
 /// What a partition's reading ended with.
 enum Buffered {
-    /// Every batch, with its rows' keys sorted.
-    All {
-        batches: Vec<RecordBatch>,
-        entries: Vec<Keyed>,
-        reservation: MemoryReservation,
-    },
+    All(Read),
     /// The memory pool refused more: the batches so far, and the rest still unread.
     Short {
         batches: Vec<RecordBatch>,
@@ -220,9 +222,16 @@ impl Sort {
                     .map_err(|e| DataFusionError::ExecutionJoin(Box::new(e)))??,
             );
         }
-        if buffered.iter().all(|b| matches!(b, Buffered::All { .. })) {
+        if buffered.iter().all(|b| matches!(b, Buffered::All(_))) {
+            let reads = buffered
+                .into_iter()
+                .filter_map(|partition| match partition {
+                    Buffered::All(read) => Some(read),
+                    Buffered::Short { .. } => None,
+                })
+                .collect();
             let config = context.session_config();
-            self.in_memory(buffered, (config.batch_size(), config.target_partitions()))
+            self.in_memory(reads, (config.batch_size(), config.target_partitions()))
         } else {
             self.metrics.handed_over.add(1);
             self.hand_over(buffered, context)
@@ -232,22 +241,19 @@ impl Sort {
     /// All rows are held: sort their keys and stream them out in order.
     fn in_memory(
         self,
-        buffered: Vec<Buffered>,
+        reads: Vec<Read>,
         (batch_size, lanes): (usize, usize),
     ) -> Result<SendableRecordBatchStream> {
         let timer = self.metrics.baseline.elapsed_compute().timer();
         let mut batches = Vec::new();
         let mut entries = Vec::new();
         let mut reservations = Vec::new();
-        for partition in buffered {
-            let Buffered::All {
-                batches: more,
-                entries: keyed,
-                reservation,
-            } = partition
-            else {
-                return internal_err!("PrefixSortExec: a partition was not fully read");
-            };
+        for Read {
+            batches: more,
+            entries: keyed,
+            reservation,
+        } in reads
+        {
             let offset = batches.len() as u32;
             entries.extend(keyed.into_iter().map(|entry| entry.shifted(offset)));
             batches.extend(more);
@@ -279,18 +285,13 @@ impl Sort {
             .map(|partition| {
                 let (batches, rest) = match partition {
                     // Its reservation goes with it: the stock sort reserves for itself.
-                    Buffered::All { batches, .. } => (batches, None),
+                    Buffered::All(read) => (read.batches, None),
                     Buffered::Short { batches, rest } => (batches, Some(rest)),
                 };
                 let read = futures::stream::iter(batches.into_iter().map(Ok));
-                let stream: SendableRecordBatchStream = match rest {
-                    Some(rest) => Box::pin(RecordBatchStreamAdapter::new(
-                        schema.clone(),
-                        read.chain(rest),
-                    )),
-                    None => Box::pin(RecordBatchStreamAdapter::new(schema.clone(), read)),
-                };
-                Arc::new(Resumed::new(schema.clone(), stream)) as Arc<dyn PartitionStream>
+                let unread = futures::stream::iter(rest).flatten();
+                let stream = RecordBatchStreamAdapter::new(schema.clone(), read.chain(unread));
+                Arc::new(Resumed::new(schema.clone(), Box::pin(stream))) as Arc<dyn PartitionStream>
             })
             .collect();
         let resumed = Arc::new(StreamingTableExec::try_new(
@@ -397,11 +398,11 @@ async fn buffer(
     }
     // Sorted here, in parallel with the other partitions; the final sort merges the runs.
     entries.sort_unstable_by_key(Keyed::key);
-    Ok(Buffered::All {
+    Ok(Buffered::All(Read {
         batches,
         entries,
         reservation,
-    })
+    }))
 }
 
 /// A partition's stream, handed to DataFusion's sort once.

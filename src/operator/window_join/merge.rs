@@ -330,11 +330,14 @@ impl Pairs<'_> {
     }
 
     /// Columns of the joined rows (the left columns, then the right ones), by index.
-    pub fn gather(&self, columns: &[usize]) -> Result<Vec<ArrayRef>, ArrowError> {
+    pub fn gather(
+        &self,
+        columns: impl IntoIterator<Item = usize>,
+    ) -> Result<Vec<ArrayRef>, ArrowError> {
         let width = self.left.num_columns();
         columns
-            .iter()
-            .map(|&column| match column.checked_sub(width) {
+            .into_iter()
+            .map(|column| match column.checked_sub(width) {
                 None => take(self.left.column(column), &self.left_indices, None),
                 Some(right) => {
                     let values: Vec<&dyn Array> = self
@@ -435,10 +438,8 @@ mod tests {
                 },
                 Need::Flush => {
                     let pairs_taken = merge.take_pairs().unwrap();
-                    let all: Vec<usize> = (0..schema.fields().len()).collect();
-                    let out =
-                        RecordBatch::try_new(schema.clone(), pairs_taken.gather(&all).unwrap())
-                            .unwrap();
+                    let columns = pairs_taken.gather(0..schema.fields().len()).unwrap();
+                    let out = RecordBatch::try_new(schema.clone(), columns).unwrap();
                     assert!(out.num_rows() <= pairs_per_flush);
                     for row in 0..out.num_rows() {
                         let key = out.column(0).as_string::<i32>().value(row);

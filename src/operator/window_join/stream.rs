@@ -82,7 +82,7 @@ impl Residual {
         let options = RecordBatchOptions::new().with_row_count(Some(pairs.len()));
         let batch = RecordBatch::try_new_with_options(
             self.schema.clone(),
-            pairs.gather(&self.columns)?,
+            pairs.gather(self.columns.iter().copied())?,
             &options,
         )?;
         let keep = self.expr.evaluate(&batch)?.into_array(batch.num_rows())?;
@@ -201,8 +201,7 @@ impl WindowJoinStream {
             }
         };
         let schema = &self.params.schema;
-        let all: Vec<usize> = (0..schema.fields().len()).collect();
-        let batch = RecordBatch::try_new(schema.clone(), pairs.gather(&all)?)?;
+        let batch = RecordBatch::try_new(schema.clone(), pairs.gather(0..schema.fields().len())?)?;
         self.output.push_batch(batch)?;
         Ok(())
     }
