@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     match cli::run() {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("retrohunt: {err:#}");
+            eprintln!("retrohunt: {}", cli::describe(&err));
             if err.downcast_ref::<cli::Usage>().is_some() {
                 ExitCode::from(cli::EXIT_USAGE)
             } else {

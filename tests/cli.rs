@@ -411,3 +411,156 @@ fn damaged_files_are_named_and_can_be_skipped() {
     );
     assert!(hunt(&["--skip-bad-files"]).status.success());
 }
+
+/// A `--lake` that is not a lake is an error naming the path and what is there instead, never
+/// an empty answer; `sql` too.
+#[test]
+fn a_folder_that_is_not_a_lake_is_an_error_not_an_empty_hunt() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let file = dir.path().join("lake.txt");
+    std::fs::write(&file, "not a lake").unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+    let missing = dir.path().join("nonexistent");
+    for (lake, says) in [
+        (&missing, "no such folder"),
+        (&empty, "is not a lake"),
+        (&file, "it is a file"),
+        (&sample, "retrohunt ingest --lake LAKE"),
+    ] {
+        for command in [&["hunt"][..], &["sql", "SELECT count(*) FROM SigninLogs"]] {
+            let output = retrohunt()
+                .arg(command[0])
+                .arg("--lake")
+                .arg(lake)
+                .args(&command[1..])
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{command:?} {lake:?}: {stderr}"
+            );
+            assert!(
+                stderr.contains(&lake.display().to_string()) && stderr.contains(says),
+                "{command:?} {lake:?}: {stderr}"
+            );
+            assert!(output.stdout.is_empty(), "{command:?} {lake:?}");
+        }
+    }
+}
+
+/// An ingest into a file names the path and the cause once.
+#[test]
+fn an_error_names_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lake.txt");
+    std::fs::write(&file, "not a lake").unwrap();
+    let output = retrohunt()
+        .arg("ingest")
+        .arg("--lake")
+        .arg(&file)
+        .args(samples())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("os error").count(), 1, "{stderr}");
+    assert!(stderr.contains(&file.display().to_string()), "{stderr}");
+}
+
+/// An empty hunt says why when the question, not the data, is the cause.
+#[test]
+fn an_empty_hunt_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    // Generated from 2026-03-02, two days.
+    let lake = generated_lake(dir.path(), "20", "5");
+    let outside = hunt_csv(
+        &lake,
+        &[
+            "--start",
+            "2025-01-01T00:00:00Z",
+            "--end",
+            "2025-01-31T00:00:00Z",
+        ],
+    );
+    assert!(outside.status.success());
+    let stderr = String::from_utf8_lossy(&outside.stderr);
+    assert!(
+        stderr.contains("0 rows")
+            && stderr.contains("does not overlap the lake's dates (2026-03-02 to 2026-03-03)"),
+        "{stderr}"
+    );
+    // A lake whose rows carry no CreatedDateTime: hunting on it is said to find nothing.
+    let bare = dir.path().join("bare");
+    for table in ["SigninLogs", "AADNonInteractiveUserSignInLogs"] {
+        let folder = bare.join(table).join("date=2026-03-02");
+        std::fs::create_dir_all(&folder).unwrap();
+        let file = std::fs::File::create(folder.join("export.parquet")).unwrap();
+        let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new(
+                "TimeGenerated",
+                arrow::datatypes::DataType::Timestamp(
+                    arrow::datatypes::TimeUnit::Microsecond,
+                    Some("UTC".into()),
+                ),
+                false,
+            ),
+            arrow::datatypes::Field::new(
+                "UserPrincipalName",
+                arrow::datatypes::DataType::Utf8,
+                false,
+            ),
+        ]));
+        let batch = arrow::array::RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                std::sync::Arc::new(
+                    arrow::array::TimestampMicrosecondArray::from(vec![1_772_445_600_000_000])
+                        .with_timezone("UTC"),
+                ),
+                std::sync::Arc::new(arrow::array::StringArray::from(vec!["a@b.c"])),
+            ],
+        )
+        .unwrap();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+    let created = hunt_csv(&bare, &["--time-column", "CreatedDateTime"]);
+    assert!(created.status.success());
+    let stderr = String::from_utf8_lossy(&created.stderr);
+    assert!(
+        stderr.contains("CreatedDateTime is empty in all 1 rows of SigninLogs"),
+        "{stderr}"
+    );
+}
+
+/// Log data echoed in the ingest summary cannot drive the terminal.
+#[test]
+fn the_ingest_summary_escapes_what_the_logs_say() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("odd.jsonl");
+    std::fs::write(
+        &input,
+        "{\"time\":\"2026-03-02T10:00:00Z\",\"category\":\"evil\\u001b[31mRED\\u001b[0m\\u202e\"}\n",
+    )
+    .unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    let output = retrohunt()
+        .arg("ingest")
+        .arg("--lake")
+        .arg(lake.path())
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        stdout.contains("skipped (category evil\\u{1b}[31mRED\\u{1b}[0m\\u{202e}): 1"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('\u{1b}') && !stdout.contains('\u{202e}'));
+}

@@ -7,6 +7,7 @@
 //! - `crash`: SIGKILL at random points of an ingest; two ingests at once.
 //! - `hunt_reference`: the hunt on every engine against a reference implementation of SPEC §1.
 //! - `window_join`: the operator on band joins users write; its plans; its memory bound.
+//! - `foreign_lakes`: the operator against stock SQL on Parquet other tools wrote.
 //! - `prefix_sort`: the hunt's sort against DataFusion's; its hand-over when memory is short.
 //! - `cli`: the real binary.
 //! - `triage`: exclusions per rule kind, enrichment on a known history, the summary.
@@ -17,6 +18,7 @@ mod util;
 mod bench;
 mod cli;
 mod crash;
+mod foreign_lakes;
 mod hunt_reference;
 mod ingest_formats;
 mod ingest_rejects;

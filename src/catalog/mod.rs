@@ -1,10 +1,12 @@
 //! What the lake's tables look like to readers, and their registration with DataFusion.
 
+mod contents;
 mod damaged;
 mod foreign;
 mod lake_table;
 mod register;
 pub mod schema;
 
+pub use contents::{LakeDates, NotALake, inspect as inspect_lake};
 pub use damaged::{Damaged, damaged_files, paths as damaged_paths};
 pub use register::{register_lake, register_lake_skipping};

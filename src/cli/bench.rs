@@ -1,12 +1,13 @@
 //! `retrohunt bench` (the parent) and `retrohunt bench-run` (one measured run in a child).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::NaiveDate;
 
 use retrohunt::bench::{self, BenchError, BenchPlan, Job, ProcessRunner, Size};
+use retrohunt::catalog::inspect_lake;
 use retrohunt::catalog::schema::Table;
 use retrohunt::engine::default_memory_limit;
 use retrohunt::generate::{self, TenantFormat};
@@ -15,7 +16,7 @@ use retrohunt::lake::layout;
 use super::Usage;
 use super::args::{BenchArgs, Scale};
 use super::hunt::params;
-use super::query::{query_failed, sample_lake};
+use super::query::{local_folder, query_failed, sample_lake};
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args.params)?;
@@ -57,8 +58,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             lake
         }
         (None, Some(lake)) => {
-            let text = lake.to_string_lossy();
-            PathBuf::from(text.strip_prefix("file://").unwrap_or(&text))
+            let folder = local_folder(lake);
+            inspect_lake(&folder).map_err(|e| Usage(e.to_string()))?;
+            folder
         }
         (None, None) => sample_lake()?,
     };

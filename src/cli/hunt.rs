@@ -8,13 +8,12 @@ use anyhow::Context;
 use chrono::DateTime;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::prelude::SessionContext;
 use retrohunt::hunt::{self, HuntParams};
 use retrohunt::triage::{self, Exclusions, Lookback, RuleCount};
 
 use super::Usage;
 use super::args::{HuntArgs, HuntParamArgs};
-use super::query::{name_damage, open_lake, query_failed, write_results};
+use super::query::{Lake, name_damage, open_lake, query_failed, write_results};
 
 pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args.params)?;
@@ -28,18 +27,19 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let lookback = duration_nanos("--lookback", &args.triage.lookback).and_then(|nanos| {
         Lookback::new(nanos).map_err(|e| Usage(format!("invalid --lookback: {e}")))
     })?;
-    let (ctx, folder) = open_lake(&args.lake, &args.engine).await?;
-    let hunted = hunt(&ctx, &args, &params, exclusions.as_ref(), lookback).await;
-    hunted.map_err(|error| name_damage(&folder, error))
+    let lake = open_lake(&args.lake, &args.engine).await?;
+    let hunted = hunt(&lake, &args, &params, exclusions.as_ref(), lookback).await;
+    hunted.map_err(|error| name_damage(&lake.folder, error))
 }
 
 async fn hunt(
-    ctx: &SessionContext,
+    lake: &Lake,
     args: &HuntArgs,
     params: &HuntParams,
     exclusions: Option<&Exclusions>,
     lookback: Lookback,
 ) -> anyhow::Result<ExitCode> {
+    let ctx = &lake.ctx;
     let started = Instant::now();
     let frame = hunt::plan(ctx, params)
         .await
@@ -77,7 +77,16 @@ async fn hunt(
     } else {
         (schema, batches)
     };
-    write_results(&schema, &batches, &args.output, started)
+    let code = write_results(&schema, &batches, &args.output, started)?;
+    if batches.iter().all(|b| b.num_rows() == 0) {
+        let notes = hunt::why_empty(ctx, params, lake.dates.span())
+            .await
+            .map_err(query_failed)?;
+        for note in notes {
+            eprintln!("note: {note}");
+        }
+    }
+    Ok(code)
 }
 
 /// Nothing disappears without a count: every rule, with its reason, even when it removed none.

@@ -11,8 +11,8 @@ use retrohunt::lake::LakeWriter;
 
 use retrohunt::engine::default_memory_limit;
 
-use super::EXIT_USAGE;
 use super::args::IngestArgs;
+use super::{EXIT_USAGE, escape_lines};
 
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let lake = LakeWriter::open(&args.lake, || {
@@ -46,12 +46,12 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     match result {
         Ok(summary) => {
             if !args.quiet {
-                println!("{summary}");
+                println!("{}", escape_lines(&summary.to_string()));
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(IngestError::Strict(reject)) => {
-            eprintln!("retrohunt: {reject}");
+            eprintln!("retrohunt: {}", escape_lines(&reject.to_string()));
             Ok(ExitCode::from(EXIT_USAGE))
         }
         Err(e) => Err(e).context("ingest failed"),

@@ -34,6 +34,31 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// `error` and its causes on one line, each said once (an I/O error is often repeated by
+/// every layer that passes it up), its text escaped: paths and records in messages come from
+/// the user's data, and must not drive the terminal.
+pub fn describe(error: &anyhow::Error) -> String {
+    let mut said: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !said.iter().any(|earlier| earlier.contains(&text)) {
+            said.push(text);
+        }
+    }
+    said.iter()
+        .map(|text| escape_lines(text))
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// `text` with control characters and direction overrides made visible, line breaks kept.
+pub fn escape_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| retrohunt::output::escape_for_terminal(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// An argument the user must change: reported with exit status 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -16,14 +16,16 @@ use datafusion::prelude::SessionContext;
 use indicatif::ProgressBar;
 
 use datafusion::error::DataFusionError;
-use retrohunt::catalog::{damaged_files, damaged_paths, register_lake_skipping};
+use retrohunt::catalog::{
+    LakeDates, damaged_files, damaged_paths, inspect_lake, register_lake_skipping,
+};
 use retrohunt::engine::{default_memory_limit, runtime, session_config, session_with};
 use retrohunt::ingest::{self, IngestOptions};
 use retrohunt::lake::LakeWriter;
 use retrohunt::output::{TextSafety, write_batches};
 
-use super::Usage;
 use super::args::{EngineArgs, LakeArg, OutputArgs, SqlArgs};
+use super::{Usage, escape_lines};
 
 pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
     let query = match (&args.query, &args.file) {
@@ -38,7 +40,7 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
             query
         }
     };
-    let (ctx, folder) = open_lake(&args.lake, &args.engine).await?;
+    let Lake { ctx, folder, .. } = open_lake(&args.lake, &args.engine).await?;
     let started = Instant::now();
     let frame = ctx.sql(&query).await.context("invalid query")?;
     print_results(frame, &args.output, started)
@@ -46,13 +48,18 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
         .map_err(|error| name_damage(&folder, error))
 }
 
-/// A session with the lake's tables registered, and the lake's folder; without `--lake`, the
-/// cached sample lake. With `--skip-bad-files`, every file is read once first and the damaged
-/// ones are left out, each named on standard error.
-pub async fn open_lake(
-    lake: &LakeArg,
-    engine: &EngineArgs,
-) -> anyhow::Result<(SessionContext, PathBuf)> {
+/// A lake opened for reading.
+pub struct Lake {
+    /// A session with the lake's tables registered.
+    pub ctx: SessionContext,
+    pub folder: PathBuf,
+    pub dates: LakeDates,
+}
+
+/// The lake at `--lake`, or without it the cached sample lake. A folder that is not a lake is
+/// a usage error saying what it is instead. With `--skip-bad-files`, every file is read once
+/// first and the damaged ones are left out, each named on standard error.
+pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<Lake> {
     let location = match &lake.lake {
         Some(path) => path.clone(),
         None => sample_lake()?,
@@ -67,18 +74,20 @@ pub async fn open_lake(
         ))
         .into());
     }
+    let folder = local_folder(&location);
+    let dates = inspect_lake(&folder).map_err(|e| Usage(e.to_string()))?;
     let limit = engine.memory.memory_limit.or_else(default_memory_limit);
     let runtime = runtime(limit).context("cannot set up the memory pool")?;
     let ctx = session_with(engine.engine, session_config(limit), runtime);
-    let folder = PathBuf::from(text.strip_prefix("file://").unwrap_or(&text));
     let skip = if lake.skip_bad_files {
         let damaged = damaged_files(&folder);
         for file in &damaged {
-            eprintln!(
+            let message = format!(
                 "skipping damaged file {}: {}",
                 file.path.display(),
                 file.reason
             );
+            eprintln!("{}", escape_lines(&message));
         }
         damaged_paths(&damaged)
     } else {
@@ -88,7 +97,13 @@ pub async fn open_lake(
         .await
         .map_err(|error| name_damage(&folder, error.into()))
         .with_context(|| format!("cannot open lake {}", location.display()))?;
-    Ok((ctx, folder))
+    Ok(Lake { ctx, folder, dates })
+}
+
+/// The folder a `--lake` path or `file://` URL names.
+pub fn local_folder(location: &Path) -> PathBuf {
+    let text = location.to_string_lossy();
+    PathBuf::from(text.strip_prefix("file://").unwrap_or(&text))
 }
 
 /// A query that failed in the Parquet decoder names no file: find the damaged ones and say

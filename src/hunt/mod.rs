@@ -4,6 +4,10 @@
 //! companions take the same parameters for benchmarks: the hand-bucketed rewrite users would
 //! otherwise write, and the scan floor.
 
+mod empty;
+
+pub use empty::notes as why_empty;
+
 use clap::ValueEnum;
 use datafusion::arrow::datatypes::IntervalMonthDayNano;
 use datafusion::dataframe::DataFrame;

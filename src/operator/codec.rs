@@ -27,7 +27,7 @@ use prost::Message;
 use super::band::{Band, Bound};
 use super::node::WindowJoinNode;
 use super::prefix_sort::PrefixSortExec;
-use super::window_join::{Driver, Layout, WindowJoinExec, output_schema};
+use super::window_join::{Alignment, Because, Driver, Layout, Span, WindowJoinExec, output_schema};
 
 #[derive(Clone, PartialEq, Message)]
 struct BoundProto {
@@ -75,6 +75,24 @@ struct WindowJoinExecProto {
     layout: i32,
     #[prost(uint64, tag = "9")]
     outputs: u64,
+    #[prost(enumeration = "BecauseProto", tag = "10")]
+    because: i32,
+    /// Time-aligned: each input partition's span and rows, as planned.
+    #[prost(message, repeated, tag = "11")]
+    left_partitions: Vec<PartitionProto>,
+    #[prost(message, repeated, tag = "12")]
+    right_partitions: Vec<PartitionProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct PartitionProto {
+    /// No `min`/`max`: the partition holds no rows.
+    #[prost(int64, optional, tag = "1")]
+    min: Option<i64>,
+    #[prost(int64, optional, tag = "2")]
+    max: Option<i64>,
+    #[prost(uint64, tag = "3")]
+    rows: u64,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -107,6 +125,16 @@ enum LayoutProto {
     TimeAlignedRight = 2,
 }
 
+/// Why a join is key-partitioned, for `--explain` on the side that decodes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, prost::Enumeration)]
+#[repr(i32)]
+enum BecauseProto {
+    NotWholeFiles = 0,
+    FewFiles = 1,
+    InexactSpans = 2,
+    SpansOverlap = 3,
+}
+
 impl From<Bound> for BoundProto {
     fn from(bound: Bound) -> Self {
         BoundProto {
@@ -116,34 +144,98 @@ impl From<Bound> for BoundProto {
     }
 }
 
-fn encode_layout(layout: Layout) -> (LayoutProto, u64) {
+/// The layout's fields of a [`WindowJoinExecProto`].
+struct LayoutFields {
+    layout: LayoutProto,
+    outputs: u64,
+    because: BecauseProto,
+    partitions: (Vec<PartitionProto>, Vec<PartitionProto>),
+}
+
+fn encode_layout(layout: &Layout) -> LayoutFields {
     match layout {
-        Layout::KeyPartitioned => (LayoutProto::KeyPartitioned, 0),
-        Layout::TimeAligned { driver, outputs } => (
-            match driver {
-                Driver::Left => LayoutProto::TimeAlignedLeft,
-                Driver::Right => LayoutProto::TimeAlignedRight,
+        Layout::KeyPartitioned(because) => LayoutFields {
+            layout: LayoutProto::KeyPartitioned,
+            outputs: 0,
+            because: match because {
+                Because::NotWholeFiles => BecauseProto::NotWholeFiles,
+                Because::FewFiles => BecauseProto::FewFiles,
+                Because::InexactSpans => BecauseProto::InexactSpans,
+                Because::SpansOverlap => BecauseProto::SpansOverlap,
             },
-            outputs as u64,
-        ),
+            partitions: (Vec::new(), Vec::new()),
+        },
+        Layout::TimeAligned(alignment) => {
+            let encode = |partitions: &[(Span, usize)]| -> Vec<PartitionProto> {
+                partitions
+                    .iter()
+                    .map(|&(span, rows)| {
+                        let (min, max) = match span {
+                            Span::Empty => (None, None),
+                            Span::Within(min, max) => (Some(min), Some(max)),
+                        };
+                        PartitionProto {
+                            min,
+                            max,
+                            rows: rows as u64,
+                        }
+                    })
+                    .collect()
+            };
+            LayoutFields {
+                layout: match alignment.driver {
+                    Driver::Left => LayoutProto::TimeAlignedLeft,
+                    Driver::Right => LayoutProto::TimeAlignedRight,
+                },
+                outputs: alignment.outputs as u64,
+                because: BecauseProto::NotWholeFiles,
+                partitions: (
+                    encode(&alignment.partitions.0),
+                    encode(&alignment.partitions.1),
+                ),
+            }
+        }
     }
 }
 
-fn decode_layout(layout: i32, outputs: u64) -> Result<Layout> {
-    let layout = LayoutProto::try_from(layout)
-        .map_err(|e| DataFusionError::Internal(format!("WindowJoin: {e}")))?;
-    let outputs = usize::try_from(outputs).map_err(|e| DataFusionError::Internal(e.to_string()));
-    Ok(match layout {
-        LayoutProto::KeyPartitioned => Layout::KeyPartitioned,
-        LayoutProto::TimeAlignedLeft => Layout::TimeAligned {
-            driver: Driver::Left,
-            outputs: outputs?,
-        },
-        LayoutProto::TimeAlignedRight => Layout::TimeAligned {
-            driver: Driver::Right,
-            outputs: outputs?,
-        },
-    })
+fn decode_layout(proto: &WindowJoinExecProto, bounds: (Bound, Bound)) -> Result<Layout> {
+    let internal =
+        |e: &dyn std::fmt::Display| DataFusionError::Internal(format!("WindowJoin: {e}"));
+    let layout = LayoutProto::try_from(proto.layout).map_err(|e| internal(&e))?;
+    let driver = match layout {
+        LayoutProto::KeyPartitioned => {
+            let because = BecauseProto::try_from(proto.because).map_err(|e| internal(&e))?;
+            return Ok(Layout::KeyPartitioned(match because {
+                BecauseProto::NotWholeFiles => Because::NotWholeFiles,
+                BecauseProto::FewFiles => Because::FewFiles,
+                BecauseProto::InexactSpans => Because::InexactSpans,
+                BecauseProto::SpansOverlap => Because::SpansOverlap,
+            }));
+        }
+        LayoutProto::TimeAlignedLeft => Driver::Left,
+        LayoutProto::TimeAlignedRight => Driver::Right,
+    };
+    let decode = |partitions: &[PartitionProto]| -> Result<Vec<(Span, usize)>> {
+        partitions
+            .iter()
+            .map(|p| {
+                let span = match (p.min, p.max) {
+                    (None, None) => Span::Empty,
+                    (Some(min), Some(max)) if min <= max => Span::Within(min, max),
+                    _ => return Err(internal(&"a partition's span has one end")),
+                };
+                Ok((span, usize::try_from(p.rows).map_err(|e| internal(&e))?))
+            })
+            .collect()
+    };
+    let partitions = (
+        decode(&proto.left_partitions)?,
+        decode(&proto.right_partitions)?,
+    );
+    let outputs = usize::try_from(proto.outputs).map_err(|e| internal(&e))?;
+    let bounds = (bounds.0.inclusive_lower(), bounds.1.inclusive_upper());
+    let alignment = Alignment::of_partitions(driver, partitions, bounds, outputs);
+    Ok(Layout::TimeAligned(Arc::new(alignment)))
 }
 
 fn bound(proto: Option<BoundProto>) -> Result<Bound> {
@@ -316,6 +408,8 @@ impl WindowJoinPhysicalCodec {
             .as_ref()
             .map(|proto| converter.proto_to_physical_expr(proto, &joined, &decode))
             .transpose()?;
+        let bounds = (bound(proto.lower.clone())?, bound(proto.upper.clone())?);
+        let layout = decode_layout(&proto, bounds)?;
         let exec = WindowJoinExec::try_new(
             left.clone(),
             right.clone(),
@@ -324,9 +418,9 @@ impl WindowJoinPhysicalCodec {
                 column(&left_schema, proto.left_time)?,
                 column(&right_schema, proto.right_time)?,
             ),
-            (bound(proto.lower)?, bound(proto.upper)?),
+            bounds,
             residual,
-            decode_layout(proto.layout, proto.outputs)?,
+            layout,
         )?;
         Ok(Arc::new(exec))
     }
@@ -345,7 +439,12 @@ impl WindowJoinPhysicalCodec {
         let (left_keys, right_keys) = join.keys();
         let (left_time, right_time) = join.times();
         let (lower, upper) = join.bounds();
-        let (layout, outputs) = encode_layout(join.layout());
+        let LayoutFields {
+            layout,
+            outputs,
+            because,
+            partitions: (left_partitions, right_partitions),
+        } = encode_layout(join.layout());
         let proto = WindowJoinExecProto {
             left_keys: exprs(left_keys)?,
             right_keys: exprs(right_keys)?,
@@ -359,6 +458,9 @@ impl WindowJoinPhysicalCodec {
                 .transpose()?,
             layout: layout.into(),
             outputs,
+            because: because.into(),
+            left_partitions,
+            right_partitions,
         };
         Ok(proto)
     }

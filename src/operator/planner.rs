@@ -14,7 +14,7 @@ use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 
 use super::node::WindowJoinNode;
-use super::window_join::{SideSpans, WindowJoinExec, choose_layout};
+use super::window_join::{Layout, SideSpans, WindowJoinExec, choose_layout, pin_files};
 
 #[derive(Debug, Default)]
 pub struct WindowJoinPlanner;
@@ -81,9 +81,13 @@ impl ExtensionPlanner for WindowJoinPlanner {
             session.config().target_partitions(),
             streamed,
         );
+        let (left, right) = match &layout {
+            Layout::TimeAligned(_) => (pin_files(left)?, pin_files(right)?),
+            Layout::KeyPartitioned(_) => (left.clone(), right.clone()),
+        };
         let exec = WindowJoinExec::try_new(
-            left.clone(),
-            right.clone(),
+            left,
+            right,
             on,
             (left_time, right_time),
             (band.lower, band.upper),

@@ -1,13 +1,13 @@
 //! [`WindowJoinExec`]: the plan node, its requirements on the inputs and its display.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{DataFusionError, Result, internal_err, plan_err};
+use datafusion::common::{Result, internal_err, plan_err};
 use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::expressions::Column;
@@ -26,7 +26,8 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
-use super::layout::{self, Alignment, Driver, Layout, SideSpans};
+use super::files;
+use super::layout::{self, Alignment, Driver, Layout, SideSpans, Span};
 use super::metrics::WindowJoinMetrics;
 use super::stream::{self, Input, Params, Residual};
 use crate::operator::band::Bound;
@@ -53,8 +54,6 @@ pub struct WindowJoinExec {
     residual: Option<PhysicalExprRef>,
     schema: SchemaRef,
     layout: Layout,
-    /// Computed from the inputs' statistics on first execution (time-aligned only).
-    alignment: OnceLock<Arc<Alignment>>,
     metrics: ExecutionPlanMetricsSet,
     properties: Arc<PlanProperties>,
 }
@@ -91,9 +90,9 @@ impl WindowJoinExec {
             }
         }
         let schema = Arc::new(output_schema(&left.schema(), &right.schema()));
-        let partitioning = match layout {
-            Layout::KeyPartitioned => left.output_partitioning().clone(),
-            Layout::TimeAligned { outputs, .. } => Partitioning::UnknownPartitioning(outputs),
+        let partitioning = match &layout {
+            Layout::KeyPartitioned(_) => left.output_partitioning().clone(),
+            Layout::TimeAligned(alignment) => Partitioning::UnknownPartitioning(alignment.outputs),
         };
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema.clone()),
@@ -112,15 +111,14 @@ impl WindowJoinExec {
             residual,
             schema,
             layout,
-            alignment: OnceLock::new(),
             metrics: ExecutionPlanMetricsSet::new(),
             properties,
         })
     }
 
     /// Chosen when planning from the inputs as they were then; see `layout.rs`.
-    pub fn layout(&self) -> Layout {
-        self.layout
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     /// The left and right inputs as the layout sees them.
@@ -134,15 +132,6 @@ impl WindowJoinExec {
             time: &self.right_time,
         };
         (left, right)
-    }
-
-    fn alignment(&self, driver: Driver, outputs: usize) -> Arc<Alignment> {
-        let alignment = self.alignment.get_or_init(|| {
-            let (left, right) = self.sides();
-            let bounds = (self.lower.inclusive_lower(), self.upper.inclusive_upper());
-            Arc::new(Alignment::new(driver, (&left, &right), bounds, outputs))
-        });
-        Arc::clone(alignment)
     }
 
     /// The merge of one (left, right) pair of ordered streams.
@@ -189,52 +178,101 @@ impl WindowJoinExec {
         ))
     }
 
-    /// The inputs driver partition `d` joins, or `None` when it meets no partner (nothing to
-    /// read).
+    /// Partition `partition` of one side, failing on a batch outside `span`.
+    fn read(
+        &self,
+        side: Driver,
+        partition: usize,
+        span: Span,
+        context: &Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let (left, right) = self.sides();
+        let (side, name) = match side {
+            Driver::Left => (left, "left"),
+            Driver::Right => (right, "right"),
+        };
+        let stream = side.plan.execute(partition, context.clone())?;
+        let what = format!("partition {partition} of the {name} input");
+        Ok(layout::checked(stream, side.time.index(), span, what))
+    }
+
+    /// The inputs driver partition `d` joins: its own rows and, merged in (key, time) order,
+    /// those of the partners it meets.
     fn aligned_inputs(
         &self,
         alignment: &Alignment,
         driver: Driver,
         d: usize,
         context: &Arc<TaskContext>,
-    ) -> Result<Option<(SendableRecordBatchStream, SendableRecordBatchStream)>> {
-        let partners = &alignment.meets[d];
-        if partners.is_empty() {
-            return Ok(None);
-        }
-        let (left, right) = self.sides();
-        let (left_keys, right_keys) = self.keys();
-        let ((driver_side, driver_name), (partner_side, partner_name)) =
-            driver.order(((left, "left"), (right, "right")));
-        let (_, partner_keys) = driver.order((left_keys, right_keys));
-        let read = |side: &SideSpans, name, partition: usize, span| {
-            let stream = side.plan.execute(partition, context.clone())?;
-            let what = format!("partition {partition} of the {name} input");
-            Ok::<_, DataFusionError>(layout::checked(stream, side.time.index(), span, what))
-        };
-        let driven = read(&driver_side, driver_name, d, alignment.driver[d])?;
-        let mut streams = partners
+    ) -> Result<(SendableRecordBatchStream, SendableRecordBatchStream)> {
+        let (driver_side, partner_side) = driver.order((Driver::Left, Driver::Right));
+        let driven = self.read(driver_side, d, alignment.driver_spans[d], context)?;
+        let mut streams = alignment.meets[d]
             .iter()
-            .map(|&p| read(&partner_side, partner_name, p, alignment.partners[p]))
+            .map(|&p| self.read(partner_side, p, alignment.partner_spans[p], context))
             .collect::<Result<Vec<_>>>()?;
         let partnered = if streams.len() == 1 {
             streams.remove(0)
         } else {
-            let ordering = Self::lex_ordering(partner_keys, partner_side.time);
+            let (left, right) = self.sides();
+            let (_, partner) = driver.order((left, right));
+            let (left_keys, right_keys) = self.keys();
+            let (_, partner_keys) = driver.order((left_keys, right_keys));
+            let ordering = Self::lex_ordering(partner_keys, partner.time);
             let reservation = MemoryConsumer::new(format!("WindowJoinMerge[{d}]"))
                 .register(context.memory_pool());
             // The merge's own rows are counted by the join's left/right_rows.
             let uncounted = BaselineMetrics::new(&ExecutionPlanMetricsSet::new(), d);
             StreamingMergeBuilder::new()
                 .with_streams(streams)
-                .with_schema(partner_side.plan.schema())
+                .with_schema(partner.plan.schema())
                 .with_expressions(&ordering)
                 .with_metrics(uncounted)
                 .with_batch_size(context.session_config().batch_size())
                 .with_reservation(reservation)
                 .build()?
         };
-        Ok(Some(driver.order((driven, partnered))))
+        Ok(driver.order((driven, partnered)))
+    }
+
+    /// Output partition `partition` of a time-aligned join: its run of driver partitions, one
+    /// after another, then the partitions it only checks.
+    fn execute_aligned(
+        &self,
+        alignment: &Alignment,
+        partition: usize,
+        context: &Arc<TaskContext>,
+        metrics: &WindowJoinMetrics,
+    ) -> Result<SendableRecordBatchStream> {
+        let (left, right) = self.sides();
+        let planned = (alignment.partitions.0.len(), alignment.partitions.1.len());
+        for (side, partitions) in [(&left, planned.0), (&right, planned.1)] {
+            files::verify(side, partitions, context.session_config().options())?;
+        }
+        let driver = alignment.driver;
+        let (driver_side, partner_side) = driver.order((Driver::Left, Driver::Right));
+        let mut outputs = Vec::new();
+        for &d in &alignment.runs[partition] {
+            outputs.push(if alignment.meets[d].is_empty() {
+                drained(self.read(driver_side, d, alignment.driver_spans[d], context)?)
+            } else {
+                let inputs = self.aligned_inputs(alignment, driver, d, context)?;
+                self.join(inputs, partition, context, metrics.clone())?
+            });
+        }
+        for &p in &alignment.unmet[partition] {
+            outputs.push(drained(self.read(
+                partner_side,
+                p,
+                alignment.partner_spans[p],
+                context,
+            )?));
+        }
+        let one_after_another = futures::stream::iter(outputs).flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            one_after_another,
+        )))
     }
 
     pub fn times(&self) -> (&Column, &Column) {
@@ -267,6 +305,14 @@ impl WindowJoinExec {
     pub fn keys(&self) -> (Vec<PhysicalExprRef>, Vec<PhysicalExprRef>) {
         self.on.iter().cloned().unzip()
     }
+}
+
+/// `stream` read to its end for its errors only (a partition that pairs with nothing is still
+/// checked against its span).
+fn drained(stream: SendableRecordBatchStream) -> SendableRecordBatchStream {
+    let schema = stream.schema();
+    let errors = stream.filter_map(|batch| futures::future::ready(batch.err().map(Err)));
+    Box::pin(RecordBatchStreamAdapter::new(schema, errors))
 }
 
 /// The join's output: the left columns, then the right columns (the residual is evaluated
@@ -312,8 +358,8 @@ impl ExecutionPlan for WindowJoinExec {
     /// Key-partitioned: equal keys meet in one partition; any partition count works, the same
     /// on both sides. Time-aligned: the inputs' own partitions, untouched.
     fn input_distribution_requirements(&self) -> InputDistributionRequirements {
-        match self.layout {
-            Layout::KeyPartitioned => {
+        match &self.layout {
+            Layout::KeyPartitioned(_) => {
                 let (left, right) = self.keys();
                 InputDistributionRequirements::co_partitioned(vec![
                     Distribution::KeyPartitioned(left),
@@ -330,7 +376,7 @@ impl ExecutionPlan for WindowJoinExec {
     /// A time-aligned join's partitions are its spans: splitting or shuffling them would
     /// mix the times.
     fn benefits_from_input_partitioning(&self) -> Vec<bool> {
-        let split = self.layout == Layout::KeyPartitioned;
+        let split = matches!(self.layout, Layout::KeyPartitioned(_));
         vec![split, split]
     }
 
@@ -373,7 +419,6 @@ impl ExecutionPlan for WindowJoinExec {
             ChildrenPropertiesMode::Keep => WindowJoinExec {
                 left,
                 right,
-                alignment: OnceLock::new(),
                 metrics: ExecutionPlanMetricsSet::new(),
                 ..WindowJoinExec::clone(&self)
             },
@@ -384,7 +429,7 @@ impl ExecutionPlan for WindowJoinExec {
                 (self.left_time.clone(), self.right_time.clone()),
                 (self.lower, self.upper),
                 self.residual.clone(),
-                self.layout,
+                self.layout.clone(),
             )?,
         }))
     }
@@ -405,33 +450,12 @@ impl ExecutionPlan for WindowJoinExec {
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let metrics = WindowJoinMetrics::new(&self.metrics, partition);
-        let Layout::TimeAligned { driver, outputs } = self.layout else {
+        let Layout::TimeAligned(alignment) = &self.layout else {
             let left = self.left.execute(partition, context.clone())?;
             let right = self.right.execute(partition, context.clone())?;
             return self.join((left, right), partition, &context, metrics);
         };
-        let (_, partner) = driver.order((&self.left, &self.right));
-        if !layout::rereadable(partner) {
-            return internal_err!(
-                "WindowJoin: after planning, the input whose partitions the time-aligned join \
-                 reads more than once became one that can only be read once:\n{}",
-                datafusion::physical_plan::displayable(partner.as_ref()).indent(false)
-            );
-        }
-        let alignment = self.alignment(driver, outputs);
-        let joins = alignment.runs[partition]
-            .iter()
-            .filter_map(|&d| {
-                self.aligned_inputs(&alignment, driver, d, &context)
-                    .transpose()
-            })
-            .map(|inputs| self.join(inputs?, partition, &context, metrics.clone()))
-            .collect::<Result<Vec<_>>>()?;
-        let one_after_another = futures::stream::iter(joins).flatten();
-        Ok(Box::pin(RecordBatchStreamAdapter::new(
-            self.schema.clone(),
-            one_after_another,
-        )))
+        self.execute_aligned(alignment, partition, &context, &metrics)
     }
 
     fn metrics(&self) -> Option<MetricsSet> {

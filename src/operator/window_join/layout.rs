@@ -28,16 +28,14 @@ use std::sync::Arc;
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::compute::{cast, max, min};
 use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::common::stats::Precision;
-use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-use datafusion::common::{Result, ScalarValue, Statistics, exec_err};
+use datafusion::common::{Result, exec_err};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use datafusion::physical_plan::{
-    ExecutionPlan, ExecutionPlanProperties, StatisticsArgs, StatisticsContext,
-};
 use futures::StreamExt;
+
+use super::files;
 
 /// The larger input of a time-aligned join: read once, its partitions drive the output's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,26 +55,53 @@ impl Driver {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layout {
-    KeyPartitioned,
-    /// Output partition `g` joins a contiguous run of driver partitions, one after another,
-    /// so `outputs` runs go in parallel and each sorts nothing more than its own.
-    TimeAligned {
-        driver: Driver,
-        outputs: usize,
-    },
+    /// Why not time-aligned travels with the plan, for `--explain`.
+    KeyPartitioned(Because),
+    /// Decided from the inputs' statistics when planning, and carried with the plan (a plan
+    /// decoded elsewhere may have lost the statistics, never the files' order).
+    TimeAligned(Arc<Alignment>),
 }
 
 impl fmt::Display for Layout {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
-            Layout::KeyPartitioned => write!(f, "key-partitioned"),
-            Layout::TimeAligned { driver, outputs } => {
-                let (driver, _) = driver.order(("left", "right"));
-                write!(f, "time-aligned(driver={driver}, outputs={outputs})")
+            Layout::KeyPartitioned(because) => write!(f, "key-partitioned ({because})"),
+            Layout::TimeAligned(alignment) => {
+                let (driver, _) = alignment.driver.order(("left", "right"));
+                write!(
+                    f,
+                    "time-aligned(driver={driver}, outputs={})",
+                    alignment.outputs
+                )
             }
         }
+    }
+}
+
+/// Why a join is not time-aligned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Because {
+    /// An input is not a scan of whole files, one per partition, each read on its own
+    /// (tables in memory, a repartition, files split by byte range or grouped).
+    NotWholeFiles,
+    /// Fewer files than the session's target partitions: the cores would idle.
+    FewFiles,
+    /// A file's time statistics are missing, inexact, or not in the column's type.
+    InexactSpans,
+    /// The files' time spans overlap so much that partners would be read many times.
+    SpansOverlap,
+}
+
+impl fmt::Display for Because {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            Because::NotWholeFiles => "inputs are not one whole file per partition",
+            Because::FewFiles => "fewer files than target partitions",
+            Because::InexactSpans => "files' time statistics are missing or inexact",
+            Because::SpansOverlap => "files' time spans overlap",
+        })
     }
 }
 
@@ -85,7 +110,6 @@ impl fmt::Display for Layout {
 pub enum Span {
     Empty,
     Within(i64, i64),
-    Unknown,
 }
 
 /// Time-aligned only pays while each partner partition is read a few times; past this many on
@@ -94,56 +118,12 @@ pub enum Span {
 const MAX_PARTNER_READS: f64 = 3.0;
 
 /// One input partition's span and estimated rows.
-type Partition = (Span, usize);
+pub type Partition = (Span, usize);
 
 /// One side of the join as the layout sees it.
 pub struct SideSpans<'a> {
     pub plan: &'a Arc<dyn ExecutionPlan>,
     pub time: &'a Column,
-}
-
-impl SideSpans<'_> {
-    fn partitions(&self) -> Vec<Partition> {
-        let context = StatisticsContext::new();
-        let partitions = self.plan.output_partitioning().partition_count();
-        (0..partitions)
-            .map(|partition| {
-                let args = StatisticsArgs::new().with_partition(Some(partition));
-                match context.compute(self.plan.as_ref(), &args) {
-                    Ok(stats) => (self.span(&stats), rows(&stats)),
-                    Err(_) => (Span::Unknown, 0),
-                }
-            })
-            .collect()
-    }
-
-    fn span(&self, stats: &Statistics) -> Span {
-        if stats.num_rows == Precision::Exact(0) {
-            return Span::Empty;
-        }
-        let Some(column) = stats.column_statistics.get(self.time.index()) else {
-            return Span::Unknown;
-        };
-        match (
-            column.min_value.get_value().and_then(as_i64),
-            column.max_value.get_value().and_then(as_i64),
-        ) {
-            (Some(min), Some(max)) if min <= max => Span::Within(min, max),
-            _ => Span::Unknown,
-        }
-    }
-}
-
-fn rows(stats: &Statistics) -> usize {
-    stats.num_rows.get_value().copied().unwrap_or(0)
-}
-
-/// A time statistic in the column's own unit (timestamps are integers underneath).
-fn as_i64(value: &ScalarValue) -> Option<i64> {
-    match value.cast_to(&DataType::Int64).ok()? {
-        ScalarValue::Int64(value) => value,
-        _ => None,
-    }
 }
 
 /// Can a left row in `left` pair with a right row in `right`, whose time must lie in
@@ -155,41 +135,40 @@ fn meet(left: Span, right: Span, lower: i64, upper: i64) -> bool {
             i128::from(left_min) + i128::from(lower) <= i128::from(right_max)
                 && i128::from(right_min) <= i128::from(left_max) + i128::from(upper)
         }
-        _ => true,
     }
 }
 
-/// Which partitions a time-aligned join reads, for which output partition.
-#[derive(Debug)]
+/// Which partitions a time-aligned join reads, for which output partition. Output partition
+/// `g` joins a contiguous run of driver partitions, one after another, so `outputs` runs go
+/// in parallel and each sorts nothing more than its own.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Alignment {
-    pub driver: Vec<Span>,
-    pub partners: Vec<Span>,
+    pub driver: Driver,
+    pub outputs: usize,
+    /// Each input's partitions as planned: (left, right).
+    pub partitions: (Vec<Partition>, Vec<Partition>),
+    pub driver_spans: Vec<Span>,
+    pub partner_spans: Vec<Span>,
     /// `meets[d]`: the partner partitions driver partition `d` meets.
     pub meets: Vec<Vec<usize>>,
     /// `runs[g]`: the driver partitions output partition `g` joins, in order.
     pub runs: Vec<Vec<usize>>,
+    /// `unmet[g]`: the partner partitions no driver partition meets, which output partition
+    /// `g` reads only to check them against their spans (a partition never opened could hide
+    /// rows its statistics understate).
+    pub unmet: Vec<Vec<usize>>,
 }
 
 impl Alignment {
-    pub fn new(
+    /// From each side's (span, rows) per partition and the window's inclusive bounds.
+    pub fn of_partitions(
         driver: Driver,
-        (left, right): (&SideSpans, &SideSpans),
-        bounds: (i64, i64),
-        outputs: usize,
-    ) -> Self {
-        let partitions = (left.partitions(), right.partitions());
-        Self::of_partitions(driver, partitions, bounds, outputs)
-    }
-
-    /// From each side's (span, rows) per partition.
-    fn of_partitions(
-        driver: Driver,
-        (left, right): (Vec<Partition>, Vec<Partition>),
+        partitions: (Vec<Partition>, Vec<Partition>),
         (lower, upper): (i64, i64),
         outputs: usize,
     ) -> Self {
-        let (driver_side, partner_side) = driver.order((left, right));
-        let meets = driver_side
+        let (driver_side, partner_side) = driver.order((&partitions.0, &partitions.1));
+        let meets: Vec<Vec<usize>> = driver_side
             .iter()
             .map(|&(d, _)| {
                 let meets_partner = |&p: &usize| {
@@ -199,19 +178,34 @@ impl Alignment {
                 (0..partner_side.len()).filter(meets_partner).collect()
             })
             .collect();
+        let outputs = outputs.max(1);
+        let mut unmet = vec![Vec::new(); outputs];
+        for p in 0..partner_side.len() {
+            if !meets.iter().any(|partners| partners.contains(&p)) {
+                unmet[p % outputs].push(p);
+            }
+        }
         let driver_rows: Vec<usize> = driver_side.iter().map(|&(_, rows)| rows).collect();
         Alignment {
-            driver: driver_side.into_iter().map(|(span, _)| span).collect(),
-            partners: partner_side.into_iter().map(|(span, _)| span).collect(),
+            driver,
+            outputs,
+            driver_spans: driver_side.iter().map(|&(span, _)| span).collect(),
+            partner_spans: partner_side.iter().map(|&(span, _)| span).collect(),
             meets,
             runs: contiguous_runs(&driver_rows, outputs),
+            unmet,
+            partitions,
         }
     }
 
     /// How many times the partners are read, on average over those holding rows.
     fn partner_reads(&self) -> f64 {
         let meetings: usize = self.meets.iter().map(Vec::len).sum();
-        let holding = self.partners.iter().filter(|s| **s != Span::Empty).count();
+        let holding = self
+            .partner_spans
+            .iter()
+            .filter(|s| **s != Span::Empty)
+            .count();
         meetings as f64 / holding.max(1) as f64
     }
 }
@@ -249,10 +243,10 @@ fn contiguous_runs(rows: &[usize], outputs: usize) -> Vec<Vec<usize>> {
 /// 512 MiB limit that one run per core met in 8 runs of 9.
 const RUNS_PER_CORE: usize = 2;
 
-/// Time-aligned when every partition's span is known, both inputs can be read more than once,
+/// Time-aligned when both inputs read whole files with exact time statistics (`files.rs`),
 /// each has at least the session's target partitions (so DataFusion adds no repartition below
-/// the join for parallelism), and partners are read few times; otherwise key-partitioned.
-/// `streamed`: both inputs already arrive in (key, time) order.
+/// the join for parallelism), and partners are read few times; otherwise key-partitioned,
+/// saying why. `streamed`: both inputs already arrive in (key, time) order.
 pub fn choose(
     left: &SideSpans,
     right: &SideSpans,
@@ -260,13 +254,14 @@ pub fn choose(
     target_partitions: usize,
     streamed: bool,
 ) -> Layout {
+    let partitions = match (files::partitions(left), files::partitions(right)) {
+        (Ok(left), Ok(right)) => (left, right),
+        (Err(because), _) | (_, Err(because)) => return Layout::KeyPartitioned(because),
+    };
     let cores = target_partitions.max(1);
-    let wide_enough = |side: &SideSpans| side.plan.output_partitioning().partition_count() >= cores;
-    if !(wide_enough(left) && wide_enough(right) && rereadable(left.plan) && rereadable(right.plan))
-    {
-        return Layout::KeyPartitioned;
+    if partitions.0.len() < cores || partitions.1.len() < cores {
+        return Layout::KeyPartitioned(Because::FewFiles);
     }
-    let partitions = (left.partitions(), right.partitions());
     let total = |side: &[Partition]| side.iter().map(|&(_, rows)| rows).sum::<usize>();
     let driver = if total(&partitions.0) > total(&partitions.1) {
         Driver::Left
@@ -277,38 +272,11 @@ pub fn choose(
     let runs_per_core = if streamed { RUNS_PER_CORE } else { 1 };
     let outputs = (cores * runs_per_core).min(driver_partitions);
     let alignment = Alignment::of_partitions(driver, partitions, bounds, outputs);
-    let known = |spans: &[Span]| spans.iter().all(|span| *span != Span::Unknown);
-    if known(&alignment.driver)
-        && known(&alignment.partners)
-        && alignment.partner_reads() <= MAX_PARTNER_READS
-    {
-        Layout::TimeAligned { driver, outputs }
+    if alignment.partner_reads() <= MAX_PARTNER_READS {
+        Layout::TimeAligned(Arc::new(alignment))
     } else {
-        Layout::KeyPartitioned
+        Layout::KeyPartitioned(Because::SpansOverlap)
     }
-}
-
-/// Plans whose partitions may be executed more than once, as partners are: scans and
-/// per-batch or per-partition operators. A repartition hands each output partition out once.
-pub fn rereadable(plan: &Arc<dyn ExecutionPlan>) -> bool {
-    const STATELESS: [&str; 6] = [
-        "DataSourceExec",
-        "FilterExec",
-        "ProjectionExec",
-        "SortExec",
-        "CoalesceBatchesExec",
-        "CooperativeExec",
-    ];
-    let mut all = true;
-    let _ = plan.apply(|node| {
-        all &= STATELESS.contains(&node.name());
-        Ok(if all {
-            TreeNodeRecursion::Continue
-        } else {
-            TreeNodeRecursion::Stop
-        })
-    });
-    all
 }
 
 /// `stream`, failing on the first batch with a time outside `span`: a wrong statistic must
@@ -319,13 +287,19 @@ pub fn checked(
     span: Span,
     what: String,
 ) -> SendableRecordBatchStream {
-    let Span::Within(lowest, highest) = span else {
-        return stream;
-    };
     let schema = stream.schema();
     let checked = stream.map(move |batch| {
         let batch = batch?;
-        check_batch(&batch, time, (lowest, highest), &what)?;
+        match span {
+            Span::Within(lowest, highest) => check_batch(&batch, time, (lowest, highest), &what)?,
+            Span::Empty if batch.num_rows() > 0 => {
+                return exec_err!(
+                    "WindowJoin: {what} holds rows though its statistics declare it empty; is \
+                     a file's metadata wrong?"
+                );
+            }
+            Span::Empty => {}
+        }
         Ok(batch)
     });
     Box::pin(RecordBatchStreamAdapter::new(schema, checked))
@@ -380,11 +354,9 @@ mod tests {
     }
 
     #[test]
-    fn empty_never_meets_and_unknown_always_does() {
+    fn empty_never_meets() {
         assert!(!meet(Span::Empty, day(1), 0, 600));
-        assert!(!meet(Span::Unknown, Span::Empty, 0, 600));
-        assert!(meet(Span::Unknown, day(9), 0, 600));
-        assert!(meet(day(9), Span::Unknown, 0, 600));
+        assert!(!meet(day(1), Span::Empty, 0, 600));
     }
 
     #[test]
@@ -407,6 +379,19 @@ mod tests {
         let (left, right) = (days(&[100, 100, 100]), days(&[10, 10, 10]));
         let alignment = Alignment::of_partitions(Driver::Left, (left, right), (0, 600), 2);
         assert_eq!(alignment.meets, [vec![0, 1], vec![1, 2], vec![2]]);
+        assert_eq!(alignment.unmet, [Vec::<usize>::new(), vec![]]);
+    }
+
+    #[test]
+    fn partners_no_driver_meets_are_still_read_once() {
+        // Left days 0, 5 and 9 (plus an empty partition); right days 0 and 1. A window of
+        // +10 minutes reaches from day 0 into day 1 only: left days 5 and 9 and the empty
+        // partition meet nobody, and are spread over the outputs to be checked.
+        let left = vec![(day(0), 10), (day(5), 10), (day(9), 10), (Span::Empty, 0)];
+        let right = vec![(day(0), 100), (day(1), 100)];
+        let alignment = Alignment::of_partitions(Driver::Right, (left, right), (0, 600), 2);
+        assert_eq!(alignment.meets, [vec![0], vec![0]]);
+        assert_eq!(alignment.unmet, [vec![2], vec![1, 3]]);
     }
 
     #[test]

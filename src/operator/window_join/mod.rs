@@ -1,6 +1,14 @@
 //! A sort-merge band join: rows with equal keys whose times lie within a constant window of
 //! each other, in time linear in its input and output.
 //!
+//! The contract: for any input (Parquet any tool wrote, in any order, with or without
+//! statistics, split or grouped any way; tables in memory), any session configuration
+//! (target partitions, batch size) and any band join the rule accepts, the operator returns
+//! the same multiset of rows as DataFusion's own plan of the same SQL. A layout that cannot be
+//! proven right from the plan is not chosen; a statistic found wrong while reading stops the
+//! query with an error rather than lose a pair. `tests/window_join.rs` holds it to that,
+//! with stock SQL as the reference.
+//!
 //! Stock plans join on the key and filter every key-equal pair by time, so a key with `n`
 //! left and `m` right rows costs `n * m`: quadratic in a heavy account's history. Here both
 //! inputs arrive ordered by (key, time) and two cursors slide over the right side:
@@ -28,20 +36,25 @@
 //! session's batch size.
 //!
 //! Parallel, in one of two layouts (`layout.rs`, chosen when planning):
-//! - time-aligned, where each input partition's time span is known from its statistics (a
-//!   lake's date files): each output partition joins a run of the larger side's partitions
-//!   one after another, each with only the other side's partitions its span can reach, read
-//!   straight from the files. No repartition, no sort, no merge of the large side.
-//! - key-partitioned otherwise: both inputs are hash-partitioned by key the same way and each
+//! - time-aligned, where both inputs are scans of whole files, one per partition, each with
+//!   exact time statistics (a lake's date files; `files.rs` says what qualifies and pins the
+//!   scans so DataFusion cannot regroup them): each output partition joins a run of the larger
+//!   side's partitions one after another, each with only the other side's partitions its span
+//!   can reach, read straight from the files. No repartition, no merge of the large side.
+//!   Every partition is read and checked against its declared span, those that pair with
+//!   nothing too.
+//! - key-partitioned otherwise (`--explain` says why): both inputs are hash-partitioned by key the same way and each
 //!   partition is merged on its own. Inputs already in (key, time) order get an
 //!   order-preserving repartition (when the session prefers existing sorts); others are
 //!   sorted by DataFusion.
 
 mod exec;
+mod files;
 mod layout;
 mod merge;
 mod metrics;
 mod stream;
 
 pub use exec::{WindowJoinExec, output_schema};
-pub use layout::{Driver, Layout, SideSpans, choose as choose_layout};
+pub use files::pin as pin_files;
+pub use layout::{Alignment, Because, Driver, Layout, SideSpans, Span, choose as choose_layout};
