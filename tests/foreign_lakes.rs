@@ -305,44 +305,60 @@ fn days(rows: &[Row]) -> Vec<RecordBatch> {
 /// (seconds; keys already equal and non-null).
 struct Query {
     sql: &'static str,
+    /// Joined on the text key `k` (null keys never match); otherwise only on what `matches`
+    /// says.
+    on_k: bool,
     matches: fn(&Row, &Row, i64, i64) -> bool,
 }
 
 const HOUR: i64 = 3_600;
 
-const QUERIES: [Query; 6] = [
+const QUERIES: [Query; 7] = [
     Query {
         sql: "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k \
               AND r.t BETWEEN l.t AND l.t + INTERVAL '1 second'",
+        on_k: true,
         matches: |_, _, lt, rt| lt <= rt && rt <= lt + 1,
     },
     Query {
         sql: "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k \
               WHERE r.t > l.t - INTERVAL '10 minutes' AND r.t < l.t + INTERVAL '10 minutes'",
+        on_k: true,
         matches: |_, _, lt, rt| lt - 600 < rt && rt < lt + 600,
     },
     Query {
         sql: "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k \
               AND r.t BETWEEN l.t + INTERVAL '1 day' AND l.t + INTERVAL '2 days'",
+        on_k: true,
         matches: |_, _, lt, rt| lt + DAY <= rt && rt <= lt + 2 * DAY,
     },
     // A window wholly in the past: r.t in [l.t - 2 days, l.t - 12 hours].
     Query {
         sql: "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k \
               AND r.t >= l.t - INTERVAL '2 days' AND r.t <= l.t - INTERVAL '12 hours'",
+        on_k: true,
         matches: |_, _, lt, rt| lt - 2 * DAY <= rt && rt <= lt - 12 * HOUR,
     },
     // Exclusive bounds and a residual.
     Query {
         sql: "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k \
               AND r.t > l.t AND r.t < l.t + INTERVAL '30 seconds' AND l.v <> r.v",
+        on_k: true,
         matches: |l, r, lt, rt| lt < rt && rt < lt + 30 && l.value != r.value,
     },
     // Two keys, anchored on the right's time.
     Query {
         sql: "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k AND l.g = r.g \
               AND l.t BETWEEN r.t - INTERVAL '5 seconds' AND r.t + INTERVAL '1 hour'",
+        on_k: true,
         matches: |l, r, lt, rt| l.group == r.group && rt - 5 <= lt && lt <= rt + HOUR,
+    },
+    // An integer key: the sorts below the join lead with a fixed-width column.
+    Query {
+        sql: "SELECT l.id, r.id FROM l JOIN r ON l.g = r.g \
+              AND r.t BETWEEN l.t AND l.t + INTERVAL '1 minute'",
+        on_k: false,
+        matches: |l, r, lt, rt| l.group == r.group && lt <= rt && rt <= lt + 60,
     },
 ];
 
@@ -351,8 +367,9 @@ fn reference(left: &[Row], right: &[Row], query: &Query) -> Vec<(i64, i64)> {
     let mut pairs = Vec::new();
     for (li, l) in left.iter().enumerate() {
         for (ri, r) in right.iter().enumerate() {
-            if let (Some(lk), Some(rk), Some(lt), Some(rt)) = (l.key, r.key, l.time, r.time)
-                && lk == rk
+            let keys_match = !query.on_k || (l.key.is_some() && l.key == r.key);
+            if let (Some(lt), Some(rt)) = (l.time, r.time)
+                && keys_match
                 && (query.matches)(l, r, lt, rt)
             {
                 pairs.push((li as i64, ri as i64));
@@ -622,6 +639,44 @@ fn the_hunt_on_a_pandas_lake_matches_stock_sql_at_every_partition_count() {
     }
 }
 
+/// A band join on an integer key over one file per table in a one-partition session: the
+/// operator engine's own full sort may then stand in for DataFusion's below a time-aligned
+/// join, whose partners are read more than once.
+#[test]
+fn an_integer_key_over_one_file_per_table_in_one_partition() {
+    let one_file = Writer {
+        unit: TimeUnit::Nanosecond,
+        sorted: false,
+        bare: None,
+        row_group: 3,
+        page_rows: 2,
+        cut: Cut::OneFile,
+    };
+    let rows = |seed: u64| -> Vec<Row> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..60)
+            .map(|_| Row {
+                key: None,
+                time: Some(rng.random_range(0..4) * DAY + rng.random_range(0..120)),
+                group: rng.random_range(0..3),
+                value: 0,
+            })
+            .collect()
+    };
+    let case = JoinCase {
+        left: rows(1),
+        right: rows(2),
+        writers: (one_file, one_file),
+        query: QUERIES.len() - 1,
+        session: Session {
+            target_partitions: 1,
+            batch_size: 7,
+            split_files: false,
+        },
+    };
+    check_join(&case, 3).unwrap();
+}
+
 /// Random cases for as long as `RETROHUNT_FUZZ_SECONDS` says (nothing when unset).
 #[test]
 fn fuzz_foreign_lakes() {
@@ -656,4 +711,36 @@ fn fuzz_foreign_lakes() {
         }
     }
     eprintln!("fuzz_foreign_lakes: {joins} band-join cases and {hunts} hunts agreed");
+}
+
+/// One file per table in a one-partition session: each side's sort covers its whole input,
+/// the shape where the operator engine's own full sort may stand in for DataFusion's below a
+/// time-aligned join, whose partners are read more than once.
+#[test]
+fn one_file_per_table_in_one_partition() {
+    let one_file = Writer {
+        unit: TimeUnit::Nanosecond,
+        sorted: false,
+        bare: None,
+        row_group: 17,
+        page_rows: 5,
+        cut: Cut::OneFile,
+    };
+    let session = Session {
+        target_partitions: 1,
+        batch_size: 50,
+        split_files: false,
+    };
+    let lake = foreign_tenant(11, (one_file, one_file));
+    for time_column in [TimeColumn::TimeGenerated, TimeColumn::CreatedDateTime] {
+        let params = HuntParams {
+            time_column,
+            ..HuntParams::default()
+        };
+        let (stock, _) = hunt_rows(lake.path(), &params, session, Engine::Sql);
+        let (found, plan) = hunt_rows(lake.path(), &params, session, Engine::Operator);
+        assert!(!stock.is_empty());
+        assert_eq!(found, stock, "{plan}");
+        assert!(layout(&plan).starts_with("layout=time-aligned"), "{plan}");
+    }
 }
