@@ -304,3 +304,138 @@ fn fuzz_findings_replay() {
     }
     assert!(replayed >= 6);
 }
+
+/// Decompression bombs and oversized records: each is rejected with its line and byte
+/// offset, the good records around it are kept, the accounting holds, and the ingest's peak
+/// memory stays bounded (the content here decompresses to 256 MiB; a record cap of 1 MiB and
+/// a memory limit of 64 MiB hold the process well under that).
+#[test]
+fn bombs_are_rejected_in_bounded_memory() {
+    use std::io::Write;
+    let good = |id: &str| {
+        format!(
+            r#"{{"TimeGenerated":"2026-03-02T10:00:00Z","Type":"SigninLogs","Id":"{id}","ResultType":"0","UserPrincipalName":"a@x.com"}}"#
+        )
+    };
+    let gzip = |content: &dyn Fn(&mut dyn Write)| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        content(&mut encoder);
+        encoder.finish().unwrap()
+    };
+    let zstd = |content: &dyn Fn(&mut dyn Write)| {
+        let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+        content(&mut encoder);
+        encoder.finish().unwrap()
+    };
+    let mib = vec![0u8; 1 << 20];
+    let (first, last) = (good("first"), good("last"));
+    let endless_line = gzip(&|w| {
+        writeln!(w, "{first}").unwrap();
+        for _ in 0..256 {
+            w.write_all(&mib).unwrap();
+        }
+        writeln!(w).unwrap();
+        writeln!(w, "{last}").unwrap();
+    });
+    let long_lines = zstd(&|w| {
+        writeln!(w, "{first}").unwrap();
+        for _ in 0..64 {
+            w.write_all(&[b'A'; 4 << 20]).unwrap();
+            writeln!(w).unwrap();
+        }
+        writeln!(w, "{last}").unwrap();
+    });
+    let array = gzip(&|w| {
+        w.write_all(b"[").unwrap();
+        for i in 0..200_000 {
+            write!(w, "{}{},", if i == 0 { "" } else { " " }, good("x")).unwrap();
+        }
+        w.write_all(b"{}]").unwrap();
+    });
+    let many_lines = gzip(&|w| {
+        for _ in 0..256 {
+            for _ in 0..1024 {
+                w.write_all(&mib[..1023]).unwrap();
+                writeln!(w).unwrap();
+            }
+        }
+    });
+    // The endless line starts after the first record and its line end.
+    let endless = format!("2: record of 268435456 bytes at byte {}", first.len() + 1);
+    /// (name, compressed file, records, written, rejected (0: not counted exactly), a
+    /// reject's line and reason)
+    type Case<'a> = (&'a str, &'a [u8], u64, u64, u64, &'a str);
+    let cases: [Case; 4] = [
+        ("endless-line.json.gz", &endless_line, 3, 2, 1, &endless),
+        (
+            "long-lines.json.zst",
+            &long_lines,
+            66,
+            2,
+            64,
+            "3: record of 4194304 bytes",
+        ),
+        ("array.json.gz", &array, 1, 0, 1, "1: record of"),
+        (
+            "many-lines.csv.gz",
+            &many_lines,
+            0,
+            0,
+            0,
+            "decompresses to more than",
+        ),
+    ];
+    for (name, bytes, records, written, rejected, says) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join(name);
+        std::fs::write(&input, bytes).unwrap();
+        let lake = dir.path().join("lake");
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_retrohunt"))
+            .args([
+                "ingest",
+                "--max-record-size",
+                "1MiB",
+                "--memory-limit",
+                "64MiB",
+                "--lake",
+            ])
+            .arg(&lake)
+            .arg(&input)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{name}: {stdout}");
+        let peak: u64 = stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("peak memory: "))
+            .and_then(|mib| mib.trim_end_matches(" MiB").parse().ok())
+            .unwrap_or_else(|| panic!("{name}: no peak memory in {stdout}"));
+        assert!(peak < 200, "{name}: peak memory {peak} MiB");
+        let rejects = read_rejects(&lake);
+        assert!(
+            rejects.iter().any(|r| {
+                let reason = r["reason"].as_str().unwrap_or_default();
+                format!("{}: {reason}", r["line"]).contains(says)
+            }),
+            "{name}: {rejects:?}"
+        );
+        // records in N = written W + duplicates D + skipped S + rejected R, and N = W+D+S+R.
+        let accounting = stdout
+            .lines()
+            .find(|line| line.starts_with("records in "))
+            .unwrap_or_else(|| panic!("{name}: {stdout}"));
+        let numbers: Vec<u64> = accounting
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        assert_eq!(numbers.len(), 5, "{accounting}");
+        assert_eq!(numbers[0], numbers[1..].iter().sum::<u64>(), "{accounting}");
+        if records > 0 {
+            assert_eq!(
+                (numbers[0], numbers[1], numbers[4]),
+                (records, written, rejected),
+                "{name}: {accounting}"
+            );
+        }
+    }
+}

@@ -64,6 +64,11 @@ pub struct IngestArgs {
     /// No progress bar and no summary.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Records (lines) longer than this (e.g. 16MiB) are rejected with their file, line and
+    /// byte offset, and skipped to their line end without being held in memory.
+    /// [default: 128MiB]
+    #[arg(long, value_parser = parse_size)]
+    pub max_record_size: Option<usize>,
     /// Memory the rows read but not yet written may use (e.g. 2GiB): they are committed to
     /// the lake in rounds of a quarter of it (sorting and merging with the lake's files needs
     /// the rest). [default: 60% of the machine's memory, in rounds of at most 1 GiB]

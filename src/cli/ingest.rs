@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use retrohunt::ingest::{self, IngestError, IngestOptions, ReadOptions};
 use retrohunt::lake::LakeWriter;
 
-use retrohunt::engine::default_memory_limit;
+use retrohunt::engine::{default_memory_limit, peak_rss};
 
 use super::args::IngestArgs;
 use super::{EXIT_USAGE, escape_lines};
@@ -37,6 +37,8 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         read: ReadOptions {
             format: args.format,
             table: args.table,
+            max_record_size: args.max_record_size,
+            max_content_size: None,
         },
         strict: args.strict,
         memory_limit: args.memory_limit.or_else(default_memory_limit),
@@ -47,6 +49,9 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         Ok(summary) => {
             if !args.quiet {
                 println!("{}", escape_lines(&summary.to_string()));
+                if let Some(peak) = peak_rss() {
+                    println!("peak memory: {} MiB", peak >> 20);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

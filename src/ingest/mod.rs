@@ -98,6 +98,15 @@ pub fn ingest(
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(files.len().max(1));
+    // Each worker holds a file and the channel up to as many more: a file's share.
+    let read = ReadOptions {
+        max_content_size: options
+            .read
+            .max_content_size
+            .or(options.memory_limit.map(|limit| limit / (2 * workers + 2))),
+        ..options.read.clone()
+    };
+    let read = &read;
     let next = AtomicUsize::new(0);
     let cancel = AtomicBool::new(false);
     let result = std::thread::scope(|scope| -> Result<(), IngestError> {
@@ -122,7 +131,7 @@ pub fn ingest(
                             if known.contains(&source) {
                                 Ok(None)
                             } else {
-                                Ok(Some(reader::read_file(path, raw, source, &options.read)))
+                                Ok(Some(reader::read_file(path, raw, source, read)))
                             }
                         }
                     };

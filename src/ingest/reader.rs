@@ -10,7 +10,7 @@ use arrow::array::RecordBatch;
 use super::json::Location;
 use super::rejects::Reject;
 use super::row::{Route, Row, RowsBuilder};
-use super::source::{self, Format};
+use super::source::{self, Format, Limits};
 use crate::catalog::schema::Table;
 use crate::lake::Source;
 
@@ -24,6 +24,25 @@ pub struct ReadOptions {
     pub format: Option<Format>,
     /// The table for records that do not say which one they belong to.
     pub table: Option<Table>,
+    /// Longer records (lines) are rejected, skipped without being held [default:
+    /// [`DEFAULT_MAX_RECORD`]].
+    pub max_record_size: Option<usize>,
+    /// Most decompressed bytes one file may hold; the rest of a larger file is a reject
+    /// [default: unbounded; `ingest` derives it from its memory limit].
+    pub max_content_size: Option<usize>,
+}
+
+/// Far above any real record: an Event Hub message is at most 1 MB, a Log Analytics record
+/// a few tens of KB.
+pub const DEFAULT_MAX_RECORD: usize = 128 << 20;
+
+impl ReadOptions {
+    fn limits(&self) -> Limits {
+        Limits {
+            record: self.max_record_size.unwrap_or(DEFAULT_MAX_RECORD),
+            content: self.max_content_size.unwrap_or(usize::MAX),
+        }
+    }
 }
 
 /// Everything one file produced.
@@ -55,6 +74,7 @@ pub fn check_decoder(format: Format, name: &str, data: &[u8]) {
     let options = ReadOptions {
         format: Some(format),
         table: Some(Table::Signin),
+        ..ReadOptions::default()
     };
     let outcome = read_file(path, data.to_vec(), identify(path, data), &options);
     let rows: usize = outcome.batches.iter().flatten().map(|b| b.num_rows()).sum();
@@ -75,13 +95,29 @@ pub fn read_file(path: &Path, raw: Vec<u8>, source: Source, options: &ReadOption
         source: Some(source),
         ..FileOutcome::default()
     };
-    let content = match source::decompress(raw) {
+    let limits = options.limits();
+    let content = match source::decompress(raw, limits) {
         Ok(content) => content,
         Err(e) => {
             file_reject(&mut outcome, path, format!("cannot read: {e}"));
             return outcome;
         }
     };
+    for skipped in &content.oversized {
+        outcome.records += 1;
+        let location = Location {
+            line: skipped.line,
+            record: None,
+        };
+        let reason = format!(
+            "record of {} bytes at byte {} (after decompression) is longer than \
+             --max-record-size ({} bytes); skipped to its line end",
+            skipped.len, skipped.offset, limits.record
+        );
+        let mut reject = Reject::new(path, location, &skipped.head, reason);
+        reject.raw_truncated = true;
+        outcome.rejects.push(reject);
+    }
     let fallback = options.table.or_else(|| table_from_path(path));
     let mut builders = [RowsBuilder::default(), RowsBuilder::default()];
     {
