@@ -140,3 +140,88 @@ fn concurrent_ingests_serialise() {
     assert!(waited <= 1);
     assert!(content(lake.path()) == content(clean.path()));
 }
+
+/// `sql` and `hunt` in a loop while ingests commit into the same lake: every answer is the
+/// answer of one commit (never an error, never one table or some dates newer than the rest).
+#[test]
+fn readers_see_one_commit_while_ingests_run() {
+    let input = diagnostic_tenant(40, 2, 13);
+    let mut files: Vec<std::path::PathBuf> = walkdir::WalkDir::new(input.path())
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && !e.file_name().to_string_lossy().starts_with('_'))
+        .map(walkdir::DirEntry::into_path)
+        .collect();
+    files.sort();
+    let chunks: Vec<Vec<std::path::PathBuf>> = files
+        .chunks(files.len().div_ceil(6))
+        .map(<[_]>::to_vec)
+        .collect();
+    let ingest_chunk = |lake: &Path, chunk: &[std::path::PathBuf]| {
+        let status = Command::new(env!("CARGO_BIN_EXE_retrohunt"))
+            .args(["ingest", "--quiet", "--lake"])
+            .arg(lake)
+            .args(chunk)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    // Each reader's answer: both tables' row counts (`sql`), the findings (`hunt`).
+    let answer = |lake: &Path| -> Result<[String; 2], String> {
+        let counts = Command::new(env!("CARGO_BIN_EXE_retrohunt"))
+            .args(["sql", "--format", "csv", "--lake"])
+            .arg(lake)
+            .arg(
+                "SELECT (SELECT count(*) FROM SigninLogs) AS s, \
+                 (SELECT count(*) FROM AADNonInteractiveUserSignInLogs) AS n",
+            )
+            .output()
+            .unwrap();
+        let hunt = Command::new(env!("CARGO_BIN_EXE_retrohunt"))
+            .args(["hunt", "--format", "csv", "--lake"])
+            .arg(lake)
+            .output()
+            .unwrap();
+        let text = |output: &std::process::Output| {
+            if output.status.success() {
+                Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+            } else {
+                Err(String::from_utf8_lossy(&output.stderr).into_owned())
+            }
+        };
+        Ok([text(&counts)?, text(&hunt)?])
+    };
+    // The answer after each commit, one ingest after another.
+    let reference = tempfile::tempdir().unwrap();
+    let mut snapshots = Vec::new();
+    for chunk in &chunks {
+        ingest_chunk(reference.path(), chunk);
+        snapshots.push(answer(reference.path()).unwrap());
+    }
+    // The same ingests again, read all along.
+    let lake = tempfile::tempdir().unwrap();
+    ingest_chunk(lake.path(), &chunks[0]);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let seen = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for chunk in &chunks[1..] {
+                ingest_chunk(lake.path(), chunk);
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        let mut seen = Vec::new();
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let found = answer(lake.path()).unwrap_or_else(|error| panic!("{error}"));
+            for (reader, found) in found.iter().enumerate() {
+                assert!(
+                    snapshots.iter().any(|answers| answers[reader] == *found),
+                    "{found} is no commit's answer"
+                );
+            }
+            seen.push(found);
+        }
+        seen
+    });
+    assert_eq!(answer(lake.path()).unwrap(), *snapshots.last().unwrap());
+    assert!(!seen.is_empty());
+}

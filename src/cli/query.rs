@@ -21,7 +21,7 @@ use retrohunt::catalog::{
 };
 use retrohunt::engine::{default_memory_limit, runtime, session_config, session_with};
 use retrohunt::ingest::{self, IngestOptions};
-use retrohunt::lake::LakeWriter;
+use retrohunt::lake::{LakeWriter, ReadSnapshot};
 use retrohunt::output::{TextSafety, write_batches};
 
 use super::args::{EngineArgs, LakeArg, OutputArgs, SqlArgs};
@@ -54,6 +54,8 @@ pub struct Lake {
     pub ctx: SessionContext,
     pub folder: PathBuf,
     pub dates: LakeDates,
+    /// The lake stays as of one commit while this is held.
+    _snapshot: ReadSnapshot,
 }
 
 /// The lake at `--lake`, or without it the cached sample lake. A folder that is not a lake is
@@ -76,6 +78,9 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
     }
     let folder = local_folder(&location);
     let dates = inspect_lake(&folder).map_err(|e| Usage(e.to_string()))?;
+    // Before the tables list their files.
+    let snapshot = ReadSnapshot::take(&folder)
+        .with_context(|| format!("cannot open lake {}", folder.display()))?;
     let limit = engine.memory.memory_limit.or_else(default_memory_limit);
     let runtime = runtime(limit).context("cannot set up the memory pool")?;
     let ctx = session_with(engine.engine, session_config(limit), runtime);
@@ -97,7 +102,12 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
         .await
         .map_err(|error| name_damage(&folder, error.into()))
         .with_context(|| format!("cannot open lake {}", location.display()))?;
-    Ok(Lake { ctx, folder, dates })
+    Ok(Lake {
+        ctx,
+        folder,
+        dates,
+        _snapshot: snapshot,
+    })
 }
 
 /// The folder a `--lake` path or `file://` URL names.

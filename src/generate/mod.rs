@@ -200,6 +200,10 @@ fn write_files(
 }
 
 fn write_lake(lake: &LakeWriter, events: &[Event]) -> Result<(), GenerateError> {
+    lake.publish(|| write_tables(lake, events))
+}
+
+fn write_tables(lake: &LakeWriter, events: &[Event]) -> Result<(), GenerateError> {
     for target in Table::ALL {
         let mut builder = RowsBuilder::default();
         let mut batches = Vec::new();

@@ -217,17 +217,20 @@ impl Round {
         if self.batches.iter().any(|b| !b.is_empty()) {
             summary.rounds += 1;
         }
-        for table in Table::ALL {
-            let batches = std::mem::take(&mut self.batches[table as usize]);
-            let stats = lake.commit(table, batches)?;
-            summary.add_commit(table, stats);
-        }
-        if !self.sources.is_empty() {
-            for source in self.sources.drain(..) {
-                manifest.record(source);
+        lake.publish(|| -> Result<(), IngestError> {
+            for table in Table::ALL {
+                let batches = std::mem::take(&mut self.batches[table as usize]);
+                let stats = lake.commit(table, batches)?;
+                summary.add_commit(table, stats);
             }
-            manifest.save(lake.root())?;
-        }
+            if !self.sources.is_empty() {
+                for source in self.sources.drain(..) {
+                    manifest.record(source);
+                }
+                manifest.save(lake.root())?;
+            }
+            Ok(())
+        })?;
         self.bytes = 0;
         Ok(())
     }

@@ -45,6 +45,11 @@ pub fn lock_file(root: &Path) -> PathBuf {
     root.join("_lock")
 }
 
+/// Readers hold it shared, a writer publishing a commit exclusively (see `lake/mod.rs`).
+pub fn readers_file(root: &Path) -> PathBuf {
+    root.join("_readers")
+}
+
 /// The UTC date of a nanosecond timestamp: the partition a row belongs to.
 pub fn date_of(nanos: i64) -> NaiveDate {
     DateTime::from_timestamp_nanos(nanos).date_naive()

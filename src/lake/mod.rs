@@ -1,5 +1,13 @@
 //! The Parquet lake (SPEC §4): layout, atomic per-date files, merging with deduplication, the
-//! manifest of ingested sources, and the lock that serialises writers.
+//! manifest of ingested sources, the lock that serialises writers, and the one that keeps
+//! readers on one commit.
+//!
+//! A commit replaces date files one by one, table after table. A reader that listed the files
+//! before a replacement and read them after would fail (a footer of the old file, pages of
+//! the new), and one that read during a commit would see some dates or one table new and the
+//! rest old. So readers hold `_readers` shared from their listing to their last read, and a
+//! writer holds it exclusively while it publishes a commit of both tables: every reader sees
+//! the lake as of one commit. (A writer waits for running readers before it publishes.)
 
 mod commit;
 mod error;
@@ -25,6 +33,7 @@ use crate::catalog::schema::Table;
 pub struct LakeWriter {
     root: PathBuf,
     _lock: File,
+    readers: File,
 }
 
 impl LakeWriter {
@@ -46,10 +55,33 @@ impl LakeWriter {
         }
         // Temporary files of a run that was killed are garbage now that we hold the lock.
         let _ = std::fs::remove_dir_all(layout::staging_dir(root));
+        let readers_path = layout::readers_file(root);
+        let readers = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&readers_path)
+            .map_err(|e| LakeError::io(&readers_path, e))?;
         Ok(LakeWriter {
             root: root.to_path_buf(),
             _lock: lock,
+            readers,
         })
+    }
+
+    /// Runs `publish` (a commit of both tables and the manifest) with no reader reading.
+    ///
+    /// # Errors
+    /// The lock cannot be taken, or what `publish` returns.
+    pub fn publish<T, E: From<LakeError>>(
+        &self,
+        publish: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        let path = layout::readers_file(&self.root);
+        self.readers.lock().map_err(|e| LakeError::io(&path, e))?;
+        let published = publish();
+        self.readers.unlock().map_err(|e| LakeError::io(&path, e))?;
+        published
     }
 
     pub fn root(&self) -> &Path {
@@ -63,5 +95,34 @@ impl LakeWriter {
         batches: Vec<RecordBatch>,
     ) -> Result<CommitStats, LakeError> {
         commit::commit(&self.root, table, batches)
+    }
+}
+
+/// Held by a reader of the lake, from listing its files to its last read: no commit is
+/// published meanwhile.
+#[derive(Debug)]
+pub struct ReadSnapshot {
+    _readers: Option<File>,
+}
+
+impl ReadSnapshot {
+    /// Waits for a commit being published to finish. A folder no ingest of ours has opened
+    /// (Parquet other tools wrote) has no readers' lock and is read as it is.
+    ///
+    /// # Errors
+    /// The lock file exists but cannot be opened or locked.
+    pub fn take(root: &Path) -> Result<ReadSnapshot, LakeError> {
+        let path = layout::readers_file(root);
+        let readers = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(ReadSnapshot { _readers: None });
+            }
+            Err(e) => return Err(LakeError::io(&path, e)),
+        };
+        readers.lock_shared().map_err(|e| LakeError::io(&path, e))?;
+        Ok(ReadSnapshot {
+            _readers: Some(readers),
+        })
     }
 }
