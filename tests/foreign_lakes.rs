@@ -10,11 +10,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{
-    AsArray, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray, UInt32Array,
-};
+use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampNanosecondArray, UInt32Array};
 use arrow::compute::{cast, take_record_batch};
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::physical_plan::displayable;
@@ -33,6 +31,8 @@ use retrohunt::catalog::register_lake;
 use retrohunt::engine::{Engine, session_with};
 use retrohunt::generate::{self, TenantFormat, TenantSpec};
 use retrohunt::hunt::{self, HuntParams, TimeColumn};
+
+use crate::util::pairs;
 
 const DAY: i64 = 86_400;
 const NANOS: i64 = 1_000_000_000;
@@ -437,19 +437,7 @@ fn run_join(case: &JoinCase, dir: &Path, engine: Engine) -> (Vec<(i64, i64)>, St
         let frame = ctx.sql(QUERIES[case.query].sql).await.unwrap();
         let plan = frame.clone().create_physical_plan().await.unwrap();
         let plan = displayable(plan.as_ref()).indent(false).to_string();
-        let batches = frame.collect().await.unwrap();
-        let mut pairs: Vec<(i64, i64)> = batches
-            .iter()
-            .flat_map(|b| {
-                let (l, r) = (
-                    b.column(0).as_primitive::<Int64Type>(),
-                    b.column(1).as_primitive::<Int64Type>(),
-                );
-                (0..b.num_rows()).map(move |i| (l.value(i), r.value(i)))
-            })
-            .collect();
-        pairs.sort_unstable();
-        (pairs, plan)
+        (pairs(&frame.collect().await.unwrap()), plan)
     })
 }
 

@@ -209,3 +209,19 @@ pub fn write_lake(lake: &Path, interactive: &[SignIn], non_interactive: &[SignIn
         writer.commit(table, vec![builder.finish()]).unwrap();
     }
 }
+
+/// The (left id, right id) pairs of a band join's first two columns, sorted.
+pub fn pairs(batches: &[RecordBatch]) -> Vec<(i64, i64)> {
+    let mut pairs: Vec<(i64, i64)> = batches
+        .iter()
+        .flat_map(|b| {
+            let (l, r) = (
+                b.column(0).as_primitive::<arrow::datatypes::Int64Type>(),
+                b.column(1).as_primitive::<arrow::datatypes::Int64Type>(),
+            );
+            (0..b.num_rows()).map(move |i| (l.value(i), r.value(i)))
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs
+}

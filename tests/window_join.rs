@@ -8,8 +8,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{AsArray, Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
-use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
+use arrow::array::{Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
@@ -23,6 +23,8 @@ use datafusion_proto::bytes::{
 use proptest::prelude::*;
 
 use retrohunt::engine::{Engine, session_with};
+
+use crate::util::pairs;
 use retrohunt::operator::codec::{WindowJoinLogicalCodec, WindowJoinPhysicalCodec};
 
 const SECOND: i64 = 1_000_000_000;
@@ -265,21 +267,6 @@ fn run(left: &[Row], right: &[Row], sql: &str, setup: Setup) -> Outcome {
             spans_known,
         }
     })
-}
-
-fn pairs(batches: &[RecordBatch]) -> Vec<(i64, i64)> {
-    let mut pairs: Vec<(i64, i64)> = batches
-        .iter()
-        .flat_map(|b| {
-            let (l, r) = (
-                b.column(0).as_primitive::<Int64Type>(),
-                b.column(1).as_primitive::<Int64Type>(),
-            );
-            (0..b.num_rows()).map(move |i| (l.value(i), r.value(i)))
-        })
-        .collect();
-    pairs.sort_unstable();
-    pairs
 }
 
 fn row() -> impl Strategy<Value = Row> {

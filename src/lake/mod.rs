@@ -43,25 +43,14 @@ impl LakeWriter {
         let io = |e| LakeError::io(root, e);
         std::fs::create_dir_all(root).map_err(io)?;
         let lock_path = layout::lock_file(root);
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| LakeError::io(&lock_path, e))?;
+        let lock = lock_file(&lock_path)?;
         if lock.try_lock().is_err() {
             waiting();
             lock.lock().map_err(|e| LakeError::io(&lock_path, e))?;
         }
         // Temporary files of a run that was killed are garbage now that we hold the lock.
         let _ = std::fs::remove_dir_all(layout::staging_dir(root));
-        let readers_path = layout::readers_file(root);
-        let readers = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&readers_path)
-            .map_err(|e| LakeError::io(&readers_path, e))?;
+        let readers = lock_file(&layout::readers_file(root))?;
         Ok(LakeWriter {
             root: root.to_path_buf(),
             _lock: lock,
@@ -96,6 +85,16 @@ impl LakeWriter {
     ) -> Result<CommitStats, LakeError> {
         commit::commit(&self.root, table, batches)
     }
+}
+
+/// A file that exists to be locked, created if missing.
+fn lock_file(path: &Path) -> Result<File, LakeError> {
+    File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| LakeError::io(path, e))
 }
 
 /// Held by a reader of the lake, from listing its files to its last read: no commit is
