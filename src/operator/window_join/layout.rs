@@ -17,10 +17,12 @@
 //!                                                          next day's first 10 minutes
 //! ```
 //!
-//! Every pair is found once: in the output partition of its driver row. No repartition, no
-//! sort, no merge of the big side; the small side is read about twice. Statistics are only
-//! trusted so far: every batch is checked to lie in its partition's declared span, and a
-//! batch outside it stops the query instead of silently losing pairs.
+//! Every pair is found once: in the output partition of its driver row. No repartition and no
+//! merge of the big side (files not in (key, time) order are each sorted on their own); the
+//! small side is read about twice. Which inputs qualify is `files.rs`'s to say. Statistics are
+//! only trusted so far: every partition is read, those that meet nothing only to be checked,
+//! and a batch outside its partition's declared span stops the query instead of silently
+//! losing pairs.
 
 use std::fmt;
 use std::sync::Arc;
