@@ -345,8 +345,9 @@ fn enrichment_reads_the_users_history() {
             "{engine:?}"
         );
 
+        let hunt = retrohunt::engine::session(engine);
         let (summary_schema, summary) = runtime()
-            .block_on(summarize(schema.clone(), batches))
+            .block_on(summarize(&hunt, schema.clone(), batches.clone()))
             .unwrap();
         let summary = arrow::compute::concat_batches(&summary_schema, &summary).unwrap();
         let users = texts(std::slice::from_ref(&summary), "UserPrincipalName");
@@ -361,5 +362,23 @@ fn enrichment_reads_the_users_history() {
         assert_eq!(count("DistinctAsnPairs"), [4, 1]);
         let top = summary.column(summary_schema.index_of("TopScore").unwrap());
         assert_eq!(top.as_primitive::<Float64Type>().values(), &[92.5, 90.0]);
+
+        // The summary runs in the hunt's memory pool: 1 KiB is too little for its grouping.
+        let limit = Some(1024);
+        let starved = retrohunt::engine::session_with(
+            engine,
+            retrohunt::engine::session_config(limit),
+            retrohunt::engine::runtime(limit).unwrap(),
+        );
+        let error = runtime()
+            .block_on(summarize(&starved, schema.clone(), batches))
+            .unwrap_err();
+        assert!(
+            matches!(
+                error.find_root(),
+                datafusion::error::DataFusionError::ResourcesExhausted(_)
+            ),
+            "{error}"
+        );
     }
 }

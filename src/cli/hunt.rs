@@ -71,7 +71,7 @@ async fn hunt(
         }
     };
     let (schema, batches) = if args.triage.summary {
-        triage::summarize(schema, batches)
+        triage::summarize(ctx, schema, batches)
             .await
             .map_err(query_failed)?
     } else {

@@ -7,19 +7,23 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 
-use crate::engine::{Engine, session};
+use datafusion::prelude::SessionContext;
+
+use crate::engine::{Engine, session_with};
 
 const SUMMARY_SQL: &str = include_str!("../../sql/summary.sql");
 
-/// Summarises enriched findings (they need `Score`) into their schema and rows.
+/// Summarises enriched findings (they need `Score`) into their schema and rows, in a session
+/// of its own that shares `hunt`'s configuration and memory pool (so `--memory-limit` holds).
 ///
 /// # Errors
 /// Findings without the enrichment columns; execution errors.
 pub async fn summarize(
+    hunt: &SessionContext,
     schema: SchemaRef,
     findings: Vec<RecordBatch>,
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let ctx = session(Engine::Sql);
+    let ctx = session_with(Engine::Sql, hunt.copied_config(), hunt.runtime_env());
     ctx.register_table(
         "findings",
         Arc::new(MemTable::try_new(schema, vec![findings])?),
