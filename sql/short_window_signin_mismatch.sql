@@ -1,7 +1,7 @@
 -- Short-window sign-in mismatch (MITRE T1550.001, T1539): a successful interactive sign-in
 -- followed within `window` by a successful non-interactive sign-in of the same user from a
--- different ASN *and* a different IP. The Sentinel original is shared/hunt-original.kql; the
--- exact semantics are SPEC §1, rule by rule.
+-- different ASN *and* a different IP. A port of the Microsoft Sentinel hunting query of that
+-- name; the notes below say how each of its KQL semantics is kept.
 --
 -- Parameters (bound as typed values, never spliced into this text):
 --   $1 start  (timestamp, UTC, inclusive)

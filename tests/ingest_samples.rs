@@ -1,4 +1,4 @@
-//! The real records of `shared/samples/` (copied to `tests/fixtures/samples/`). Every expected
+//! The real records in `tests/fixtures/samples/`. Every expected
 //! value below was read by eye from the sample files, not produced by the code.
 
 use retrohunt::catalog::schema::Table;

@@ -1,6 +1,6 @@
 //! All integration tests, compiled into one binary (one link step on 2 cores).
 //!
-//! - `ingest_samples`: the real records of `shared/samples/`, values read by hand.
+//! - `ingest_samples`: the real records in `tests/fixtures/samples/`, values read by hand.
 //! - `ingest_formats`: hand-written fixtures of every other format of SPEC §3.
 //! - `ingest_rejects`: bad input is rejected with file, line and reason; accounting holds.
 //! - `lake`: sorting metadata, deduplication, re-ingest, atomic files.

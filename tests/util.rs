@@ -13,8 +13,8 @@ use retrohunt::generate::{TenantFormat, TenantSpec, generate};
 use retrohunt::ingest::{self, IngestOptions, ReadOptions, Row, RowsBuilder, Summary};
 use retrohunt::lake::{LakeWriter, layout};
 
-/// The record files of `shared/samples/`, copied to `tests/fixtures/samples/` (its README is
-/// documentation, not input).
+/// The real record files in `tests/fixtures/samples/` (its README is documentation, not
+/// input).
 pub fn samples() -> Vec<PathBuf> {
     let dir = fixture("samples");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
