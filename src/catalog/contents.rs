@@ -127,22 +127,23 @@ pub fn inspect(folder: &Path) -> Result<LakeDates, NotALake> {
             None => NotALake::NoTables(folder.to_path_buf()),
         });
     }
-    let tables: Vec<(Table, Vec<NaiveDate>)> = Table::ALL
+    let files: Vec<(Table, Vec<PathBuf>)> = Table::ALL
         .iter()
-        .map(|&table| (table, data_dates(&folder.join(table.name()))))
+        .map(|&table| (table, parquet_files(&folder.join(table.name()))))
         .collect();
-    let files = Table::ALL
-        .iter()
-        .any(|table| !parquet_files(&folder.join(table.name())).is_empty());
-    if !files {
+    if files.iter().all(|(_, files)| files.is_empty()) {
         return Err(NotALake::NoData(folder.to_path_buf()));
     }
+    let tables = files
+        .into_iter()
+        .map(|(table, files)| (table, data_dates(&files)))
+        .collect();
     Ok(LakeDates { tables })
 }
 
-/// The dates of `date=` folders below `table_dir` that hold a data file.
-fn data_dates(table_dir: &Path) -> Vec<NaiveDate> {
-    let mut dates: Vec<NaiveDate> = parquet_files(table_dir)
+/// The dates of the `date=` folders that hold `files`.
+fn data_dates(files: &[PathBuf]) -> Vec<NaiveDate> {
+    let mut dates: Vec<NaiveDate> = files
         .iter()
         .filter_map(|file| {
             file.ancestors()

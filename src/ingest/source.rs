@@ -115,7 +115,7 @@ fn bounded(input: impl Read, limits: Limits) -> std::io::Result<Content> {
     // Where the current line starts, in `out` and in the content; and its number.
     let (mut line, mut line_start, mut line_offset, mut offset) = (1u64, 0usize, 0u64, 0u64);
     let mut skipping: Option<Oversized> = None;
-    let mut binary = None;
+    let mut parquet = None;
     let failure = loop {
         let chunk = match input.fill_buf() {
             Ok(chunk) => chunk,
@@ -125,7 +125,7 @@ fn bounded(input: impl Read, limits: Limits) -> std::io::Result<Content> {
         if chunk.is_empty() {
             break None;
         }
-        let binary = *binary.get_or_insert_with(|| chunk.starts_with(b"PAR1"));
+        let binary = *parquet.get_or_insert_with(|| chunk.starts_with(b"PAR1"));
         let (take, ends_line) = match chunk.iter().position(|&b| b == b'\n') {
             Some(at) if !binary => (at + 1, true),
             _ => (chunk.len(), false),

@@ -206,10 +206,10 @@ impl WindowJoinExec {
         context: &Arc<TaskContext>,
     ) -> Result<(SendableRecordBatchStream, SendableRecordBatchStream)> {
         let (driver_side, partner_side) = driver.order((Driver::Left, Driver::Right));
-        let driven = self.read(driver_side, d, alignment.driver_spans[d], context)?;
+        let driven = self.read(driver_side, d, alignment.driver_span(d), context)?;
         let mut streams = alignment.meets[d]
             .iter()
-            .map(|&p| self.read(partner_side, p, alignment.partner_spans[p], context))
+            .map(|&p| self.read(partner_side, p, alignment.partner_span(p), context))
             .collect::<Result<Vec<_>>>()?;
         let partnered = if streams.len() == 1 {
             streams.remove(0)
@@ -254,7 +254,7 @@ impl WindowJoinExec {
         let mut outputs = Vec::new();
         for &d in &alignment.runs[partition] {
             outputs.push(if alignment.meets[d].is_empty() {
-                drained(self.read(driver_side, d, alignment.driver_spans[d], context)?)
+                drained(self.read(driver_side, d, alignment.driver_span(d), context)?)
             } else {
                 let inputs = self.aligned_inputs(alignment, driver, d, context)?;
                 self.join(inputs, partition, context, metrics.clone())?
@@ -264,7 +264,7 @@ impl WindowJoinExec {
             outputs.push(drained(self.read(
                 partner_side,
                 p,
-                alignment.partner_spans[p],
+                alignment.partner_span(p),
                 context,
             )?));
         }

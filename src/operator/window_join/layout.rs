@@ -149,8 +149,6 @@ pub struct Alignment {
     pub outputs: usize,
     /// Each input's partitions as planned: (left, right).
     pub partitions: (Vec<Partition>, Vec<Partition>),
-    pub driver_spans: Vec<Span>,
-    pub partner_spans: Vec<Span>,
     /// `meets[d]`: the partner partitions driver partition `d` meets.
     pub meets: Vec<Vec<usize>>,
     /// `runs[g]`: the driver partitions output partition `g` joins, in order.
@@ -191,8 +189,6 @@ impl Alignment {
         Alignment {
             driver,
             outputs,
-            driver_spans: driver_side.iter().map(|&(span, _)| span).collect(),
-            partner_spans: partner_side.iter().map(|&(span, _)| span).collect(),
             meets,
             runs: contiguous_runs(&driver_rows, outputs),
             unmet,
@@ -200,14 +196,24 @@ impl Alignment {
         }
     }
 
+    /// The (driver's, partner's) partitions.
+    fn sides(&self) -> (&[Partition], &[Partition]) {
+        self.driver.order((&self.partitions.0, &self.partitions.1))
+    }
+
+    pub fn driver_span(&self, d: usize) -> Span {
+        self.sides().0[d].0
+    }
+
+    pub fn partner_span(&self, p: usize) -> Span {
+        self.sides().1[p].0
+    }
+
     /// How many times the partners are read, on average over those holding rows.
     fn partner_reads(&self) -> f64 {
         let meetings: usize = self.meets.iter().map(Vec::len).sum();
-        let holding = self
-            .partner_spans
-            .iter()
-            .filter(|s| **s != Span::Empty)
-            .count();
+        let (_, partners) = self.sides();
+        let holding = partners.iter().filter(|(s, _)| *s != Span::Empty).count();
         meetings as f64 / holding.max(1) as f64
     }
 }
