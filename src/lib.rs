@@ -1,6 +1,7 @@
 //! retrohunt: retro-hunting months of Microsoft Entra ID sign-in logs.
 //!
-//! The modules follow the data: [`ingest`] reads logs in the formats users hold them,
+//! The modules follow the data: [`schema`] names the two tables' columns, which every layer
+//! shares; [`ingest`] reads logs in the formats users hold them,
 //! [`lake`] stores them as sorted, date-partitioned Parquet, [`catalog`] describes the tables,
 //! [`hunt`] runs the hunt over them, and [`generate`] makes realistic synthetic tenants for tests and benchmarks;
 //! [`triage`] ranks and filters what the hunt found; [`bench`] compares the hunt's engines.
@@ -14,4 +15,5 @@ pub mod ingest;
 pub mod lake;
 pub mod operator;
 pub mod output;
+pub mod schema;
 pub mod triage;

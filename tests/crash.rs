@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use retrohunt::catalog::schema::Table;
+use retrohunt::schema::Table;
 
 use crate::util::{diagnostic_tenant, lake_content as content};
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arrow::array::{Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-use retrohunt::catalog::schema::Table;
+use retrohunt::schema::Table;
 
 use crate::util::{LakeRow, assert_accounted, find, fixture, ingest, read_table};
 

@@ -234,7 +234,7 @@ fn hostile_records_one_by_one() {
         ],
     );
 
-    let rows = crate::util::read_table(lake.path(), retrohunt::catalog::schema::Table::Signin);
+    let rows = crate::util::read_table(lake.path(), retrohunt::schema::Table::Signin);
     let row = |id: &str| crate::util::find(&rows, id).clone();
     assert_eq!(row("negative-asn").asn, "-5");
     assert_eq!(
@@ -263,7 +263,7 @@ fn ragged_csv_rows_are_rejected() {
     .unwrap();
     let lake = tempfile::tempdir().unwrap();
     let read = ReadOptions {
-        table: Some(retrohunt::catalog::schema::Table::Signin),
+        table: Some(retrohunt::schema::Table::Signin),
         ..ReadOptions::default()
     };
     let summary = ingest_with(lake.path(), std::slice::from_ref(&input), read, false).unwrap();

@@ -1,7 +1,7 @@
 //! The real records in `tests/fixtures/samples/`. Every expected
 //! value below was read by eye from the sample files, not produced by the code.
 
-use retrohunt::catalog::schema::Table;
+use retrohunt::schema::Table;
 
 use crate::util::{assert_accounted, find, fixture, ingest, read_table, samples};
 

@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use parquet::file::reader::{FileReader, SerializedFileReader};
-use retrohunt::catalog::schema::{Table, col, lake_schema};
 use retrohunt::ingest::IngestOptions;
 use retrohunt::lake::layout;
+use retrohunt::schema::{Table, col, lake_schema};
 
 use crate::util::{
     assert_accounted, diagnostic_tenant, ingest, ingest_options, lake_content, read_table, samples,

@@ -19,7 +19,7 @@ use datafusion_proto::bytes::{
 use proptest::prelude::*;
 
 use retrohunt::engine::{Engine, session_with};
-use retrohunt::operator::codec::WindowJoinPhysicalCodec;
+use retrohunt::operator::physical_codec;
 
 /// A row of `t`: two sort times, a name, an id.
 type Row = (Option<i64>, i64, &'static str, i64);
@@ -260,7 +260,7 @@ fn the_sort_round_trips_through_protobuf() {
             .create_physical_plan()
             .await
             .unwrap();
-        let codec = WindowJoinPhysicalCodec;
+        let codec = physical_codec();
         let bytes = physical_plan_to_bytes_with_extension_codec(plan.clone(), &codec).unwrap();
         let decoded =
             physical_plan_from_bytes_with_extension_codec(&bytes, &ctx.task_ctx(), &codec).unwrap();

@@ -8,10 +8,10 @@ use arrow::datatypes::TimestampNanosecondType;
 use chrono::{DateTime, SecondsFormat};
 use indicatif::ProgressBar;
 
-use retrohunt::catalog::schema::{Table, Text};
 use retrohunt::generate::{TenantFormat, TenantSpec, generate};
 use retrohunt::ingest::{self, IngestOptions, ReadOptions, Row, RowsBuilder, Summary};
 use retrohunt::lake::{LakeWriter, layout};
+use retrohunt::schema::{Table, Text};
 
 /// The real record files in `tests/fixtures/samples/` (its README is documentation, not
 /// input).

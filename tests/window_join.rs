@@ -25,7 +25,8 @@ use proptest::prelude::*;
 use retrohunt::engine::{Engine, session_with};
 
 use crate::util::pairs;
-use retrohunt::operator::codec::{WindowJoinLogicalCodec, WindowJoinPhysicalCodec};
+use retrohunt::operator::physical_codec;
+use retrohunt::operator::window_join::WindowJoinLogicalCodec;
 
 const SECOND: i64 = 1_000_000_000;
 
@@ -528,7 +529,7 @@ fn plans_round_trip_through_protobuf() {
         assert_eq!(pairs(&batches), expected);
 
         let physical = frame.create_physical_plan().await.unwrap();
-        let codec = WindowJoinPhysicalCodec;
+        let codec = physical_codec();
         let bytes = physical_plan_to_bytes_with_extension_codec(physical.clone(), &codec).unwrap();
         let decoded =
             physical_plan_from_bytes_with_extension_codec(&bytes, &ctx.task_ctx(), &codec).unwrap();

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use super::damaged::parquet_files;
-use super::schema::Table;
 use crate::lake::layout::lock_file;
+use crate::schema::Table;
 
 /// Why a folder cannot be hunted as a lake.
 #[derive(Debug, Clone, PartialEq, Eq)]

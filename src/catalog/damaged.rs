@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::schema::Table;
 use crate::lake::layout::not_data;
+use crate::schema::Table;
 
 /// A lake file that cannot be read to its end, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,7 +23,7 @@ use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
 use super::damaged::parquet_files;
-use super::schema::{Text, USER_KEY, lake_schema};
+use crate::schema::{Text, USER_KEY, lake_schema};
 
 /// Whether any Parquet file below `table_dir` lacks a text column of the lake or may hold
 /// nulls in one (only the files' footers are read); files in `skip` are not looked at.

@@ -5,7 +5,6 @@ mod damaged;
 mod foreign;
 mod lake_table;
 mod register;
-pub mod schema;
 
 pub use contents::{LakeDates, NotALake, inspect as inspect_lake};
 pub use damaged::{Damaged, damaged_files, paths as damaged_paths};

@@ -18,7 +18,7 @@ use datafusion::prelude::SessionContext;
 
 use super::foreign::holds_foreign_files;
 use super::lake_table::LakeTable;
-use super::schema::{Table, lake_schema};
+use crate::schema::{Table, lake_schema};
 
 /// Registers both tables of the lake at `location` (a path or a URL whose object store is
 /// registered with `ctx`). A missing table folder reads as an empty table.

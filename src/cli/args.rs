@@ -6,12 +6,12 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use retrohunt::bench::{Contender, ReportFormat};
-use retrohunt::catalog::schema::Table;
 use retrohunt::engine::Engine;
 use retrohunt::generate::{TenantFormat, TenantSpec};
 use retrohunt::hunt::TimeColumn;
 use retrohunt::ingest::Format;
 use retrohunt::output::OutputFormat;
+use retrohunt::schema::Table;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -8,10 +8,10 @@ use chrono::NaiveDate;
 
 use retrohunt::bench::{self, BenchError, BenchPlan, Job, ProcessRunner, Size};
 use retrohunt::catalog::inspect_lake;
-use retrohunt::catalog::schema::Table;
 use retrohunt::engine::default_memory_limit;
 use retrohunt::generate::{self, TenantFormat};
 use retrohunt::lake::layout;
+use retrohunt::schema::Table;
 
 use super::Usage;
 use super::args::{BenchArgs, Scale};

@@ -8,9 +8,8 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::operator::planner::WindowJoinQueryPlanner;
-use crate::operator::prefix_sort::rule::PrefixSortRule;
-use crate::operator::rule::WindowJoinRule;
+use crate::operator::prefix_sort::PrefixSortRule;
+use crate::operator::window_join::{WindowJoinQueryPlanner, WindowJoinRule};
 
 /// How the hunt executes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]

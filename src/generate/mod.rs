@@ -20,9 +20,9 @@ use clap::ValueEnum;
 pub use render::format_time;
 pub use tenant::{Event, TenantSpec};
 
-use crate::catalog::schema::Table;
 use crate::ingest::RowsBuilder;
 use crate::lake::{LakeError, LakeWriter};
+use crate::schema::Table;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TenantFormat {

@@ -8,8 +8,8 @@ use chrono::DateTime;
 use serde_json::{Value, json};
 
 use super::tenant::Event;
-use crate::catalog::schema::Text;
 use crate::ingest::Row;
+use crate::schema::Text;
 
 pub const TENANT_ID: &str = "5f1c2a3b-0d4e-4f60-9a7b-8c9d0e1f2a3b";
 

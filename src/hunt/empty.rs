@@ -9,7 +9,7 @@ use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 
 use super::HuntParams;
-use crate::catalog::schema::Table;
+use crate::schema::Table;
 
 /// What one table holds of the hunt's question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -10,7 +10,7 @@ use super::fields::{self, Target};
 use super::json::{JsonObject, Location, RecordSink, parse_bool};
 use super::row::Row;
 use super::time::{clip, parse_timestamp};
-use crate::catalog::schema::Text;
+use crate::schema::Text;
 
 /// Reads every CSV row; the sink gets each row's location, raw text and mapping.
 pub fn read_csv(bytes: &[u8], sink: &mut RecordSink<'_>) {

@@ -2,7 +2,7 @@
 //! naming convention: Log Analytics (PascalCase), Graph signIn objects (camelCase, also the
 //! `properties` of diagnostic records), the diagnostic envelope, and the admin-center CSV headers.
 
-use crate::catalog::schema::Text;
+use crate::schema::Text;
 
 /// Where a source field goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 use super::fields::{self, Target};
 use super::row::Row;
 use super::time::{clip, parse_timestamp};
-use crate::catalog::schema::Text;
+use crate::schema::Text;
 
 /// Where a record sits in its file: 1-based line, and its 1-based index inside a wrapper
 /// (`records`/`value`/array) when a line or document holds several.

@@ -29,8 +29,8 @@ pub use row::{Row, RowsBuilder};
 pub use source::Format;
 pub use summary::{Summary, TableSummary};
 
-use crate::catalog::schema::Table;
 use crate::lake::{LakeError, LakeWriter, Manifest, layout};
+use crate::schema::Table;
 
 /// Rows are committed once this much Arrow memory is buffered; a larger round gains nothing
 /// and delays the first commit.

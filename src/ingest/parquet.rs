@@ -15,7 +15,7 @@ use super::fields::{self, Target};
 use super::json::{Location, RecordSink};
 use super::row::Row;
 use super::time::parse_timestamp;
-use crate::catalog::schema::{Text, timestamp_type};
+use crate::schema::{Text, timestamp_type};
 
 /// Reads every row; a file that is not readable Parquet is an `Err` naming why. The decoder
 /// panics on some damaged files (fuzzing found one in arrow-ipc's schema conversion): that

@@ -11,8 +11,8 @@ use super::json::Location;
 use super::rejects::Reject;
 use super::row::{Route, Row, RowsBuilder};
 use super::source::{self, Format, Limits};
-use crate::catalog::schema::Table;
 use crate::lake::Source;
+use crate::schema::Table;
 
 /// Rows per batch handed to the lake.
 const BATCH_ROWS: usize = 8192;

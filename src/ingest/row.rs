@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, BooleanBuilder, StringBuilder, TimestampNanosecondBuilder};
 use arrow::record_batch::RecordBatch;
 
-use crate::catalog::schema::{Table, Text, lake_schema};
+use crate::schema::{Table, Text, lake_schema};
 
 /// A record as the readers map it, before it is routed to a table.
 #[derive(Debug, Default)]

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::reader::FileOutcome;
-use crate::catalog::schema::Table;
 use crate::lake::CommitStats;
+use crate::schema::Table;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct TableSummary {

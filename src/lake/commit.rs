@@ -18,7 +18,7 @@ use chrono::{Days, NaiveDate};
 use super::error::LakeError;
 use super::file;
 use super::layout;
-use crate::catalog::schema::{Table, Text, col};
+use crate::schema::{Table, Text, col};
 
 /// What a commit did with the rows it was given.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use super::error::LakeError;
-use crate::catalog::schema::{Text, col, lake_schema};
+use crate::schema::{Text, col, lake_schema};
 
 /// Ascending, nulls last: what SQL's `ORDER BY UserKey, TimeGenerated` means.
 const ORDER: SortOptions = SortOptions {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate};
 
-use crate::catalog::schema::Table;
+use crate::schema::Table;
 
 /// Whether a file or folder name is bookkeeping or hidden (`_staging`, `_rejects`, Spark's
 /// `_SUCCESS`, `.DS_Store`) rather than data, for inputs and lake tables alike.

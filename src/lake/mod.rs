@@ -25,7 +25,7 @@ pub use manifest::{Manifest, Source};
 
 use arrow::array::RecordBatch;
 
-use crate::catalog::schema::Table;
+use crate::schema::Table;
 
 /// A lake opened for writing. Holding it holds the lake's lock, so two ingests into one lake
 /// run one after the other instead of interleaving their file swaps.

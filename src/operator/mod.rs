@@ -1,13 +1,20 @@
-//! The window-join operator, independent of sign-in logs: an optimizer rule finds band joins
-//! in logical plans ([`band`], [`rule`]), a logical node carries them ([`node`]), and a planner
-//! ([`planner`]) turns the node into [`window_join::WindowJoinExec`], and [`codec`] ships both
-//! through DataFusion's protobuf plans. [`prefix_sort`] sorts the join's output (and any full
-//! sort whose order leads with a fixed-width column) without encoding every row in full.
+//! Query operators, independent of sign-in logs. [`window_join`] runs band joins (equal keys,
+//! times within a window) in time linear in input and output; [`prefix_sort`] sorts the
+//! join's output (and any full sort whose order leads with a fixed-width column) without
+//! encoding every row in full. Each folder holds its operator whole: rule, plan node, codec.
+//! The engine registers what this module exports.
 
-pub mod band;
-pub mod codec;
-pub mod node;
-pub mod planner;
 pub mod prefix_sort;
-pub mod rule;
 pub mod window_join;
+
+use std::sync::Arc;
+
+use datafusion_proto::physical_plan::ComposedPhysicalExtensionCodec;
+
+/// The physical codec for plans holding any of this crate's operators.
+pub fn physical_codec() -> ComposedPhysicalExtensionCodec {
+    ComposedPhysicalExtensionCodec::new(vec![
+        Arc::new(window_join::WindowJoinPhysicalCodec),
+        Arc::new(prefix_sort::PrefixSortCodec),
+    ])
+}

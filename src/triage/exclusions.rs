@@ -25,7 +25,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::ip_ranges::ip_in_ranges;
-use crate::catalog::schema::Table;
+use crate::schema::Table;
 
 /// The column that holds the matching rule's index while rows are tagged; never in the output.
 const EXCLUDED_BY: &str = "__excluded_by";

@@ -20,12 +20,15 @@
 //! `SortExec` and `SortPreservingMergeExec`, which spill: the same rows in the same order,
 //! more slowly.
 //!
-//! [`rule::PrefixSortRule`] puts it in place of DataFusion's sort after physical planning. A
+//! [`PrefixSortRule`] puts it in place of DataFusion's sort after physical planning. A
 //! planner that drops custom physical rules (Ballista's adaptive one) keeps DataFusion's sort:
 //! the same rows, more slowly.
 
+mod codec;
 mod exec;
 mod order;
-pub mod rule;
+mod rule;
 
+pub use codec::PrefixSortCodec;
 pub use exec::PrefixSortExec;
+pub use rule::PrefixSortRule;

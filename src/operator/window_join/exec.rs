@@ -26,11 +26,11 @@ use datafusion::physical_plan::{
 };
 use futures::StreamExt;
 
+use super::band::Bound;
 use super::files;
 use super::layout::{self, Alignment, Driver, Layout, SideSpans, Span};
 use super::metrics::WindowJoinMetrics;
 use super::stream::{self, Input, Params, Residual};
-use crate::operator::band::Bound;
 
 /// The order both inputs must have after their keys: ascending, nulls last, as the lake's
 /// files declare it (so no sort is added above them).

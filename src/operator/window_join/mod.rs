@@ -1,6 +1,12 @@
 //! A sort-merge band join: rows with equal keys whose times lie within a constant window of
 //! each other, in time linear in its input and output.
 //!
+//! The pieces, in the order a query meets them: [`WindowJoinRule`] recognises band joins in
+//! logical plans (`band.rs`) and puts a logical node (`node.rs`) in their place;
+//! [`WindowJoinQueryPlanner`] (`planner.rs`) chooses a layout (`layout.rs`, `files.rs`) and
+//! plans [`WindowJoinExec`] (`exec.rs`), whose partitions run the merge (`stream.rs`,
+//! `merge.rs`); the codecs (`codec.rs`) carry the node and the exec through protobuf plans.
+//!
 //! The contract: for any input (Parquet any tool wrote, in any order, with or without
 //! statistics, split or grouped any way; tables in memory), any session configuration
 //! (target partitions, batch size) and any band join the rule accepts, the operator returns
@@ -48,13 +54,19 @@
 //!   order-preserving repartition (when the session prefers existing sorts); others are
 //!   sorted by DataFusion.
 
+mod band;
+mod codec;
 mod exec;
 mod files;
 mod layout;
 mod merge;
 mod metrics;
+mod node;
+mod planner;
+mod rule;
 mod stream;
 
-pub use exec::{WindowJoinExec, output_schema};
-pub use files::pin as pin_files;
-pub use layout::{Alignment, Because, Driver, Layout, SideSpans, Span, choose as choose_layout};
+pub use codec::{WindowJoinLogicalCodec, WindowJoinPhysicalCodec};
+pub use exec::WindowJoinExec;
+pub use planner::WindowJoinQueryPlanner;
+pub use rule::WindowJoinRule;

@@ -1,19 +1,19 @@
 //! The window join in DataFusion's protobuf plans: a logical codec for [`WindowJoinNode`] and
-//! a physical one for [`WindowJoinExec`] and [`PrefixSortExec`], so plans holding them can be
-//! shipped to other processes (Ballista's scheduler and executors). Inputs travel separately (the framework
-//! encodes them); each codec encodes only the node's own fields.
+//! a physical one for [`WindowJoinExec`], so plans holding them can be shipped to other
+//! processes (Ballista's scheduler and executors). Inputs travel separately (the framework
+//! encodes them); each codec encodes only the node's own fields, the planner's choice of
+//! layout included, since the inputs' partitions were arranged for it.
 
 use std::sync::Arc;
 
-use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::catalog::TableProvider;
 use datafusion::common::{DataFusionError, Result, TableReference, internal_err, not_impl_err};
 use datafusion::execution::TaskContext;
 use datafusion::logical_expr::logical_plan::build_join_schema;
 use datafusion::logical_expr::{Expr, Extension, JoinType, LogicalPlan};
+use datafusion::physical_expr::PhysicalExprRef;
 use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_expr::{LexOrdering, PhysicalExprRef, PhysicalSortExpr};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::logical_plan::LogicalExtensionCodec;
 use datafusion_proto::logical_plan::from_proto::parse_expr;
@@ -21,13 +21,13 @@ use datafusion_proto::logical_plan::to_proto::serialize_expr;
 use datafusion_proto::physical_plan::{
     PhysicalExtensionCodec, PhysicalPlanDecodeContext, PhysicalProtoConverterExtension,
 };
-use datafusion_proto::protobuf::{LogicalExprNode, PhysicalExprNode, PhysicalSortExprNode};
+use datafusion_proto::protobuf::{LogicalExprNode, PhysicalExprNode};
 use prost::Message;
 
 use super::band::{Band, Bound};
+use super::exec::{WindowJoinExec, output_schema};
+use super::layout::{Alignment, Because, Driver, Layout, Span};
 use super::node::WindowJoinNode;
-use super::prefix_sort::PrefixSortExec;
-use super::window_join::{Alignment, Because, Driver, Layout, Span, WindowJoinExec, output_schema};
 
 #[derive(Clone, PartialEq, Message)]
 struct BoundProto {
@@ -93,27 +93,6 @@ struct PartitionProto {
     max: Option<i64>,
     #[prost(uint64, tag = "3")]
     rows: u64,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct PrefixSortExecProto {
-    #[prost(message, repeated, tag = "1")]
-    ordering: Vec<PhysicalSortExprNode>,
-}
-
-/// One of this crate's plan nodes.
-#[derive(Clone, PartialEq, Message)]
-struct ExecProto {
-    #[prost(oneof = "Exec", tags = "1, 2")]
-    exec: Option<Exec>,
-}
-
-#[derive(Clone, PartialEq, prost::Oneof)]
-enum Exec {
-    #[prost(message, tag = "1")]
-    WindowJoin(Box<WindowJoinExecProto>),
-    #[prost(message, tag = "2")]
-    PrefixSort(PrefixSortExecProto),
 }
 
 /// The planner's choice travels with the plan: the inputs' distribution was arranged for it.
@@ -369,7 +348,7 @@ impl LogicalExtensionCodec for WindowJoinLogicalCodec {
     }
 }
 
-/// Encodes [`WindowJoinExec`]s and [`PrefixSortExec`]s.
+/// Encodes [`WindowJoinExec`]s.
 #[derive(Debug, Default)]
 pub struct WindowJoinPhysicalCodec;
 
@@ -464,62 +443,6 @@ impl WindowJoinPhysicalCodec {
         };
         Ok(proto)
     }
-
-    fn decode_prefix_sort(
-        &self,
-        proto: PrefixSortExecProto,
-        inputs: &[Arc<dyn ExecutionPlan>],
-        ctx: &TaskContext,
-        converter: &dyn PhysicalProtoConverterExtension,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let [input] = inputs else {
-            return internal_err!("PrefixSortExec has one input");
-        };
-        let decode = PhysicalPlanDecodeContext::new(ctx, self);
-        let schema = input.schema();
-        let sorts = proto
-            .ordering
-            .iter()
-            .map(|sort| {
-                let Some(expr) = &sort.expr else {
-                    return internal_err!("PrefixSortExec: a sort expression is missing");
-                };
-                let expr = converter.proto_to_physical_expr(expr, &schema, &decode)?;
-                Ok(PhysicalSortExpr::new(
-                    expr,
-                    SortOptions::new(!sort.asc, sort.nulls_first),
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let Some(ordering) = LexOrdering::new(sorts) else {
-            return internal_err!("PrefixSortExec: the encoded order is empty");
-        };
-        match PrefixSortExec::try_new(ordering, input.clone())? {
-            Some(exec) => Ok(Arc::new(exec)),
-            None => internal_err!("PrefixSortExec: the encoded order has no fixed-width lead"),
-        }
-    }
-
-    fn encode_prefix_sort(
-        &self,
-        sort: &PrefixSortExec,
-        converter: &dyn PhysicalProtoConverterExtension,
-    ) -> Result<PrefixSortExecProto> {
-        let ordering = sort
-            .ordering()
-            .iter()
-            .map(|sort| {
-                Ok(PhysicalSortExprNode {
-                    expr: Some(Box::new(
-                        converter.physical_expr_to_proto(&sort.expr, self)?,
-                    )),
-                    asc: !sort.options.descending,
-                    nulls_first: sort.options.nulls_first,
-                })
-            })
-            .collect::<Result<_>>()?;
-        Ok(PrefixSortExecProto { ordering })
-    }
 }
 
 impl PhysicalExtensionCodec for WindowJoinPhysicalCodec {
@@ -530,13 +453,8 @@ impl PhysicalExtensionCodec for WindowJoinPhysicalCodec {
         ctx: &TaskContext,
         converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        match ExecProto::decode(buf).map_err(decode_error)?.exec {
-            Some(Exec::WindowJoin(proto)) => {
-                self.decode_window_join(*proto, inputs, ctx, converter)
-            }
-            Some(Exec::PrefixSort(proto)) => self.decode_prefix_sort(proto, inputs, ctx, converter),
-            None => internal_err!("the encoded plan node is none of this crate's"),
-        }
+        let proto = WindowJoinExecProto::decode(buf).map_err(decode_error)?;
+        self.decode_window_join(proto, inputs, ctx, converter)
     }
 
     fn try_encode(
@@ -545,14 +463,10 @@ impl PhysicalExtensionCodec for WindowJoinPhysicalCodec {
         buf: &mut Vec<u8>,
         converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
-        let exec = if let Some(join) = node.downcast_ref::<WindowJoinExec>() {
-            Exec::WindowJoin(Box::new(self.encode_window_join(join, converter)?))
-        } else if let Some(sort) = node.downcast_ref::<PrefixSortExec>() {
-            Exec::PrefixSort(self.encode_prefix_sort(sort, converter)?)
-        } else {
-            return not_impl_err!("no codec for the plan {}", node.name());
+        let Some(join) = node.downcast_ref::<WindowJoinExec>() else {
+            return not_impl_err!("WindowJoinPhysicalCodec does not encode {}", node.name());
         };
-        ExecProto { exec: Some(exec) }
+        self.encode_window_join(join, converter)?
             .encode(buf)
             .map_err(encode_error)
     }

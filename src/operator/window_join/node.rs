@@ -1,6 +1,6 @@
 //! The band join as a logical plan node: what [`super::rule::WindowJoinRule`] puts in place
 //! of a `Join`, and what the [`super::planner::WindowJoinPlanner`] turns into a
-//! [`super::window_join::WindowJoinExec`]. Being logical, it survives planners (such as
+//! [`super::exec::WindowJoinExec`]. Being logical, it survives planners (such as
 //! Ballista's) that drop custom physical optimizer rules.
 
 use std::cmp::Ordering;

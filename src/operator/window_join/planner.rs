@@ -13,8 +13,10 @@ use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 
+use super::exec::WindowJoinExec;
+use super::files;
+use super::layout::{self, Layout, SideSpans};
 use super::node::WindowJoinNode;
-use super::window_join::{Layout, SideSpans, WindowJoinExec, choose_layout, pin_files};
 
 #[derive(Debug, Default)]
 pub struct WindowJoinPlanner;
@@ -68,7 +70,7 @@ impl ExtensionPlanner for WindowJoinPlanner {
         };
         let streamed =
             in_order(left, left_keys, &left_time)? && in_order(right, right_keys, &right_time)?;
-        let layout = choose_layout(
+        let layout = layout::choose(
             &SideSpans {
                 plan: left,
                 time: &left_time,
@@ -82,7 +84,7 @@ impl ExtensionPlanner for WindowJoinPlanner {
             streamed,
         );
         let (left, right) = match &layout {
-            Layout::TimeAligned(_) => (pin_files(left)?, pin_files(right)?),
+            Layout::TimeAligned(_) => (files::pin(left)?, files::pin(right)?),
             Layout::KeyPartitioned(_) => (left.clone(), right.clone()),
         };
         let exec = WindowJoinExec::try_new(
