@@ -2,7 +2,6 @@
 //! not. Its timings are not tested (benchmarks measure; tests check behaviour).
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -15,9 +14,7 @@ use retrohunt::engine::{Engine, session};
 use retrohunt::generate::{TenantFormat, TenantSpec, generate};
 use retrohunt::hunt::{self, HuntParams};
 
-fn retrohunt() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_retrohunt"))
-}
+use crate::util::retrohunt;
 
 /// The hunt's row count on stock DataFusion, in this process: the bench's figure checked
 /// against a path that shares none of its code.

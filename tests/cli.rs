@@ -1,13 +1,8 @@
 //! The real binary: exit codes, summary, generate → ingest.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::util::samples;
-
-fn retrohunt() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_retrohunt"))
-}
+use crate::util::{retrohunt, samples};
 
 /// `generate --format lake` of `users` over two days into `dir/lake`.
 fn generated_lake(dir: &Path, users: &str, seed: &str) -> PathBuf {
@@ -563,4 +558,103 @@ fn the_ingest_summary_escapes_what_the_logs_say() {
         "{stdout}"
     );
     assert!(!stdout.contains('\u{1b}') && !stdout.contains('\u{202e}'));
+}
+
+/// Without `--lake` the sample is ingested into the user's cache folder, never into the
+/// source tree; with no cache folder to use, the error says to pass `--lake`.
+#[test]
+fn the_sample_lake_goes_to_the_cache_folder() {
+    let cache = tempfile::tempdir().unwrap();
+    let output = retrohunt()
+        .args(["hunt", "--format", "csv"])
+        .env("XDG_CACHE_HOME", cache.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let lake = cache.path().join("retrohunt/sample-lake");
+    assert!(
+        stderr.contains(&format!("into {}", lake.display())),
+        "{stderr}"
+    );
+    assert!(lake.join("SigninLogs").is_dir());
+    // The sample's 1,342 findings, one CSV line each after the header.
+    assert_eq!(output.stdout.split(|&b| b == b'\n').count() - 2, 1342);
+
+    let output = retrohunt()
+        .arg("hunt")
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("HOME")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("pass --lake LAKE"));
+}
+
+/// `--limit` writes the first rows and says how many there were; piped output gets every
+/// row unless asked.
+#[test]
+fn limit_writes_the_first_rows_and_counts_the_rest() {
+    let output = retrohunt()
+        .args(["hunt", "--format", "csv", "--limit", "5"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let full = retrohunt()
+        .args(["hunt", "--format", "csv"])
+        .output()
+        .unwrap();
+    let lines = |bytes: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let (limited, full) = (lines(&output.stdout), lines(&full.stdout));
+    assert_eq!(full.len(), 1 + 1342);
+    assert_eq!(limited, full[..1 + 5]);
+    assert!(
+        stderr.contains("1342 rows in") && stderr.contains("showed the first 5 of 1342 rows"),
+        "{stderr}"
+    );
+    // A table through a pipe is every row: a border, the header, a border, the rows, a border.
+    let table = retrohunt().arg("hunt").output().unwrap();
+    assert_eq!(lines(&table.stdout).len(), 1342 + 4);
+}
+
+/// `--output` appears whole or not at all, readable as a file `File::create` would make.
+#[test]
+fn output_files_appear_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("findings.csv");
+    let status = retrohunt()
+        .args(["hunt", "--format", "csv", "--output"])
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.lines().count(), 1 + 1342);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o044, 0o044, "{mode:o}");
+    }
+    // A path that is a folder cannot be replaced: an error naming it, and nothing left over.
+    let output = retrohunt()
+        .args(["hunt", "--format", "csv", "--output"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(&dir.path().display().to_string())
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["findings.csv"]);
 }

@@ -2,7 +2,7 @@
 //! the ingest ends with exactly the rows of a clean run, and two ingests at once serialise.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -10,10 +10,10 @@ use rand_chacha::ChaCha8Rng;
 
 use retrohunt::schema::Table;
 
-use crate::util::{diagnostic_tenant, lake_content as content};
+use crate::util::{diagnostic_tenant, lake_content as content, retrohunt};
 
 fn ingest(lake: &Path, input: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_retrohunt"))
+    retrohunt()
         .args(["ingest", "--quiet", "--lake"])
         .arg(lake)
         .arg(input)
@@ -39,7 +39,7 @@ fn assert_readable(lake: &Path) {
         ],
         vec!["hunt", "--format", "csv"],
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_retrohunt"))
+        let output = retrohunt()
             .args(&args)
             .arg("--lake")
             .arg(lake)
@@ -158,7 +158,7 @@ fn readers_see_one_commit_while_ingests_run() {
         .map(<[_]>::to_vec)
         .collect();
     let ingest_chunk = |lake: &Path, chunk: &[std::path::PathBuf]| {
-        let status = Command::new(env!("CARGO_BIN_EXE_retrohunt"))
+        let status = retrohunt()
             .args(["ingest", "--quiet", "--lake"])
             .arg(lake)
             .args(chunk)
@@ -168,7 +168,7 @@ fn readers_see_one_commit_while_ingests_run() {
     };
     // Each reader's answer: both tables' row counts (`sql`), the findings (`hunt`).
     let answer = |lake: &Path| -> Result<[String; 2], String> {
-        let counts = Command::new(env!("CARGO_BIN_EXE_retrohunt"))
+        let counts = retrohunt()
             .args(["sql", "--format", "csv", "--lake"])
             .arg(lake)
             .arg(
@@ -177,7 +177,7 @@ fn readers_see_one_commit_while_ingests_run() {
             )
             .output()
             .unwrap();
-        let hunt = Command::new(env!("CARGO_BIN_EXE_retrohunt"))
+        let hunt = retrohunt()
             .args(["hunt", "--format", "csv", "--lake"])
             .arg(lake)
             .output()

@@ -32,7 +32,7 @@ use retrohunt::engine::{Engine, session_with};
 use retrohunt::generate::{self, TenantFormat, TenantSpec};
 use retrohunt::hunt::{self, HuntParams, TimeColumn};
 
-use crate::util::pairs;
+use crate::util::{pairs, retrohunt};
 
 const DAY: i64 = 86_400;
 const NANOS: i64 = 1_000_000_000;
@@ -748,7 +748,7 @@ fn triage_on_a_foreign_lake_matches_stock_sql() {
     let lake = foreign_tenant(5, (writer, writer));
     let exclusions = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/exclusions.example.toml");
     let run = |engine: &str, time_column: &str, triage: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_retrohunt"))
+        let output = retrohunt()
             .args(["hunt", "--format", "csv", "--lake"])
             .arg(lake.path())
             .args(["--engine", engine, "--time-column", time_column])

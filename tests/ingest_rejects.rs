@@ -5,7 +5,7 @@ use std::io::Write;
 
 use retrohunt::ingest::{IngestError, ReadOptions};
 
-use crate::util::{assert_accounted, ingest, ingest_with};
+use crate::util::{assert_accounted, ingest, ingest_with, retrohunt};
 
 const GOOD: &str = r#"{"time":"2026-03-02T10:00:00Z","category":"SignInLogs","resultType":"0","properties":{"id":"ok1","userPrincipalName":"a@b.c"}}"#;
 const GOOD_2: &str = r#"{"time":"2026-03-02T10:01:00Z","category":"SignInLogs","resultType":"0","properties":{"id":"ok2","userPrincipalName":"a@b.c"}}"#;
@@ -390,7 +390,7 @@ fn bombs_are_rejected_in_bounded_memory() {
         let input = dir.path().join(name);
         std::fs::write(&input, bytes).unwrap();
         let lake = dir.path().join("lake");
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_retrohunt"))
+        let output = retrohunt()
             .args([
                 "ingest",
                 "--max-record-size",

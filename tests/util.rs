@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::LazyLock;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::TimestampNanosecondType;
@@ -12,6 +14,16 @@ use retrohunt::generate::{TenantFormat, TenantSpec, generate};
 use retrohunt::ingest::{self, IngestOptions, ReadOptions, Row, RowsBuilder, Summary};
 use retrohunt::lake::{LakeWriter, layout};
 use retrohunt::schema::{Table, Text};
+
+/// The `retrohunt` binary, its cache folder (where the sample lake goes without `--lake`) one
+/// temporary folder for this test run: the tests neither read a stale sample lake from an
+/// earlier run nor write into the user's cache.
+pub fn retrohunt() -> Command {
+    static CACHE: LazyLock<tempfile::TempDir> = LazyLock::new(|| tempfile::tempdir().unwrap());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_retrohunt"));
+    command.env("XDG_CACHE_HOME", CACHE.path());
+    command
+}
 
 /// The real record files in `tests/fixtures/samples/` (its README is documentation, not
 /// input).

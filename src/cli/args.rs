@@ -93,8 +93,8 @@ pub struct GenerateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct LakeArg {
-    /// The lake folder. Without it, the sample in data/ is ingested into a cached lake
-    /// (target/sample-lake) on first use and hunted.
+    /// The lake folder. Without it, the sample in data/ is ingested on first use into a lake
+    /// in the user's cache folder ($XDG_CACHE_HOME or ~/.cache, under retrohunt/sample-lake).
     #[arg(long)]
     pub lake: Option<PathBuf>,
     /// Read every file of the lake once first and leave out the damaged ones (each named on
@@ -133,6 +133,13 @@ pub struct OutputArgs {
     /// Write results here instead of standard output.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Write at most this many rows. Without it, a table on a terminal shows the first 20
+    /// (standard error says how many there are), and everything else gets every row.
+    #[arg(long, conflicts_with = "all")]
+    pub limit: Option<usize>,
+    /// Every row, in a table on a terminal too.
+    #[arg(long)]
+    pub all: bool,
     /// Write text cells exactly as stored. By default CSV cells that a spreadsheet would run as
     /// formulas (starting with = + - @, tab or CR) get a leading ', and tables show control
     /// characters and ANSI escapes from the data as \n, \u{1b}, ... instead of obeying them.
@@ -214,8 +221,8 @@ pub struct SqlArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// The lake to bench. Without it (and without --generate), the sample in data/, ingested
-    /// into target/sample-lake on first use.
+    /// The lake to bench. Without it (and without --generate), the sample lake that `hunt`
+    /// uses without --lake.
     #[arg(long)]
     pub lake: Option<PathBuf>,
     /// Generate a tenant straight into a lake for the bench instead: users=N,days=D[,seed=S].

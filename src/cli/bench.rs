@@ -16,7 +16,8 @@ use retrohunt::schema::Table;
 use super::Usage;
 use super::args::{BenchArgs, Scale};
 use super::hunt::params;
-use super::query::{local_folder, query_failed, sample_lake};
+use super::lake::{local_folder, sample_lake};
+use super::results::query_failed;
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args.params)?;

@@ -13,7 +13,8 @@ use retrohunt::triage::{self, Exclusions, Lookback, RuleCount};
 
 use super::Usage;
 use super::args::{HuntArgs, HuntParamArgs};
-use super::query::{Lake, name_damage, open_lake, query_failed, write_results};
+use super::lake::{Lake, name_damage, open_lake};
+use super::results::{query_failed, write_results};
 
 pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args.params)?;

@@ -5,7 +5,9 @@ mod bench;
 mod generate;
 mod hunt;
 mod ingest;
-mod query;
+mod lake;
+mod results;
+mod sql;
 
 use std::process::ExitCode;
 
@@ -22,7 +24,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Hunt(args) => runtime()?.block_on(hunt::run(args)),
-        Command::Sql(args) => runtime()?.block_on(query::run(args)),
+        Command::Sql(args) => runtime()?.block_on(sql::run(args)),
         Command::Bench(args) => bench::run(args),
         Command::BenchRun { job } => runtime()?.block_on(bench::run_child(job)),
     }

@@ -1,0 +1,157 @@
+//! Opening a `--lake` for reading: the folder checked, the tables registered in a session of
+//! the chosen engine, damaged files named; without `--lake`, the sample lake.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use datafusion::prelude::SessionContext;
+use indicatif::ProgressBar;
+
+use retrohunt::catalog::{
+    LakeDates, damaged_files, damaged_paths, inspect_lake, register_lake_skipping,
+};
+use retrohunt::engine::{default_memory_limit, runtime, session_config, session_with};
+use retrohunt::ingest::{self, IngestOptions};
+use retrohunt::lake::{LakeWriter, ReadSnapshot};
+
+use super::args::{EngineArgs, LakeArg};
+use super::{Usage, escape_lines};
+
+/// A lake opened for reading.
+pub struct Lake {
+    /// A session with the lake's tables registered.
+    pub ctx: SessionContext,
+    pub folder: PathBuf,
+    pub dates: LakeDates,
+    /// The lake stays as of one commit while this is held.
+    _snapshot: ReadSnapshot,
+}
+
+/// The lake at `--lake`, or without it the cached sample lake. A folder that is not a lake is
+/// a usage error saying what it is instead. With `--skip-bad-files`, every file is read once
+/// first and the damaged ones are left out, each named on standard error.
+pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<Lake> {
+    let location = match &lake.lake {
+        Some(path) => path.clone(),
+        None => sample_lake()?,
+    };
+    let text = location.to_string_lossy();
+    if let Some((scheme, _)) = text.split_once("://")
+        && scheme != "file"
+    {
+        return Err(Usage(format!(
+            "cannot open lake {text}: only folders and file:// URLs can be hunted so far \
+             ({scheme}:// object stores are not configured)"
+        ))
+        .into());
+    }
+    let folder = local_folder(&location);
+    let dates = inspect_lake(&folder).map_err(|e| Usage(e.to_string()))?;
+    // Before the tables list their files.
+    let snapshot = ReadSnapshot::take(&folder)
+        .with_context(|| format!("cannot open lake {}", folder.display()))?;
+    let limit = engine.memory.memory_limit.or_else(default_memory_limit);
+    let runtime = runtime(limit).context("cannot set up the memory pool")?;
+    let ctx = session_with(engine.engine, session_config(limit), runtime);
+    let skip = if lake.skip_bad_files {
+        let damaged = damaged_files(&folder);
+        for file in &damaged {
+            let message = format!(
+                "skipping damaged file {}: {}",
+                file.path.display(),
+                file.reason
+            );
+            eprintln!("{}", escape_lines(&message));
+        }
+        damaged_paths(&damaged)
+    } else {
+        BTreeSet::new()
+    };
+    register_lake_skipping(&ctx, &location.to_string_lossy(), &skip)
+        .await
+        .map_err(|error| name_damage(&folder, error.into()))
+        .with_context(|| format!("cannot open lake {}", location.display()))?;
+    Ok(Lake {
+        ctx,
+        folder,
+        dates,
+        _snapshot: snapshot,
+    })
+}
+
+/// The folder a `--lake` path or `file://` URL names.
+pub fn local_folder(location: &Path) -> PathBuf {
+    let text = location.to_string_lossy();
+    PathBuf::from(text.strip_prefix("file://").unwrap_or(&text))
+}
+
+/// A query that failed in the Parquet decoder names no file: find the damaged ones and say
+/// which, and how to hunt the rest.
+pub fn name_damage(folder: &Path, error: anyhow::Error) -> anyhow::Error {
+    if !format!("{error:#}").contains("Parquet") {
+        return error;
+    }
+    let damaged = damaged_files(folder);
+    if damaged.is_empty() {
+        return error;
+    }
+    let list: Vec<String> = damaged
+        .iter()
+        .map(|d| format!("  {}: {}", d.path.display(), d.reason))
+        .collect();
+    error.context(format!(
+        "the lake holds damaged files (--skip-bad-files hunts the rest):\n{}",
+        list.join("\n")
+    ))
+}
+
+/// Ingests the sample this binary was built with (`data/sample` of its checkout) into a lake
+/// in the user's cache folder, a no-op once done (the manifest knows its files). The lake
+/// never goes into the checkout: an installed binary's source tree is not ours to write.
+pub fn sample_lake() -> anyhow::Result<PathBuf> {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+    if !sample.is_dir() {
+        return Err(Usage(format!(
+            "no --lake given, and the sample this binary was built with ({}) is not there: \
+             ingest your logs with `retrohunt ingest --lake LAKE PATH...` and pass --lake LAKE",
+            sample.display()
+        ))
+        .into());
+    }
+    let lake = cache_folder()?.join("sample-lake");
+    let writer = LakeWriter::open(&lake, || {})
+        .with_context(|| format!("cannot open {}", lake.display()))?;
+    let options = IngestOptions {
+        inputs: vec![sample.clone()],
+        ..IngestOptions::default()
+    };
+    let summary = ingest::ingest(&writer, &options, &ProgressBar::hidden())
+        .context("cannot ingest the sample")?;
+    if summary.written() > 0 {
+        eprintln!(
+            "ingested the sample in {} into {}",
+            sample.display(),
+            lake.display()
+        );
+    }
+    Ok(lake)
+}
+
+/// `$XDG_CACHE_HOME/retrohunt`, else `~/.cache/retrohunt`.
+fn cache_folder() -> anyhow::Result<PathBuf> {
+    let nonempty = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    let base = match (nonempty("XDG_CACHE_HOME"), nonempty("HOME")) {
+        (Some(cache), _) => PathBuf::from(cache),
+        (None, Some(home)) => PathBuf::from(home).join(".cache"),
+        (None, None) => {
+            return Err(Usage(
+                "no --lake given, and neither XDG_CACHE_HOME nor HOME is set to keep the \
+                 sample lake in: pass --lake LAKE"
+                    .into(),
+            )
+            .into());
+        }
+    };
+    Ok(base.join("retrohunt"))
+}

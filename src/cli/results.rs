@@ -1,0 +1,176 @@
+//! Writing a query's rows where `--format` and `--output` say, and the line that counts them.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::Context;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::error::ArrowError;
+use datafusion::error::DataFusionError;
+use retrohunt::output::{OutputFormat, TextSafety, write_batches};
+
+use super::args::OutputArgs;
+
+/// A writer that remembers its reader went away. Arrow's writers turn I/O errors into text
+/// (`Csv error: Broken pipe`), so the error they return cannot tell a closed pipe from a
+/// failing write; the writer underneath can.
+struct PipeWatch<W> {
+    inner: W,
+    closed: Arc<AtomicBool>,
+}
+
+impl<W: Write> PipeWatch<W> {
+    fn new(inner: W) -> Self {
+        PipeWatch {
+            inner,
+            closed: Arc::default(),
+        }
+    }
+
+    fn watch<T>(&self, result: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(error) = &result
+            && error.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            self.closed.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+}
+
+impl<W: Write> Write for PipeWatch<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let result = self.inner.write(buf);
+        self.watch(result)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let result = self.inner.flush();
+        self.watch(result)
+    }
+}
+
+/// A query's error, with the way out when it ran out of memory.
+pub fn query_failed(error: DataFusionError) -> anyhow::Error {
+    let hint = match error.find_root() {
+        DataFusionError::ResourcesExhausted(_) => {
+            "query failed: out of memory under --memory-limit (default 60% of the \
+             machine's memory); raise it, or hunt a shorter --start/--end range"
+        }
+        _ => "query failed",
+    };
+    anyhow::Error::from(error).context(hint)
+}
+
+/// Writes `batches` (all of `schema`) where `output` says; the summary line goes to standard
+/// error.
+pub fn write_results(
+    schema: &Arc<Schema>,
+    batches: &[RecordBatch],
+    output: &OutputArgs,
+    started: Instant,
+) -> anyhow::Result<ExitCode> {
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let shown = shown_rows(output).filter(|&limit| limit < rows);
+    let batches = match shown {
+        Some(limit) => first_rows(batches, limit),
+        None => batches.to_vec(),
+    };
+    let batches = &batches[..];
+    let safety = if output.raw {
+        TextSafety::Raw
+    } else {
+        TextSafety::Defanged
+    };
+    let result = match &output.output {
+        Some(path) => write_file(path, |file| {
+            write_batches(output.format, safety, schema, batches, file)
+        }),
+        None => {
+            let stdout = PipeWatch::new(std::io::stdout());
+            let closed = stdout.closed.clone();
+            let result = write_batches(
+                output.format,
+                safety,
+                schema,
+                batches,
+                std::io::BufWriter::new(stdout),
+            );
+            // A closed pipe (`| head`) is the reader's choice, not a failure.
+            match result {
+                Err(_) if closed.load(Ordering::Relaxed) => Ok(()),
+                other => other.map_err(anyhow::Error::from),
+            }
+        }
+    };
+    result?;
+    let _ = std::io::stdout().flush();
+    eprintln!("{rows} rows in {:.3} s", started.elapsed().as_secs_f64());
+    if let Some(limit) = shown {
+        eprintln!(
+            "showed the first {limit} of {rows} rows: --all shows every row, \
+             --format csv --output FILE writes them for a spreadsheet"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Rows a person reads in a terminal before scrolling.
+const TERMINAL_ROWS: usize = 20;
+
+fn shown_rows(output: &OutputArgs) -> Option<usize> {
+    if output.all {
+        return None;
+    }
+    output.limit.or_else(|| {
+        let to_terminal = output.output.is_none() && std::io::stdout().is_terminal();
+        (to_terminal && output.format == OutputFormat::Table).then_some(TERMINAL_ROWS)
+    })
+}
+
+fn first_rows(batches: &[RecordBatch], mut limit: usize) -> Vec<RecordBatch> {
+    let mut first = Vec::new();
+    for batch in batches {
+        if limit == 0 {
+            break;
+        }
+        let take = batch.num_rows().min(limit);
+        first.push(batch.slice(0, take));
+        limit -= take;
+    }
+    first
+}
+
+/// Writes `path` whole or not at all: the rows go to a hidden file beside it, renamed into
+/// place once complete, so a failed or killed run never leaves a truncated result behind.
+fn write_file(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<&File>) -> Result<(), ArrowError>,
+) -> anyhow::Result<()> {
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".retrohunt-").suffix(".partial");
+    // As `File::create` would make it (the umask applies), not the temporary file's 0600.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let partial = builder
+        .tempfile_in(folder)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    let mut out = BufWriter::new(partial.as_file());
+    write(&mut out).with_context(|| format!("cannot write {}", path.display()))?;
+    out.flush()
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    drop(out);
+    partial
+        .persist(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(())
+}

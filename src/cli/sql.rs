@@ -1,0 +1,45 @@
+//! `retrohunt sql`: a query of the user's over the lake's tables.
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use datafusion::dataframe::DataFrame;
+
+use super::args::{OutputArgs, SqlArgs};
+use super::lake::{Lake, name_damage, open_lake};
+use super::results::{query_failed, write_results};
+
+pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
+    let query = match (&args.query, &args.file) {
+        (Some(query), _) => query.clone(),
+        (None, Some(file)) => std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read query file {}", file.display()))?,
+        (None, None) => {
+            let mut query = String::new();
+            std::io::stdin()
+                .read_to_string(&mut query)
+                .context("cannot read the query from standard input")?;
+            query
+        }
+    };
+    let Lake { ctx, folder, .. } = open_lake(&args.lake, &args.engine).await?;
+    let started = Instant::now();
+    let frame = ctx.sql(&query).await.context("invalid query")?;
+    print_results(frame, &args.output, started)
+        .await
+        .map_err(|error| name_damage(&folder, error))
+}
+
+/// Runs `frame` and writes its rows; the summary line goes to standard error.
+async fn print_results(
+    frame: DataFrame,
+    output: &OutputArgs,
+    started: Instant,
+) -> anyhow::Result<ExitCode> {
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame.collect().await.map_err(query_failed)?;
+    write_results(&schema, &batches, output, started)
+}
