@@ -7,11 +7,11 @@
 --   $1 start  (timestamp, UTC, inclusive)
 --   $2 end    (timestamp, UTC, inclusive)
 --   $3 window (interval, default 10 minutes)
---   $4 time column: 'TimeGenerated' (default) or 'CreatedDateTime' (SPEC rule 11: switches the
---      time filter, the window and both output times, on both sides)
+--   $4 time column: 'TimeGenerated' (default) or 'CreatedDateTime' (docs/hunt.md rule 11:
+--      switches the time filter, the window and both output times, on both sides)
 --
 -- KQL → SQL notes:
---   * `tolower(UserPrincipalName)` is the stored column UserKey (SPEC §4).
+--   * `tolower(UserPrincipalName)` is the stored column UserKey (docs/lake.md).
 --   * `ResultType == 0` compares the raw code as text: "00" or " 0" do not match (rule 1).
 --   * `datetime_diff('second', a, b)` counts second boundaries crossed, i.e. the difference of
 --     the times floored to the second (rule 6).

@@ -1,5 +1,6 @@
-//! The lake's canonical schema: the Log Analytics column names of SPEC §2, so SQL written against
-//! Sentinel reads the same here, plus the stored `UserKey` that the file order is declared on.
+//! The lake's canonical schema (docs/tables.md): the Log Analytics column names, so SQL written
+//! against Sentinel reads the same here, plus the stored `UserKey` that the file order is
+//! declared on.
 
 use std::sync::{Arc, LazyLock};
 
@@ -25,7 +26,7 @@ impl Table {
         }
     }
 
-    /// Accepts the table names and the diagnostic-settings category names of SPEC §3.
+    /// Accepts the table names and the diagnostic-settings category names of docs/ingest.md.
     pub fn from_name(name: &str) -> Option<Table> {
         match name {
             "SigninLogs" | "SignInLogs" => Some(Table::Signin),
@@ -57,7 +58,8 @@ pub const CREATED_DATE_TIME: &str = "CreatedDateTime";
 pub const USER_KEY: &str = "UserKey";
 pub const IS_INTERACTIVE: &str = "IsInteractive";
 
-/// The string columns, in file order. Strings are never null (SPEC §1 rule 2): missing is `""`.
+/// The string columns, in file order. Strings are never null (docs/hunt.md rule 2): missing
+/// is `""`.
 /// The last seven hold JSON text (objects or arrays kept byte-exact from the source).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
@@ -88,7 +90,8 @@ pub enum Text {
     ConditionalAccessPolicies,
     AuthenticationDetails,
     /// Every source field that has no column of its own, as one JSON object, so ingest is
-    /// lossless (SPEC §2). Fields of a diagnostic record's `properties` nest under `"properties"`.
+    /// lossless (docs/tables.md). Fields of a diagnostic record's `properties` nest under
+    /// `"properties"`.
     AdditionalFields,
 }
 
@@ -165,7 +168,7 @@ impl Text {
     }
 }
 
-/// Nanosecond UTC timestamps: KQL ticks are 100 ns and SPEC §1 rule 10 forbids losing them.
+/// Nanosecond UTC timestamps: KQL ticks are 100 ns and docs/hunt.md rule 10 forbids losing them.
 pub fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
 }

@@ -649,9 +649,7 @@ fn output_files_appear_whole() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains(&dir.path().display().to_string())
-    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains(&dir.path().display().to_string()));
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|entry| entry.unwrap().file_name())

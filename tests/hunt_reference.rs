@@ -1,5 +1,5 @@
-//! The SQL hunt against a plain-Rust reference implementation of SPEC §1, written from the SPEC
-//! (nested loops, no SQL), on random small tables dense in the edge cases: exactly 0 s and
+//! The SQL hunt against a plain-Rust reference implementation of docs/hunt.md, written from its
+//! rules (nested loops, no SQL), on random small tables dense in the edge cases: exactly 0 s and
 //! exactly +window, one tick past, sub-second times whose second-boundary delta differs from
 //! truncation, events at and just outside start and end, midnight crossings, mixed-case and
 //! empty UPNs, UPNs with 0, 1 and 2 '@', empty ASN and IP, failed ResultTypes.
@@ -35,7 +35,7 @@ fn reference(
         params.start.unwrap_or(i64::MIN),
         params.end.unwrap_or(i64::MAX),
     );
-    // SPEC §1 rule 11: one column gives the filter, the window and the output times.
+    // docs/hunt.md rule 11: one column gives the filter, the window and the output times.
     let time = |s: &SignIn| match params.time_column {
         TimeColumn::TimeGenerated => Some(s.time),
         TimeColumn::CreatedDateTime => s.created,
@@ -404,7 +404,7 @@ fn hand_written_scenario_has_exactly_the_known_positives() {
     );
 }
 
-/// SPEC §1 rule 11 by hand: Log Analytics received the non-interactive sign-in 11 minutes
+/// docs/hunt.md rule 11 by hand: Log Analytics received the non-interactive sign-in 11 minutes
 /// after the interactive one, but by Entra ID's clock it came 6 minutes after: only the
 /// CreatedDateTime hunt finds it, and reports those times.
 #[test]
@@ -456,7 +456,7 @@ fn the_real_samples_hold_no_finding() {
     }
 }
 
-/// A lake written by another tool (SPEC §4): no `UserKey`, nullable text with nulls, time in
+/// A lake written by another tool (docs/lake.md): no `UserKey`, nullable text with nulls, time in
 /// microseconds, the ASN as an integer, most columns missing. Every engine reads it as the
 /// lake's own rows would read, and finds exactly the hand-computed rows.
 #[test]

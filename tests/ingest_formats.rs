@@ -1,4 +1,4 @@
-//! One hand-written fixture per format of SPEC §3 that the real samples do not cover. The
+//! One hand-written fixture per format of docs/ingest.md that the real samples do not cover. The
 //! expected values are read off the fixture files (times converted to UTC by hand).
 
 use std::io::Write;

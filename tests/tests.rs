@@ -1,11 +1,12 @@
 //! All integration tests, compiled into one binary (one link step on 2 cores).
 //!
 //! - `ingest_samples`: the real records in `tests/fixtures/samples/`, values read by hand.
-//! - `ingest_formats`: hand-written fixtures of every other format of SPEC §3.
+//! - `ingest_formats`: hand-written fixtures of every other format of docs/ingest.md.
 //! - `ingest_rejects`: bad input is rejected with file, line and reason; accounting holds.
 //! - `lake`: sorting metadata, deduplication, re-ingest, atomic files.
+//! - `layers`: no module imports one of a higher layer (docs/architecture.md).
 //! - `crash`: SIGKILL at random points of an ingest; two ingests at once.
-//! - `hunt_reference`: the hunt on every engine against a reference implementation of SPEC §1.
+//! - `hunt_reference`: the hunt on every engine against a reference implementation of docs/hunt.md.
 //! - `window_join`: the operator on band joins users write; its plans; its memory bound.
 //! - `foreign_lakes`: the operator against stock SQL on Parquet other tools wrote.
 //! - `prefix_sort`: the hunt's sort against DataFusion's; its hand-over when memory is short.
@@ -24,6 +25,7 @@ mod ingest_formats;
 mod ingest_rejects;
 mod ingest_samples;
 mod lake;
+mod layers;
 mod prefix_sort;
 mod triage;
 mod window_join;

@@ -331,7 +331,7 @@ fn enrichment_reads_the_users_history() {
             )
         };
         // Score = 50 (ASN new) + 25 (IP new) + 15 / tenant users + 10 / user mismatches,
-        // rounded to 2 decimals; ordered by Score, then SPEC §1 rule 9 (InteractiveTime desc).
+        // rounded to 2 decimals; ordered by Score, then docs/hunt.md rule 9 (InteractiveTime desc).
         let rows: Vec<_> = (0..batch.num_rows()).map(row).collect();
         assert_eq!(
             rows,

@@ -74,7 +74,7 @@ pub fn ingest(lake: &Path, inputs: &[PathBuf]) -> Summary {
     ingest_with(lake, inputs, ReadOptions::default(), false).expect("ingest")
 }
 
-/// Asserts SPEC §2's accounting: records in = written + duplicates + skipped + rejected.
+/// Asserts docs/tables.md's accounting: records in = written + duplicates + skipped + rejected.
 pub fn assert_accounted(summary: &Summary) {
     assert_eq!(
         summary.records,

@@ -1,4 +1,4 @@
-//! Lakes holding Parquet that other tools wrote (SPEC §4): text a file lacks or holds as null
+//! Lakes holding Parquet that other tools wrote (docs/lake.md): text a file lacks or holds as null
 //! reads as `""`, and a missing `UserKey` as `lower(UserPrincipalName)`, as in the lake's own
 //! rows. (Type differences, such as a timestamp unit or an ASN stored as an integer, are cast
 //! by DataFusion when it reads the file.)

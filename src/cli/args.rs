@@ -28,7 +28,9 @@ pub struct Args {
 pub enum Command {
     /// Ingest sign-in logs (files or folders, any supported format) into a Parquet lake.
     Ingest(IngestArgs),
-    /// Run the short-window sign-in mismatch hunt (SPEC §1) over a lake.
+    /// Run the short-window sign-in mismatch hunt over a lake: every successful interactive
+    /// sign-in followed within --window by a successful non-interactive sign-in of the same
+    /// user from another ASN and another IP.
     Hunt(HuntArgs),
     /// Run any SQL over the lake's tables (SigninLogs, AADNonInteractiveUserSignInLogs).
     Sql(SqlArgs),

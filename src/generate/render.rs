@@ -115,7 +115,7 @@ pub fn diagnostic(event: &Event) -> String {
 }
 
 /// One Log Analytics row as the query API returns it. `SigninLogs` holds its sub-objects as
-/// `dynamic`, `AADNonInteractiveUserSignInLogs` as JSON text (SPEC §2).
+/// `dynamic`, `AADNonInteractiveUserSignInLogs` as JSON text (docs/tables.md).
 pub fn log_analytics(event: &Event) -> String {
     let dynamic = |value: Value| {
         if event.interactive {

@@ -1,4 +1,4 @@
-//! The hunt "short-window sign-in mismatch" (SPEC §1). Its logic lives in one place, the SQL
+//! The hunt "short-window sign-in mismatch" (docs/hunt.md). Its logic lives in one place, the SQL
 //! file `sql/short_window_signin_mismatch.sql`; this module binds its parameters as typed
 //! values (never splicing user text into SQL) and runs it on a session over the lake. Two
 //! companions take the same parameters for benchmarks: the hand-bucketed rewrite users would
@@ -40,7 +40,7 @@ impl HuntQuery {
     }
 }
 
-/// The output columns of SPEC §1 rule 8, in order.
+/// The output columns of docs/hunt.md rule 8, in order.
 pub const COLUMNS: [&str; 14] = [
     "InteractiveTime",
     "NonInteractiveTime",
@@ -63,7 +63,7 @@ pub const COLUMNS: [&str; 14] = [
 const EARLIEST: i64 = -9_000_000_000_000_000_000;
 const LATEST: i64 = 9_000_000_000_000_000_000;
 
-/// The column whose time the hunt filters, windows and reports (SPEC §1 rule 11).
+/// The column whose time the hunt filters, windows and reports (docs/hunt.md rule 11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
 pub enum TimeColumn {
     /// When Log Analytics received the record (the lake's partitions and order follow it).

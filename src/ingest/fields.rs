@@ -1,4 +1,4 @@
-//! Which source field feeds which lake column, for every format of SPEC §3. One table per
+//! Which source field feeds which lake column, for every format of docs/ingest.md. One table per
 //! naming convention: Log Analytics (PascalCase), Graph signIn objects (camelCase, also the
 //! `properties` of diagnostic records), the diagnostic envelope, and the admin-center CSV headers.
 

@@ -221,7 +221,7 @@ fn map_record(entries: Entries<'_>) -> Result<Row<'_>, String> {
     Ok(row)
 }
 
-/// Graph carries the result only as `status.errorCode` (SPEC §3).
+/// Graph carries the result only as `status.errorCode` (docs/ingest.md).
 pub(super) fn error_code(status: &str) -> Result<Cow<'static, str>, String> {
     #[derive(Deserialize)]
     struct Status<'a> {

@@ -187,7 +187,7 @@ pub fn read_file(path: &Path, raw: Vec<u8>, source: Source, options: &ReadOption
     outcome
 }
 
-/// A failure of the file as a whole counts as one rejected record (SPEC §2).
+/// A failure of the file as a whole counts as one rejected record (docs/tables.md).
 fn file_reject(outcome: &mut FileOutcome, path: &Path, reason: String) {
     outcome.records += 1;
     outcome

@@ -22,7 +22,7 @@ pub struct Row<'a> {
     pub event_types: Vec<Cow<'a, str>>,
 }
 
-/// Where a record goes (SPEC §3: `Type`, else category, else Graph event types or
+/// Where a record goes (docs/ingest.md: `Type`, else category, else Graph event types or
 /// `isInteractive`, else the user's `--table`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {

@@ -21,7 +21,7 @@ pub enum Format {
 
 /// A file's content after decompression; `truncated` holds the reason when decompression
 /// failed part way, or the content outgrew its share of memory (the lines before are kept,
-/// SPEC §2). Lines longer than the record cap are not in `bytes` (an empty line stands in,
+/// docs/tables.md). Lines longer than the record cap are not in `bytes` (an empty line stands in,
 /// so that later lines keep their numbers) but in `oversized`.
 #[derive(Debug)]
 pub struct Content {

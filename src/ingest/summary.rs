@@ -29,7 +29,7 @@ pub struct Summary {
     /// Records of other categories, by category.
     pub skipped: BTreeMap<String, u64>,
     pub rejected: u64,
-    /// Rows whose TimeGenerated was taken from CreatedDateTime (SPEC §2).
+    /// Rows whose TimeGenerated was taken from CreatedDateTime (docs/tables.md).
     pub time_from_created: u64,
     pub rejects_file: Option<PathBuf>,
     pub elapsed: Duration,

@@ -1,7 +1,7 @@
 //! Parsing the timestamps sources really carry into UTC nanoseconds, without losing the 100 ns
-//! ticks (SPEC §1 rule 10): RFC 3339 with any offset and up to 9 fraction digits, offset-less ISO
-//! values (taken as UTC, as Log Analytics prints them), and the portal CSV's US-locale
-//! `4/28/2021, 2:08:45.221 PM`.
+//! ticks (docs/hunt.md rule 10): RFC 3339 with any offset and up to 9 fraction digits,
+//! offset-less ISO values (taken as UTC, as Log Analytics prints them), and the portal CSV's
+//! US-locale `4/28/2021, 2:08:45.221 PM`.
 
 use chrono::{DateTime, NaiveDateTime};
 

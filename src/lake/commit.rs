@@ -1,7 +1,7 @@
 //! Adding rows to a table: merge them with the files of the dates they touch, drop duplicates
-//! (SPEC §2: same non-empty `Id`, the copy with the earliest `TimeGenerated` wins, even across
-//! dates), and swap each changed date's file in atomically, so each (table, date) stays one
-//! sorted file.
+//! (docs/tables.md: same non-empty `Id`, the copy with the earliest `TimeGenerated` wins, even
+//! across dates), and swap each changed date's file in atomically, so each (table, date) stays
+//! one sorted file.
 //!
 //! Re-deliveries arrive hours, not weeks, after the original, so a duplicate is looked for in
 //! the dates the new rows fall on and the day either side of them: that keeps a commit's cost

@@ -1,4 +1,4 @@
-//! Where things live in a lake (SPEC §4): `LAKE/<Table>/date=YYYY-MM-DD/data.parquet`, plus
+//! Where things live in a lake (docs/lake.md): `LAKE/<Table>/date=YYYY-MM-DD/data.parquet`, plus
 //! bookkeeping folders whose names start with `_`, which table listings never read.
 
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! The Parquet lake (SPEC §4): layout, atomic per-date files, merging with deduplication, the
+//! The Parquet lake (docs/lake.md): layout, atomic per-date files, merging with deduplication, the
 //! manifest of ingested sources, the lock that serialises writers, and the one that keeps
 //! readers on one commit.
 //!

@@ -1,5 +1,5 @@
 //! Result formats. Text formats print times as RFC 3339 UTC with `Z` and every sub-second digit
-//! the data has (SPEC §1 rule 10); Parquet keeps the types.
+//! the data has (docs/hunt.md rule 10); Parquet keeps the types.
 
 use std::borrow::Cow;
 use std::io::Write;

@@ -1,6 +1,6 @@
 //! Evidence for each finding, from the lake (`sql/enrich.sql`): whether the non-interactive
 //! ASN and IP were seen for the user in the lookback, how many users the ASN serves, how many
-//! mismatches the user has, and the `Score` that orders the findings (SPEC §1 rule 12).
+//! mismatches the user has, and the `Score` that orders the findings (docs/hunt.md rule 12).
 
 use std::sync::Arc;
 
@@ -34,8 +34,8 @@ impl Lookback {
     }
 }
 
-/// The hunt's `findings` (all of `schema`) with the evidence columns after the 14 of SPEC §1,
-/// ordered by `Score` descending, then SPEC §1 rule 9.
+/// The hunt's `findings` (all of `schema`) with the evidence columns after the 14 of
+/// docs/hunt.md rule 8, ordered by `Score` descending, then rule 9.
 ///
 /// # Errors
 /// Planning and execution errors.
