@@ -224,7 +224,14 @@ pub fn write_lake(lake: &Path, interactive: &[SignIn], non_interactive: &[SignIn
 
 /// The (left id, right id) pairs of a band join's first two columns, sorted.
 pub fn pairs(batches: &[RecordBatch]) -> Vec<(i64, i64)> {
-    let mut pairs: Vec<(i64, i64)> = batches
+    let mut pairs = pairs_in_order(batches);
+    pairs.sort_unstable();
+    pairs
+}
+
+/// The first two columns (integers), row by row, in the order the batches hold them.
+pub fn pairs_in_order(batches: &[RecordBatch]) -> Vec<(i64, i64)> {
+    batches
         .iter()
         .flat_map(|b| {
             let (l, r) = (
@@ -233,7 +240,5 @@ pub fn pairs(batches: &[RecordBatch]) -> Vec<(i64, i64)> {
             );
             (0..b.num_rows()).map(move |i| (l.value(i), r.value(i)))
         })
-        .collect();
-    pairs.sort_unstable();
-    pairs
+        .collect()
 }

@@ -24,7 +24,7 @@ use proptest::prelude::*;
 
 use retrohunt::engine::{Engine, session_with};
 
-use crate::util::pairs;
+use crate::util::{pairs, pairs_in_order};
 use retrohunt::operator::physical_codec;
 use retrohunt::operator::window_join::WindowJoinLogicalCodec;
 
@@ -231,6 +231,8 @@ fn context(setup: Setup, runtime: Arc<RuntimeEnv>) -> SessionContext {
 struct Outcome {
     /// (left id, right id), sorted.
     pairs: Vec<(i64, i64)>,
+    /// (left id, right id), as the query returned them.
+    in_order: Vec<(i64, i64)>,
     plan: String,
     /// Time files whose spans are all known (the time-aligned layout's precondition).
     spans_known: bool,
@@ -264,6 +266,7 @@ fn run(left: &[Row], right: &[Row], sql: &str, setup: Setup) -> Outcome {
         let batches = frame.collect().await.unwrap();
         Outcome {
             pairs: pairs(&batches),
+            in_order: pairs_in_order(&batches),
             plan,
             spans_known,
         }
@@ -330,6 +333,42 @@ proptest! {
         prop_assert_eq!(&found.pairs, &expected, "{}", plan);
         let stock = Setup { engine: Engine::Sql, ..setup };
         prop_assert_eq!(&run(&left, &right, query.sql, stock).pairs, &expected);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// A key-partitioned join keeps its left input's (key, time) order, and says so: an
+    /// `ORDER BY` on it needs no sort of its own, and the rows still come out in that order.
+    #[test]
+    fn an_order_the_join_keeps_is_not_sorted_again(
+        left in prop::collection::vec(row(), 0..40),
+        right in prop::collection::vec(row(), 0..60),
+        batch in prop::sample::select(vec![1usize, 3, 8192]),
+        input_batch in prop::sample::select(vec![1usize, 8192]),
+        partitions in prop::sample::select(vec![1usize, 3]),
+        shape in prop::sample::select(vec![Shape::Unsorted, Shape::Sorted]),
+    ) {
+        let (left, right) = (numbered(left), numbered(right));
+        let sql = "SELECT l.id, r.id FROM l JOIN r ON l.k = r.k \
+                   AND r.t BETWEEN l.t AND l.t + INTERVAL '4 seconds' ORDER BY r.k, l.t";
+        let query = Query { sql, matches: |_, _, lt, rt| lt <= rt && rt <= lt + 4 };
+        let setup = Setup { engine: Engine::Operator, batch, input_batch, partitions, shape };
+        let found = run(&left, &right, sql, setup);
+        let plan = &found.plan;
+        prop_assert!(plan.contains("layout=key-partitioned"), "{}", plan);
+        // The only sorts are below the join, of its inputs.
+        let join = plan.find("WindowJoinExec").unwrap();
+        prop_assert!(!plan[..join].contains("SortExec:"), "{}", plan);
+        prop_assert_eq!(&found.pairs, &reference(&left, &right, &query), "{}", plan);
+        // `r.k = l.k` in every row, so (r.k, l.t) is the left's (key, time).
+        let key_time = |id: i64| {
+            let row = &left[id as usize];
+            (row.key, row.time)
+        };
+        let order: Vec<_> = found.in_order.iter().map(|&(l, _)| key_time(l)).collect();
+        prop_assert!(order.is_sorted(), "{:?}\n{}", order, plan);
     }
 }
 

@@ -7,13 +7,13 @@ use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, SortField};
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::common::{Result, internal_err, plan_err};
+use datafusion::common::{JoinType, Result, internal_err, plan_err};
 use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::equivalence::join_equivalence_properties;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::{
-    EquivalenceProperties, LexOrdering, OrderingRequirements, PhysicalExpr, PhysicalExprRef,
-    PhysicalSortExpr,
+    LexOrdering, OrderingRequirements, PhysicalExpr, PhysicalExprRef, PhysicalSortExpr,
 };
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
@@ -94,11 +94,22 @@ impl WindowJoinExec {
             Layout::KeyPartitioned(_) => left.output_partitioning().clone(),
             Layout::TimeAligned(alignment) => Partitioning::UnknownPartitioning(alignment.outputs),
         };
+        // The keys are equal across the output, and a key-partitioned join's rows come in its
+        // left input's order (each left row's pairs together, in the order of its partition).
+        let equivalences = join_equivalence_properties(
+            left.equivalence_properties().clone(),
+            right.equivalence_properties().clone(),
+            &JoinType::Inner,
+            schema.clone(),
+            &maintains_input_order(&layout),
+            None,
+            &on,
+        )?;
         let properties = Arc::new(PlanProperties::new(
-            EquivalenceProperties::new(schema.clone()),
+            equivalences,
             partitioning,
-            EmissionType::Incremental,
-            Boundedness::Bounded,
+            emission_from(&[&left, &right]),
+            boundedness_from(&[&left, &right]),
         ));
         Ok(WindowJoinExec {
             left,
@@ -307,6 +318,51 @@ impl WindowJoinExec {
     }
 }
 
+/// Key-partitioned, each output partition is its left partition's rows in order, each with its
+/// pairs; time-aligned, runs of partitions follow one another, so no input order survives.
+fn maintains_input_order(layout: &Layout) -> [bool; 2] {
+    match layout {
+        Layout::KeyPartitioned(_) => [true, false],
+        Layout::TimeAligned(_) => [false, false],
+    }
+}
+
+/// Rows come out as soon as both inputs have produced what a window needs: the join emits as
+/// its slowest input does.
+fn emission_from(children: &[&Arc<dyn ExecutionPlan>]) -> EmissionType {
+    let emissions = children.iter().map(|child| child.pipeline_behavior());
+    emissions.fold(EmissionType::Incremental, |join, child| {
+        match (join, child) {
+            (EmissionType::Final, _) | (_, EmissionType::Final) => EmissionType::Final,
+            (EmissionType::Both, _) | (_, EmissionType::Both) => EmissionType::Both,
+            _ => EmissionType::Incremental,
+        }
+    })
+}
+
+/// The join holds one window per partition, never a whole input: it runs on unbounded inputs
+/// in bounded memory, unless an input itself needs unbounded memory.
+fn boundedness_from(children: &[&Arc<dyn ExecutionPlan>]) -> Boundedness {
+    let unbounded = |infinite_memory| Boundedness::Unbounded {
+        requires_infinite_memory: infinite_memory,
+    };
+    children.iter().map(|child| child.boundedness()).fold(
+        Boundedness::Bounded,
+        |join, child| match (join, child) {
+            (Boundedness::Bounded, child) => child,
+            (join, Boundedness::Bounded) => join,
+            (
+                Boundedness::Unbounded {
+                    requires_infinite_memory: a,
+                },
+                Boundedness::Unbounded {
+                    requires_infinite_memory: b,
+                },
+            ) => unbounded(a || b),
+        },
+    )
+}
+
 /// `stream` read to its end for its errors only (a partition that pairs with nothing is still
 /// checked against its span).
 fn drained(stream: SendableRecordBatchStream) -> SendableRecordBatchStream {
@@ -393,7 +449,7 @@ impl ExecutionPlan for WindowJoinExec {
     }
 
     fn maintains_input_order(&self) -> Vec<bool> {
-        vec![false, false]
+        maintains_input_order(&self.layout).to_vec()
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
@@ -449,8 +505,21 @@ impl ExecutionPlan for WindowJoinExec {
         partition: usize,
         context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
+        let partitions = self.properties.output_partitioning().partition_count();
+        if partition >= partitions {
+            return internal_err!(
+                "WindowJoinExec: partition {partition} asked of a join with {partitions}"
+            );
+        }
         let metrics = WindowJoinMetrics::new(&self.metrics, partition);
         let Layout::TimeAligned(alignment) = &self.layout else {
+            let right_partitions = self.right.output_partitioning().partition_count();
+            if right_partitions != partitions {
+                return internal_err!(
+                    "WindowJoinExec: key-partitioned inputs of {partitions} and \
+                     {right_partitions} partitions"
+                );
+            }
             let left = self.left.execute(partition, context.clone())?;
             let right = self.right.execute(partition, context.clone())?;
             return self.join((left, right), partition, &context, metrics);
