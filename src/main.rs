@@ -1,5 +1,5 @@
 //! The `retrohunt` command. Exit status: 0 success, 1 failure, 2 bad arguments or (with
-//! `--strict`) bad input data.
+//! `--strict`) bad input data, 3 findings under `hunt --fail-on-findings`.
 
 mod cli;
 

@@ -49,22 +49,29 @@ fn ingest_prints_the_accounting() {
     );
 }
 
-#[test]
-fn strict_exits_with_2_naming_file_and_line() {
+/// `ingest` of one file, `name`, holding `text`, into a new lake, with `flags`.
+fn ingest_text(name: &str, text: &str, flags: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("bad.jsonl");
-    std::fs::write(
-        &input,
-        "{\"time\":\"2026-03-02T10:00:00Z\",\"category\":\"SignInLogs\"}\n{broken\n",
-    )
-    .unwrap();
-    let lake = tempfile::tempdir().unwrap();
-    let output = retrohunt()
-        .args(["ingest", "--strict", "--lake"])
-        .arg(lake.path())
+    let input = dir.path().join(name);
+    std::fs::write(&input, text).unwrap();
+    let lake = dir.path().join("lake");
+    retrohunt()
+        .arg("ingest")
+        .args(flags)
+        .arg("--lake")
+        .arg(&lake)
         .arg(&input)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn strict_exits_with_2_naming_file_and_line() {
+    let output = ingest_text(
+        "bad.jsonl",
+        "{\"time\":\"2026-03-02T10:00:00Z\",\"category\":\"SignInLogs\"}\n{broken\n",
+        &["--strict"],
+    );
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("bad.jsonl:2: malformed JSON"), "{stderr}");
@@ -72,11 +79,8 @@ fn strict_exits_with_2_naming_file_and_line() {
 
 #[test]
 fn bad_arguments_exit_with_2() {
-    let output = retrohunt()
-        .args(["ingest", "--table", "Nope", "--lake", "x", "y"])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
+    let stderr = usage_error(&["ingest", "--table", "Nope", "--lake", "x", "y"]);
+    assert!(stderr.contains("unknown table \"Nope\""), "{stderr}");
 }
 
 #[test]
@@ -179,12 +183,19 @@ fn hunt_engines_agree_and_respect_the_memory_limit() {
         .output()
         .unwrap();
     assert_eq!(by_url.stdout, operator.stdout);
-    let s3 = retrohunt()
-        .args(["hunt", "--lake", "s3://bucket/lake"])
-        .output()
-        .unwrap();
-    assert_eq!(s3.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&s3.stderr).contains("s3:// object stores are not configured"));
+    let s3 = usage_error(&["hunt", "--lake", "s3://bucket/lake"]);
+    assert!(
+        s3.contains("s3:// object stores are not configured"),
+        "{s3}"
+    );
+}
+
+/// Standard error of a run that must end with exit status 2 (an argument to change).
+fn usage_error(args: &[&str]) -> String {
+    let output = retrohunt().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    stderr
 }
 
 /// `retrohunt hunt | head` is normal use: a reader that stops early is not a failure.
@@ -218,14 +229,8 @@ fn hostile_text_is_defanged_in_csv_and_tables() {
     use crate::util::{SignIn, write_lake};
     const BASE: i64 = 1_772_445_600 * 1_000_000_000;
     let sign_in = |time, ip, asn, app| SignIn {
-        time,
-        created: Some(time),
-        upn: "a@x.com",
-        result: "0",
-        ip,
-        asn,
         app,
-        ..SignIn::default()
+        ..SignIn::success(time, "a@x.com", ip, asn)
     };
     let lake = tempfile::tempdir().unwrap();
     write_lake(
@@ -536,21 +541,11 @@ fn an_empty_hunt_says_why() {
 /// Log data echoed in the ingest summary cannot drive the terminal.
 #[test]
 fn the_ingest_summary_escapes_what_the_logs_say() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("odd.jsonl");
-    std::fs::write(
-        &input,
+    let output = ingest_text(
+        "odd.jsonl",
         "{\"time\":\"2026-03-02T10:00:00Z\",\"category\":\"evil\\u001b[31mRED\\u001b[0m\\u202e\"}\n",
-    )
-    .unwrap();
-    let lake = tempfile::tempdir().unwrap();
-    let output = retrohunt()
-        .arg("ingest")
-        .arg("--lake")
-        .arg(lake.path())
-        .arg(&input)
-        .output()
-        .unwrap();
+        &[],
+    );
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
@@ -655,4 +650,189 @@ fn output_files_appear_whole() {
         .map(|entry| entry.unwrap().file_name())
         .collect();
     assert_eq!(names, ["findings.csv"]);
+}
+
+/// `--enrich` and `--summary` run their queries in the hunt's memory pool: a limit too small
+/// for them stops each with the resources error, and an ample one gives the full answer.
+#[test]
+fn enrich_and_summary_keep_to_the_memory_limit() {
+    for triage in ["--enrich", "--summary"] {
+        let run = |limit: &str| {
+            retrohunt()
+                .args(["hunt", "--format", "csv", triage, "--memory-limit", limit])
+                .output()
+                .unwrap()
+        };
+        let starved = run("64KiB");
+        let stderr = String::from_utf8_lossy(&starved.stderr);
+        assert_eq!(starved.status.code(), Some(1), "{triage}: {stderr}");
+        assert!(
+            stderr.contains("out of memory under --memory-limit"),
+            "{triage}: {stderr}"
+        );
+        let fed = run("512MiB");
+        let stderr = String::from_utf8_lossy(&fed.stderr);
+        assert!(fed.status.success(), "{triage}: {stderr}");
+        // The sample's 1,342 findings, or one row per user they belong to.
+        let rows = if triage == "--enrich" {
+            1342
+        } else {
+            hunted_users()
+        };
+        assert_eq!(
+            fed.stdout.split(|&b| b == b'\n').count() - 2,
+            rows,
+            "{triage}"
+        );
+    }
+}
+
+/// How many users the sample's findings belong to, from the plain hunt's CSV.
+fn hunted_users() -> usize {
+    let output = retrohunt()
+        .args(["hunt", "--format", "csv"])
+        .output()
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(&output.stdout[..]);
+    let users: std::collections::BTreeSet<String> = reader
+        .records()
+        .map(|record| record.unwrap()[3].to_owned())
+        .collect();
+    assert!(users.len() > 20, "{users:?}");
+    users.len()
+}
+
+/// Scheduled runs: relative ranges, exit status 3 on findings when asked, and a JSON line
+/// that says what was hunted.
+#[test]
+fn scheduled_runs_get_relative_ranges_an_exit_status_and_a_json_line() {
+    // The sample is one day, 2026-03-02: "the last 24 hours" from now finds none of it, which
+    // the run reports with status 0, or 0 still under --fail-on-findings.
+    let recent = retrohunt()
+        .args([
+            "hunt",
+            "--format",
+            "csv",
+            "--last",
+            "24h",
+            "--fail-on-findings",
+        ])
+        .args(["--summary-json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&recent.stderr);
+    assert_eq!(recent.status.code(), Some(0), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|line| line.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON line in {stderr}"));
+    let summary: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(summary["findings"], 0);
+    assert_eq!(summary["engine"], "operator");
+    assert_eq!(summary["window_seconds"], 600.0);
+    let start = chrono::DateTime::parse_from_rfc3339(summary["start"].as_str().unwrap()).unwrap();
+    let end = chrono::DateTime::parse_from_rfc3339(summary["end"].as_str().unwrap()).unwrap();
+    assert_eq!(end - start, chrono::TimeDelta::hours(24));
+    assert!((chrono::Utc::now() - end.to_utc()).num_seconds().abs() < 600);
+
+    // A range written relative to a day that holds the sample: the whole day's findings, and
+    // status 3 because there are some.
+    let today = chrono::Utc::now().date_naive();
+    let back = (today - chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()).num_days();
+    let output = retrohunt()
+        .args(["hunt", "--format", "csv", "--fail-on-findings"])
+        .args(["--start", &format!("today-{back}d")])
+        .args(["--end", &format!("today-{}d", back - 1)])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert_eq!(output.stdout.split(|&b| b == b'\n').count() - 2, 1342);
+
+    // Nonsense is a usage error that shows what is accepted.
+    let bad = usage_error(&["hunt", "--start", "last tuesday"]);
+    assert!(bad.contains("now-24h"), "{bad}");
+}
+
+/// `--format sentinel` against a file written by hand from Sentinel's bookmark shape: the
+/// account and both IPs as entities (an empty IP or suffix maps nothing), the tactics and
+/// techniques, the finding as evidence.
+#[test]
+fn sentinel_format_matches_the_hand_written_findings() {
+    use crate::util::{SignIn, fixture, write_lake};
+    const BASE: i64 = 1_772_445_600 * 1_000_000_000; // 2026-03-02T10:00:00Z
+    const SECOND: i64 = 1_000_000_000;
+    let sign_in = |time, upn, ip, asn, app, correlation: &str| SignIn {
+        app,
+        correlation: correlation.to_owned(),
+        ..SignIn::success(time, upn, ip, asn)
+    };
+    let lake = tempfile::tempdir().unwrap();
+    write_lake(
+        lake.path(),
+        &[
+            sign_in(
+                BASE,
+                "Ann.Lee@Contoso.com",
+                "1.1.1.1",
+                "100",
+                "Outlook",
+                "c-1",
+            ),
+            sign_in(
+                BASE + 3600 * SECOND,
+                "svc",
+                "",
+                "100",
+                "Azure Portal",
+                "c-3",
+            ),
+        ],
+        &[
+            sign_in(
+                BASE + 125 * SECOND + SECOND / 2,
+                "ann.lee@contoso.com",
+                "2.2.2.2",
+                "200",
+                "Microsoft Teams",
+                "c-2",
+            ),
+            sign_in(
+                BASE + 3660 * SECOND,
+                "SVC",
+                "3.3.3.3",
+                "300",
+                "Azure CLI",
+                "c-4",
+            ),
+        ],
+    );
+    let output = retrohunt()
+        .args(["hunt", "--format", "sentinel", "--lake"])
+        .arg(lake.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let found: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("sentinel/findings.json")).unwrap())
+            .unwrap();
+    assert_eq!(serde_json::Value::Array(found), expected);
+
+    // Rows that are not the hunt's cannot be handed to Sentinel.
+    let output = retrohunt()
+        .args(["sql", "--format", "sentinel", "--lake"])
+        .arg(lake.path())
+        .arg("SELECT count(*) FROM SigninLogs")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("lack InteractiveTime"));
 }

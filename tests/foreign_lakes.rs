@@ -91,6 +91,19 @@ fn writer() -> impl Strategy<Value = Writer> {
 }
 
 impl Writer {
+    /// Shuffled rows with nanosecond times and statistics in every file, as pandas writes a
+    /// DataFrame by default.
+    fn shuffled(row_group: usize, page_rows: usize, cut: Cut) -> Writer {
+        Writer {
+            unit: TimeUnit::Nanosecond,
+            sorted: false,
+            bare: None,
+            row_group,
+            page_rows,
+            cut,
+        }
+    }
+
     fn properties(&self, file: usize) -> WriterProperties {
         let statistics = if self.bare == Some(file) {
             EnabledStatistics::None
@@ -594,14 +607,7 @@ proptest! {
 /// target partitions.
 #[test]
 fn the_hunt_on_a_pandas_lake_matches_stock_sql_at_every_partition_count() {
-    let pandas = Writer {
-        unit: TimeUnit::Nanosecond,
-        sorted: false,
-        bare: None,
-        row_group: 1_000_000,
-        page_rows: 20_000,
-        cut: Cut::PerDay,
-    };
+    let pandas = Writer::shuffled(1_000_000, 20_000, Cut::PerDay);
     let lake = foreign_tenant(7, (pandas, pandas));
     let params = HuntParams::default();
     for target_partitions in [1, 2, 3, 8] {
@@ -632,14 +638,7 @@ fn the_hunt_on_a_pandas_lake_matches_stock_sql_at_every_partition_count() {
 /// join, whose partners are read more than once.
 #[test]
 fn an_integer_key_over_one_file_per_table_in_one_partition() {
-    let one_file = Writer {
-        unit: TimeUnit::Nanosecond,
-        sorted: false,
-        bare: None,
-        row_group: 3,
-        page_rows: 2,
-        cut: Cut::OneFile,
-    };
+    let one_file = Writer::shuffled(3, 2, Cut::OneFile);
     let rows = |seed: u64| -> Vec<Row> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         (0..60)
@@ -706,14 +705,7 @@ fn fuzz_foreign_lakes() {
 /// time-aligned join, whose partners are read more than once.
 #[test]
 fn one_file_per_table_in_one_partition() {
-    let one_file = Writer {
-        unit: TimeUnit::Nanosecond,
-        sorted: false,
-        bare: None,
-        row_group: 17,
-        page_rows: 5,
-        cut: Cut::OneFile,
-    };
+    let one_file = Writer::shuffled(17, 5, Cut::OneFile);
     let session = Session {
         target_partitions: 1,
         batch_size: 50,
@@ -737,14 +729,7 @@ fn one_file_per_table_in_one_partition() {
 /// the same rows, on either time column.
 #[test]
 fn triage_on_a_foreign_lake_matches_stock_sql() {
-    let writer = Writer {
-        unit: TimeUnit::Nanosecond,
-        sorted: false,
-        bare: None,
-        row_group: 1_000,
-        page_rows: 100,
-        cut: Cut::PerDay,
-    };
+    let writer = Writer::shuffled(1_000, 100, Cut::PerDay);
     let lake = foreign_tenant(5, (writer, writer));
     let exclusions = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/exclusions.example.toml");
     let run = |engine: &str, time_column: &str, triage: &[&str]| {

@@ -6,6 +6,7 @@
 //! - `lake`: sorting metadata, deduplication, re-ingest, atomic files.
 //! - `layers`: no module imports one of a higher layer (docs/architecture.md).
 //! - `crash`: SIGKILL at random points of an ingest; two ingests at once.
+//! - `explain`: the hunt's plans on each engine and layout, as snapshots.
 //! - `hunt_reference`: the hunt on every engine against a reference implementation of docs/hunt.md.
 //! - `window_join`: the operator on band joins users write; its plans; its memory bound.
 //! - `foreign_lakes`: the operator against stock SQL on Parquet other tools wrote.
@@ -19,6 +20,7 @@ mod util;
 mod bench;
 mod cli;
 mod crash;
+mod explain;
 mod foreign_lakes;
 mod hunt_reference;
 mod ingest_formats;

@@ -21,15 +21,8 @@ const DAY: i64 = 86_400 * SECOND;
 
 fn sign_in(time: i64, upn: &'static str, ip: &'static str, asn: &'static str) -> SignIn {
     SignIn {
-        time,
-        created: Some(time),
-        upn,
-        result: "0",
-        ip,
-        asn,
         app: "Office",
-        correlation: String::new(),
-        ..SignIn::default()
+        ..SignIn::success(time, upn, ip, asn)
     }
 }
 

@@ -192,6 +192,21 @@ pub struct SignIn {
     pub app_id: &'static str,
 }
 
+impl SignIn {
+    /// A successful sign-in of `upn` at `time` (by both clocks) from `ip` in `asn`.
+    pub fn success(time: i64, upn: &'static str, ip: &'static str, asn: &'static str) -> SignIn {
+        SignIn {
+            time,
+            created: Some(time),
+            upn,
+            result: "0",
+            ip,
+            asn,
+            ..SignIn::default()
+        }
+    }
+}
+
 /// A lake holding exactly these rows (Id = the row's index in its table).
 pub fn write_lake(lake: &Path, interactive: &[SignIn], non_interactive: &[SignIn]) {
     let writer = LakeWriter::open(lake, || {}).unwrap();

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use retrohunt::bench::{Contender, ReportFormat};
 use retrohunt::engine::Engine;
@@ -130,8 +130,8 @@ fn parse_size(text: &str) -> Result<usize, String> {
 
 #[derive(Debug, clap::Args)]
 pub struct OutputArgs {
-    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = ResultFormat::Table)]
+    pub format: ResultFormat,
     /// Write results here instead of standard output.
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -147,6 +147,35 @@ pub struct OutputArgs {
     /// characters and ANSI escapes from the data as \n, \u{1b}, ... instead of obeying them.
     #[arg(long)]
     pub raw: bool,
+}
+
+/// How results are written: the output module's formats, and the hunt's hand-off to Sentinel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResultFormat {
+    /// An aligned table for the terminal.
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    Json,
+    /// Parquet, types kept.
+    Parquet,
+    /// One JSON object per finding in the shape of a Sentinel hunting bookmark (entity
+    /// mappings, tactics and techniques, the finding as evidence); the hunt's rows only.
+    Sentinel,
+}
+
+impl ResultFormat {
+    /// The output module's format, or `None` for Sentinel's.
+    pub fn plain(self) -> Option<OutputFormat> {
+        match self {
+            ResultFormat::Table => Some(OutputFormat::Table),
+            ResultFormat::Csv => Some(OutputFormat::Csv),
+            ResultFormat::Json => Some(OutputFormat::Json),
+            ResultFormat::Parquet => Some(OutputFormat::Parquet),
+            ResultFormat::Sentinel => None,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -165,6 +194,14 @@ pub struct HuntArgs {
     /// Run the hunt and show the plan with its metrics.
     #[arg(long)]
     pub explain_analyze: bool,
+    /// Exit with status 3 when the hunt finds anything (after --exclusions), for schedulers
+    /// that alert on a failed job; otherwise 0 with or without findings.
+    #[arg(long)]
+    pub fail_on_findings: bool,
+    /// Also write one JSON line about the run to standard error: the range hunted, the
+    /// window, the engine, the findings and the seconds taken.
+    #[arg(long)]
+    pub summary_json: bool,
     #[command(flatten)]
     pub triage: TriageArgs,
 }
@@ -191,12 +228,16 @@ pub struct TriageArgs {
 /// What the hunt looks for, shared by `hunt` and `bench`.
 #[derive(Debug, clap::Args)]
 pub struct HuntParamArgs {
-    /// First instant hunted (RFC 3339, inclusive; offsets are normalised to UTC).
-    #[arg(long)]
+    /// First instant hunted, inclusive: RFC 3339 (offsets are normalised to UTC), or now,
+    /// today or yesterday (midnight UTC), optionally minus a duration (now-24h, today-7d).
+    #[arg(long, allow_hyphen_values = true)]
     pub start: Option<String>,
-    /// Last instant hunted (RFC 3339, inclusive).
-    #[arg(long)]
+    /// Last instant hunted, inclusive; written as --start.
+    #[arg(long, allow_hyphen_values = true)]
     pub end: Option<String>,
+    /// The last DURATION up to now (e.g. 24h, 7d): --start now-DURATION --end now.
+    #[arg(long, conflicts_with_all = ["start", "end"])]
+    pub last: Option<String>,
     /// How long after an interactive sign-in a non-interactive one counts (e.g. 10m, 90s).
     #[arg(long, default_value = "10m")]
     pub window: String,

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use chrono::DateTime;
+use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
+use clap::ValueEnum;
 
 use datafusion::arrow::array::RecordBatch;
 use retrohunt::hunt::{self, HuntParams};
@@ -71,6 +72,7 @@ async fn hunt(
             kept
         }
     };
+    let findings: usize = batches.iter().map(|b| b.num_rows()).sum();
     let (schema, batches) = if args.triage.summary {
         triage::summarize(ctx, schema, batches)
             .await
@@ -78,8 +80,14 @@ async fn hunt(
     } else {
         (schema, batches)
     };
-    let code = write_results(&schema, &batches, &args.output, started)?;
-    if batches.iter().all(|b| b.num_rows() == 0) {
+    let mut code = write_results(&schema, &batches, &args.output, started)?;
+    if args.summary_json {
+        eprintln!("{}", run_summary(args, params, findings, started));
+    }
+    if args.fail_on_findings && findings > 0 {
+        code = ExitCode::from(super::EXIT_FINDINGS);
+    }
+    if findings == 0 {
         let notes = hunt::why_empty(ctx, params, lake.dates.span())
             .await
             .map_err(query_failed)?;
@@ -88,6 +96,35 @@ async fn hunt(
         }
     }
     Ok(code)
+}
+
+/// The run in one JSON line, for a scheduler's log: what was hunted, what was found, how long
+/// it took.
+fn run_summary(
+    args: &HuntArgs,
+    params: &HuntParams,
+    findings: usize,
+    started: Instant,
+) -> serde_json::Value {
+    let time = |nanos: Option<i64>| {
+        nanos.map(|nanos| {
+            DateTime::from_timestamp_nanos(nanos).to_rfc3339_opts(SecondsFormat::AutoSi, true)
+        })
+    };
+    serde_json::json!({
+        "command": "hunt",
+        "start": time(params.start),
+        "end": time(params.end),
+        "window_seconds": params.window as f64 / 1e9,
+        "time_column": params.time_column.name(),
+        "engine": args
+            .engine
+            .engine
+            .to_possible_value()
+            .map(|value| value.get_name().to_owned()),
+        "findings": findings,
+        "seconds": started.elapsed().as_secs_f64(),
+    })
 }
 
 /// Nothing disappears without a count: every rule, with its reason, even when it removed none.
@@ -120,28 +157,31 @@ fn duration_nanos(flag: &str, text: &str) -> Result<i64, Usage> {
 /// # Errors
 /// Unreadable times, a start after the end, a window that is not a positive duration.
 pub fn params(args: &HuntParamArgs) -> Result<HuntParams, Usage> {
-    let time = |flag: &str, value: &Option<String>| {
-        value
-            .as_deref()
-            .map(|text| {
-                DateTime::parse_from_rfc3339(text)
-                    .map_err(|e| Usage(format!("invalid {flag} {text:?}: {e} (expected RFC 3339, e.g. 2026-03-02T00:00:00Z)")))
-                    .and_then(|t| {
-                        t.timestamp_nanos_opt()
-                            .ok_or_else(|| Usage(format!("invalid {flag} {text:?}: outside 1677..2262")))
-                    })
-            })
-            .transpose()
+    // One clock reading for the whole range, so `--start now-1h --end now` is an hour.
+    let now = Utc::now();
+    let (start_text, end_text) = match &args.last {
+        Some(last) => (Some(format!("now-{last}")), Some("now".to_owned())),
+        None => (args.start.clone(), args.end.clone()),
     };
-    let start = time("--start", &args.start)?;
-    let end = time("--end", &args.end)?;
+    let flags = match &args.last {
+        Some(_) => ("--last", "--last"),
+        None => ("--start", "--end"),
+    };
+    let start = start_text
+        .as_deref()
+        .map(|text| instant(flags.0, text, now))
+        .transpose()?;
+    let end = end_text
+        .as_deref()
+        .map(|text| instant(flags.1, text, now))
+        .transpose()?;
     if let (Some(start), Some(end)) = (start, end)
         && start > end
     {
         return Err(Usage(format!(
             "--start {:?} is after --end {:?}",
-            args.start.as_deref().unwrap_or_default(),
-            args.end.as_deref().unwrap_or_default()
+            start_text.unwrap_or_default(),
+            end_text.unwrap_or_default()
         )));
     }
     let window = duration_nanos("--window", &args.window)?;
@@ -151,4 +191,44 @@ pub fn params(args: &HuntParamArgs) -> Result<HuntParams, Usage> {
         window,
         time_column: args.time_column,
     })
+}
+
+/// An instant as ns since the epoch: RFC 3339, or relative to `now` for scheduled runs:
+/// `now`, `today` and `yesterday` (midnight UTC), each optionally minus a duration
+/// (`now-24h`, `today-7d`).
+fn instant(flag: &str, text: &str, now: DateTime<Utc>) -> Result<i64, Usage> {
+    let invalid = |why: String| {
+        Usage(format!(
+            "invalid {flag} {text:?}: {why} (expected RFC 3339 such as 2026-03-02T00:00:00Z, \
+             or now, today or yesterday, optionally minus a duration: now-24h, today-7d)"
+        ))
+    };
+    let (anchor, minus) = match text.split_once('-') {
+        Some((anchor, minus)) if ["now", "today", "yesterday"].contains(&anchor) => {
+            (anchor, Some(minus))
+        }
+        _ => (text, None),
+    };
+    let midnight = now.duration_trunc(TimeDelta::days(1)).unwrap_or(now);
+    let anchor = match anchor {
+        "now" => now,
+        "today" => midnight,
+        "yesterday" => midnight - TimeDelta::days(1),
+        _ => DateTime::parse_from_rfc3339(text)
+            .map_err(|e| invalid(e.to_string()))?
+            .with_timezone(&Utc),
+    };
+    let at = match minus {
+        None => anchor,
+        Some(duration) => {
+            let duration =
+                humantime::parse_duration(duration).map_err(|e| invalid(e.to_string()))?;
+            TimeDelta::from_std(duration)
+                .ok()
+                .and_then(|duration| anchor.checked_sub_signed(duration))
+                .ok_or_else(|| invalid("too far back".into()))?
+        }
+    };
+    at.timestamp_nanos_opt()
+        .ok_or_else(|| invalid("outside 1677..2262".into()))
 }

@@ -17,6 +17,8 @@ use args::{Args, Command};
 
 /// Bad arguments or bad data under `--strict`.
 pub const EXIT_USAGE: u8 = 2;
+/// `hunt --fail-on-findings` found something.
+pub const EXIT_FINDINGS: u8 = 3;
 
 pub fn run() -> anyhow::Result<ExitCode> {
     let args = Args::parse();

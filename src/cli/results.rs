@@ -13,9 +13,10 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
-use retrohunt::output::{OutputFormat, TextSafety, write_batches};
+use retrohunt::hunt::write_sentinel;
+use retrohunt::output::{TextSafety, write_batches};
 
-use super::args::OutputArgs;
+use super::args::{OutputArgs, ResultFormat};
 
 /// A writer that remembers its reader went away. Arrow's writers turn I/O errors into text
 /// (`Csv error: Broken pipe`), so the error they return cannot tell a closed pipe from a
@@ -89,12 +90,12 @@ pub fn write_results(
     };
     let result = match &output.output {
         Some(path) => write_file(path, |file| {
-            write_batches(output.format, safety, schema, batches, file)
+            write_in(output.format, safety, schema, batches, file)
         }),
         None => {
             let stdout = PipeWatch::new(std::io::stdout());
             let closed = stdout.closed.clone();
-            let result = write_batches(
+            let result = write_in(
                 output.format,
                 safety,
                 schema,
@@ -120,6 +121,19 @@ pub fn write_results(
     Ok(ExitCode::SUCCESS)
 }
 
+fn write_in<W: Write + Send>(
+    format: ResultFormat,
+    safety: TextSafety,
+    schema: &Arc<Schema>,
+    batches: &[RecordBatch],
+    out: W,
+) -> Result<(), ArrowError> {
+    match format.plain() {
+        Some(format) => write_batches(format, safety, schema, batches, out),
+        None => write_sentinel(safety, schema, batches, out),
+    }
+}
+
 /// Rows a person reads in a terminal before scrolling.
 const TERMINAL_ROWS: usize = 20;
 
@@ -129,7 +143,7 @@ fn shown_rows(output: &OutputArgs) -> Option<usize> {
     }
     output.limit.or_else(|| {
         let to_terminal = output.output.is_none() && std::io::stdout().is_terminal();
-        (to_terminal && output.format == OutputFormat::Table).then_some(TERMINAL_ROWS)
+        (to_terminal && output.format == ResultFormat::Table).then_some(TERMINAL_ROWS)
     })
 }
 

@@ -5,8 +5,10 @@
 //! otherwise write, and the scan floor.
 
 mod empty;
+mod sentinel;
 
 pub use empty::notes as why_empty;
+pub use sentinel::{QUERY_NAME, write_sentinel};
 
 use clap::ValueEnum;
 use datafusion::arrow::datatypes::IntervalMonthDayNano;
