@@ -43,14 +43,16 @@ ip_days AS (
     FROM recent
     GROUP BY UserKey, IPAddress, date_trunc('day', Time)
 ),
+-- One row per day on which the user signed in from the ASN within the lookback.
 asn_seen AS (
-    SELECT DISTINCT f.FindingId
+    SELECT f.FindingId, count(*) AS Days
     FROM findings f
     JOIN asn_days d ON d.UserKey = f.UserPrincipalName AND d.Asn = f.NonInteractiveASN
     WHERE d.Day BETWEEN date_trunc('day', f.InteractiveTime - CAST($3 AS INTERVAL))
                     AND date_trunc('day', f.InteractiveTime)
       AND d.First < f.InteractiveTime
       AND d.Last >= f.InteractiveTime - CAST($3 AS INTERVAL)
+    GROUP BY f.FindingId
 ),
 ip_seen AS (
     SELECT DISTINCT f.FindingId
@@ -70,6 +72,7 @@ evidence AS (
     SELECT
         f.*,
         a.FindingId IS NOT NULL AS NonInteractiveAsnSeenBefore,
+        COALESCE(a.Days, 0) AS NonInteractiveAsnDaysBefore,
         i.FindingId IS NOT NULL AS NonInteractiveIpSeenBefore,
         COALESCE(p.Users, 0) AS AsnTenantUsers,
         count(*) OVER (PARTITION BY f.UserPrincipalName) AS UserMismatches
@@ -84,6 +87,7 @@ SELECT
     InteractiveAppDisplayName, NonInteractiveAppDisplayName, InteractiveCorrelationId,
     NonInteractiveCorrelationId,
     NonInteractiveAsnSeenBefore,
+    NonInteractiveAsnDaysBefore,
     NonInteractiveIpSeenBefore,
     AsnTenantUsers,
     UserMismatches,

@@ -252,6 +252,7 @@ fn enrichment_reads_the_users_history() {
     // The hunt covers one day from BASE; history lies before it. u@x.com signs in
     // interactively at BASE from ASN 1 and non-interactively a minute later from four others:
     //   ASN 2 / 2.2.2.2: a successful sign-in 10 days earlier (same ASN and IP): both seen;
+    //     the ASN again twice 3 days earlier (other IPs): seen on 2 days;
     //   ASN 3 / 3.3.3.3: seen exactly 30 days before BASE (the lookback is inclusive) with
     //     another IP, 3.3.3.9; the IP itself is new;
     //   ASN 4 / 4.4.4.4: seen 30 days and 1 ns before (outside), and after BASE, and in a
@@ -282,6 +283,14 @@ fn enrichment_reads_the_users_history() {
             ..ni(BASE - DAY, "u@x.com", "4.4.4.4", "4", "h3")
         },
         ni(BASE - 5 * DAY, "w@x.com", "5.5.5.7", "5", "h4"),
+        ni(BASE - 3 * DAY, "u@x.com", "2.2.2.8", "2", "h5"),
+        ni(
+            BASE - 3 * DAY + 60 * minute,
+            "u@x.com",
+            "2.2.2.9",
+            "2",
+            "h6",
+        ),
     ];
     let lake = tempfile::tempdir().unwrap();
     write_lake(lake.path(), &interactive, &non_interactive);
@@ -298,6 +307,7 @@ fn enrichment_reads_the_users_history() {
             names[14..],
             [
                 "NonInteractiveAsnSeenBefore",
+                "NonInteractiveAsnDaysBefore",
                 "NonInteractiveIpSeenBefore",
                 "AsnTenantUsers",
                 "UserMismatches",
@@ -309,6 +319,7 @@ fn enrichment_reads_the_users_history() {
         let column = |name| batch.column(schema.index_of(name).unwrap()).clone();
         let ids = texts(&batches, "NonInteractiveCorrelationId");
         let asn_seen = column("NonInteractiveAsnSeenBefore");
+        let asn_days = column("NonInteractiveAsnDaysBefore");
         let ip_seen = column("NonInteractiveIpSeenBefore");
         let users = column("AsnTenantUsers");
         let mismatches = column("UserMismatches");
@@ -317,6 +328,7 @@ fn enrichment_reads_the_users_history() {
             (
                 ids[i].as_str(),
                 asn_seen.as_boolean().value(i),
+                asn_days.as_primitive::<Int64Type>().value(i),
                 ip_seen.as_boolean().value(i),
                 users.as_primitive::<Int64Type>().value(i),
                 mismatches.as_primitive::<Int64Type>().value(i),
@@ -329,11 +341,12 @@ fn enrichment_reads_the_users_history() {
         assert_eq!(
             rows,
             [
-                ("asn4", false, false, 1, 4, 50.0 + 25.0 + 15.0 + 2.5),
-                ("v-asn5", false, false, 3, 1, 50.0 + 25.0 + 5.0 + 10.0),
-                ("asn5", false, false, 3, 4, 50.0 + 25.0 + 5.0 + 2.5),
-                ("asn3", true, false, 1, 4, 25.0 + 15.0 + 2.5),
-                ("asn2", true, true, 1, 4, 15.0 + 2.5),
+                ("asn4", false, 0, false, 1, 4, 50.0 + 25.0 + 15.0 + 2.5),
+                ("v-asn5", false, 0, false, 3, 1, 50.0 + 25.0 + 5.0 + 10.0),
+                ("asn5", false, 0, false, 3, 4, 50.0 + 25.0 + 5.0 + 2.5),
+                ("asn3", true, 1, false, 1, 4, 25.0 + 15.0 + 2.5),
+                // Days 10 and 3 before; two sign-ins on day 3 count as one day.
+                ("asn2", true, 2, true, 1, 4, 15.0 + 2.5),
             ],
             "{engine:?}"
         );

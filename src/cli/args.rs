@@ -38,6 +38,12 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Compare the hunt's engines side by side (and with the scan floor) on a lake.
     Bench(BenchArgs),
+    /// Exclusion rules fitted to the tenant: mine them from the lake, or measure them
+    /// against a generated tenant's ground truth.
+    Triage {
+        #[command(subcommand)]
+        command: TriageCommand,
+    },
     /// One measured run of `bench`, in its own process (internal).
     #[command(name = "bench-run", hide = true)]
     BenchRun {
@@ -359,4 +365,73 @@ fn parse_scale(text: &str) -> Result<Scale, String> {
         return Err("the sizes must ascend".into());
     }
     Ok(Scale(days))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TriageCommand {
+    /// Mine the lake for benign look-alikes (the tenant's own networks, background apps on
+    /// them, machine-like accounts, each user's recurring networks) and write exclusion rules
+    /// with their evidence and what each removes. No rule removes a pair whose
+    /// non-interactive ASN is new for the user.
+    Suggest(SuggestArgs),
+    /// Findings before and after exclusion rules, and the injected attacks the rules keep, on
+    /// a tenant `retrohunt generate` made (its _ground_truth.jsonl).
+    Measure(MeasureArgs),
+}
+
+/// What `triage suggest` and `triage measure` hunt.
+#[derive(Debug, clap::Args)]
+pub struct TriageHuntArgs {
+    #[command(flatten)]
+    pub lake: LakeArg,
+    #[command(flatten)]
+    pub params: HuntParamArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// How far back the user's history reaches (at least a day).
+    #[arg(long, default_value = "30d")]
+    pub lookback: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SuggestArgs {
+    #[command(flatten)]
+    pub hunt: TriageHuntArgs,
+    /// Write the rules here (TOML for --exclusions) instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// A network is the tenant's own when at least this share of the tenant's users come
+    /// back to it.
+    #[arg(long, default_value_t = 0.05)]
+    pub shared_users: f64,
+    /// Coming back to a network: signing in from it on at least this many days of the range.
+    #[arg(long, default_value_t = 3)]
+    pub regular_days: u32,
+    /// A background app signs in non-interactively for at least this share of users...
+    #[arg(long, default_value_t = 0.05)]
+    pub background_users: f64,
+    /// ...with at least this share of its sign-ins from the tenant's own networks.
+    #[arg(long, default_value_t = 0.8)]
+    pub background_share: f64,
+    /// A machine-like account signs in during at least this many distinct hours of the day...
+    #[arg(long, default_value_t = 20)]
+    pub service_hours: u32,
+    /// ...with at least this share of its sign-ins from one application.
+    #[arg(long, default_value_t = 0.95)]
+    pub service_app_share: f64,
+    /// A user's recurring network: used on at least this many days of the lookback.
+    #[arg(long, default_value_t = 3)]
+    pub recurring_days: u32,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MeasureArgs {
+    #[command(flatten)]
+    pub hunt: TriageHuntArgs,
+    /// The exclusion rules to measure.
+    #[arg(long)]
+    pub rules: PathBuf,
+    /// The ground truth `generate` wrote (_ground_truth.jsonl): the injected attacks.
+    #[arg(long)]
+    pub truth: PathBuf,
 }

@@ -26,9 +26,17 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         .map(Exclusions::load)
         .transpose()
         .map_err(|e| Usage(e.to_string()))?;
-    let lookback = duration_nanos("--lookback", &args.triage.lookback).and_then(|nanos| {
-        Lookback::new(nanos).map_err(|e| Usage(format!("invalid --lookback: {e}")))
-    })?;
+    if let Some(exclusions) = &exclusions {
+        let history = exclusions.needing_history();
+        if !history.is_empty() && !args.triage.enrich && !args.triage.summary {
+            return Err(Usage(format!(
+                "exclusion rules {} read the user's history (`when`): add --enrich or --summary",
+                history.join(", ")
+            ))
+            .into());
+        }
+    }
+    let lookback = lookback(&args.triage.lookback)?;
     let lake = open_lake(&args.lake, &args.engine).await?;
     let hunted = hunt(&lake, &args, &params, exclusions.as_ref(), lookback).await;
     hunted.map_err(|error| name_damage(&lake.folder, error))
@@ -139,6 +147,13 @@ fn report_exclusions(kept: &[RecordBatch], counts: &[RuleCount]) {
             count.name, count.rows, count.reason
         );
     }
+}
+
+/// `--lookback`: a duration of at least a day.
+pub fn lookback(text: &str) -> Result<Lookback, Usage> {
+    duration_nanos("--lookback", text).and_then(|nanos| {
+        Lookback::new(nanos).map_err(|e| Usage(format!("invalid --lookback: {e}")))
+    })
 }
 
 fn duration_nanos(flag: &str, text: &str) -> Result<i64, Usage> {

@@ -8,6 +8,7 @@ mod ingest;
 mod lake;
 mod results;
 mod sql;
+mod triage;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Hunt(args) => runtime()?.block_on(hunt::run(args)),
         Command::Sql(args) => runtime()?.block_on(sql::run(args)),
         Command::Bench(args) => bench::run(args),
+        Command::Triage { command } => runtime()?.block_on(triage::run(command)),
         Command::BenchRun { job } => runtime()?.block_on(bench::run_child(job)),
     }
 }

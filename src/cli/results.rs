@@ -160,6 +160,11 @@ fn first_rows(batches: &[RecordBatch], mut limit: usize) -> Vec<RecordBatch> {
     first
 }
 
+/// Writes `text` to `path`, whole or not at all.
+pub fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
+    write_file(path, |file| Ok(file.write_all(text.as_bytes())?))
+}
+
 /// Writes `path` whole or not at all: the rows go to a hidden file beside it, renamed into
 /// place once complete, so a failed or killed run never leaves a truncated result behind.
 fn write_file(

@@ -78,6 +78,40 @@ struct RuleSpec {
     asns: Vec<Asn>,
     #[serde(default)]
     ips: Vec<String>,
+    /// A condition on the finding's history, read from the columns `--enrich` adds.
+    #[serde(default)]
+    when: Option<When>,
+    /// With `when`: on how many days of the lookback the user must have used the network.
+    #[serde(default)]
+    seen_on_days: Option<u32>,
+    /// A rule left in the file for review but not applied.
+    #[serde(default = "enabled_by_default")]
+    enabled: bool,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+/// Conditions on what the lake says about the user before the interactive sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+enum When {
+    /// The user signed in successfully from the non-interactive sign-in's ASN within the
+    /// lookback before the interactive sign-in. A replayed token comes from a network the
+    /// victim has not used, so a rule with this condition cannot remove that signature.
+    NonInteractiveAsnSeenByUser,
+}
+
+impl When {
+    /// The condition over the enrichment columns, the network seen on at least `days` days.
+    fn expr(self, days: u32) -> Expr {
+        match self {
+            When::NonInteractiveAsnSeenByUser => {
+                ident("NonInteractiveAsnDaysBefore").gt_eq(lit(i64::from(days.max(1))))
+            }
+        }
+    }
 }
 
 /// ASNs are text in the logs; the file may write them as numbers too.
@@ -159,11 +193,16 @@ impl Exclusions {
                 && spec.app_ids.is_empty()
                 && spec.asns.is_empty()
                 && spec.ips.is_empty()
+                && spec.when.is_none()
             {
                 return Err(invalid(
-                    "lists no accounts, apps, ASNs or IP ranges, so it would remove every row"
+                    "lists no accounts, apps, ASNs, IP ranges or condition, so it would remove \
+                     every row"
                         .into(),
                 ));
+            }
+            if spec.seen_on_days.is_some() && spec.when.is_none() {
+                return Err(invalid("seen_on_days needs a `when` condition".into()));
             }
             for pattern in &spec.account_regexes {
                 regex::Regex::new(pattern)
@@ -178,6 +217,9 @@ impl Exclusions {
                     ))
                 }))
                 .collect::<Result<Vec<_>, _>>()?;
+            if !spec.enabled {
+                continue;
+            }
             rules.push(Rule {
                 name: spec.name.clone(),
                 reason: spec.reason.clone(),
@@ -186,6 +228,15 @@ impl Exclusions {
             });
         }
         Ok(Exclusions { rules })
+    }
+
+    /// The rules that read the history `--enrich` adds, by name: they need enriched findings.
+    pub fn needing_history(&self) -> Vec<&str> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.spec.when.is_some())
+            .map(|rule| rule.name.as_str())
+            .collect()
     }
 
     /// Runs `frame` (the hunt's columns, possibly enriched) and splits its rows into those no
@@ -350,7 +401,10 @@ impl Rule {
                 Side::Both => i.zip(n).map(|(i, n)| i.and(n)),
             }
         };
-        let criteria = [account, sided(&app), sided(&network)];
+        let history = spec
+            .when
+            .map(|when| when.expr(spec.seen_on_days.unwrap_or(1)));
+        let criteria = [account, sided(&app), sided(&network), history];
         criteria
             .into_iter()
             .flatten()
