@@ -499,7 +499,16 @@ mod tests {
         let error = |text: &str| Exclusions::parse(text, "x.toml").unwrap_err().to_string();
         assert_eq!(
             error("[[rule]]\nname = \"a\"\nreason = \"r\"\n"),
-            "x.toml: rule \"a\": lists no accounts, apps, ASNs or IP ranges, so it would remove every row"
+            "x.toml: rule \"a\": lists no accounts, apps, ASNs, IP ranges or condition, so it \
+             would remove every row"
+        );
+        assert!(
+            error("[[rule]]\nname = \"a\"\nreason = \"r\"\nasns = [1]\nseen_on_days = 3\n")
+                .contains("seen_on_days needs a `when` condition")
+        );
+        assert!(
+            error("[[rule]]\nname = \"a\"\nreason = \"r\"\nwhen = \"sometimes\"\n")
+                .contains("unknown variant `sometimes`")
         );
         assert!(
             error("[[rule]]\nname = \"a\"\nreason = \"r\"\nips = [\"10.0.0.0/40\"]\n")
