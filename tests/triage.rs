@@ -388,3 +388,127 @@ fn enrichment_reads_the_users_history() {
         );
     }
 }
+
+/// A string that lives for the test (SignIn holds `&'static str`).
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
+/// `triage suggest` on a lake whose patterns are known by construction. Twenty users sign in
+/// interactively from the office (AS 8075) at 10:00 on four days, and two minutes later a
+/// token refreshes from home (AS 7922 for half of them, AS 3320 for the rest): a finding a
+/// day each, 80. A sync account signs in every hour of every day with one application from
+/// the office. On the last day u0's token is replayed from a hosting network (AS 14061) three
+/// minutes after the office sign-in: the 81st finding.
+///
+/// The tenant's own networks are then the office (21 of 21 users on >= 3 days) and the two
+/// home ISPs (10 each), never AS 14061 (one user, one day); the sync account is machine-like,
+/// the people are not (they sign in during two hours of the day). The day-one findings stay:
+/// nothing is seen before them. Days two to four go (60), and the replay stays.
+#[test]
+fn suggested_rules_fit_a_tenant_whose_patterns_are_known() {
+    const MINUTE: i64 = 60 * SECOND;
+    const HOUR: i64 = 60 * MINUTE;
+    let midnight = BASE - 10 * HOUR;
+    let (mut interactive, mut non_interactive) = (Vec::new(), Vec::new());
+    for user in 0..20 {
+        let upn = leak(format!("u{user}@x.com"));
+        let office_ip = leak(format!("20.0.0.{user}"));
+        let home_ip = leak(format!("73.0.0.{user}"));
+        let home = if user % 2 == 0 { "7922" } else { "3320" };
+        for day in 0..4 {
+            let at = BASE + day * DAY;
+            interactive.push(sign_in(at, upn, office_ip, "8075"));
+            non_interactive.push(sign_in(at + 2 * MINUTE, upn, home_ip, home));
+        }
+    }
+    non_interactive.push(SignIn {
+        correlation: "replay".into(),
+        ..sign_in(BASE + 3 * DAY + 3 * MINUTE, "u0@x.com", "45.0.0.1", "14061")
+    });
+    for day in 0..4 {
+        for hour in 0..24 {
+            non_interactive.push(SignIn {
+                app: "Azure AD Connect",
+                ..SignIn::success(
+                    midnight + day * DAY + hour * HOUR + 5 * MINUTE,
+                    "svc-sync@x.com",
+                    "20.0.0.200",
+                    "8075",
+                )
+            });
+        }
+    }
+    let lake = tempfile::tempdir().unwrap();
+    write_lake(lake.path(), &interactive, &non_interactive);
+
+    let params = HuntParams::default();
+    let lookback = Lookback::new(30 * DAY).unwrap();
+    for engine in [Engine::Sql, Engine::Operator] {
+        let (suggested, kept) = runtime().block_on(async {
+            let ctx = session(engine);
+            register_lake(&ctx, lake.path().to_str().unwrap())
+                .await
+                .unwrap();
+            let suggested = retrohunt::triage::suggest(
+                &ctx,
+                &params,
+                lookback,
+                &retrohunt::triage::Thresholds::default(),
+            )
+            .await
+            .unwrap();
+            let rules = Exclusions::parse(&suggested.toml, "suggested").unwrap();
+            let ctx = session(engine);
+            register_lake(&ctx, lake.path().to_str().unwrap())
+                .await
+                .unwrap();
+            let excluded = retrohunt::triage::hunt_and_exclude(&ctx, &params, lookback, &rules)
+                .await
+                .unwrap();
+            (suggested, excluded)
+        });
+        let toml = &suggested.toml;
+        assert_eq!(suggested.findings, 81, "{engine:?}");
+        assert!(
+            toml.contains("asns = [\"8075\", \"3320\", \"7922\"]"),
+            "{engine:?}\n{toml}"
+        );
+        assert!(toml.contains("accounts = [\"svc-sync@x.com\"]"), "{toml}");
+        assert!(
+            !toml.contains("14061") && !toml.contains("u1@x.com"),
+            "{toml}"
+        );
+        assert_eq!(
+            toml.matches("when = \"non-interactive-asn-seen-by-user\"")
+                .count(),
+            4
+        );
+        let counts: Vec<(&str, usize)> = suggested
+            .counts
+            .iter()
+            .map(|c| (c.name.as_str(), c.rows))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("tenant-networks", 60),
+                ("background-apps-on-tenant-networks", 0),
+                ("machine-like-accounts", 0),
+                ("recurring-networks-of-the-user", 0),
+            ],
+            "{engine:?}"
+        );
+        assert_eq!(kept.found_rows(), 81);
+        assert_eq!(kept.kept_rows(), 21);
+        let ids = texts(&kept.kept, "NonInteractiveCorrelationId");
+        assert!(ids.contains(&"replay".to_string()), "{engine:?}");
+        let times = texts(&kept.kept, "InteractiveTime");
+        // Besides the replay, only day one's findings are left.
+        assert_eq!(
+            times.iter().filter(|t| t.starts_with("2026-03-02")).count(),
+            20,
+            "{times:?}"
+        );
+    }
+}
