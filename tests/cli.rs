@@ -836,3 +836,40 @@ fn sentinel_format_matches_the_hand_written_findings() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("lack InteractiveTime"));
 }
+
+/// `triage suggest` then `triage measure` on the sample: rules come out with their evidence,
+/// and the two injected attacks the hunt finds are both kept. Rules that read history need
+/// `--enrich`.
+#[test]
+fn suggested_rules_keep_the_samples_attacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    let suggested = retrohunt()
+        .args(["triage", "suggest", "--out"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&suggested.stderr);
+    assert!(suggested.status.success(), "{stderr}");
+    assert!(stderr.contains("of 1342 findings"), "{stderr}");
+    let text = std::fs::read_to_string(&rules).unwrap();
+    assert!(text.contains("# evidence: AS8075:"), "{text}");
+
+    let truth = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/_ground_truth.jsonl");
+    let measured = retrohunt()
+        .args(["triage", "measure", "--rules"])
+        .arg(&rules)
+        .arg("--truth")
+        .arg(&truth)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&measured.stdout);
+    assert!(measured.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("attacks: 2 injected, 2 found by the hunt, 2 kept by the rules"),
+        "{stdout}"
+    );
+
+    let without = usage_error(&["hunt", "--exclusions", rules.to_str().unwrap()]);
+    assert!(without.contains("add --enrich or --summary"), "{without}");
+}

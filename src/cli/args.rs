@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use retrohunt::bench::{Contender, ReportFormat};
 use retrohunt::engine::Engine;
-use retrohunt::generate::{TenantFormat, TenantSpec};
+use retrohunt::generate::{NetworkMix, TenantFormat, TenantSpec};
 use retrohunt::hunt::TimeColumn;
 use retrohunt::ingest::Format;
 use retrohunt::output::OutputFormat;
@@ -97,6 +97,12 @@ pub struct GenerateArgs {
     pub seed: u64,
     #[arg(long, value_enum, default_value_t = TenantFormat::Diagnostic)]
     pub format: TenantFormat,
+    /// Heavy accounts (20–100x the volume) per thousand users.
+    #[arg(long, default_value_t = 10)]
+    pub heavy_per_mille: u32,
+    /// Which networks the tenant's people use (corporate egress, VPN, home ISPs, carriers).
+    #[arg(long, value_enum, default_value_t = NetworkMix::Us)]
+    pub networks: NetworkMix,
 }
 
 #[derive(Debug, clap::Args)]

@@ -9,7 +9,11 @@ use retrohunt::generate::{self, TenantSpec};
 use super::args::GenerateArgs;
 
 pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
-    let spec = TenantSpec::new(args.users, args.days, args.seed);
+    let spec = TenantSpec {
+        heavy_per_mille: args.heavy_per_mille,
+        networks: args.networks,
+        ..TenantSpec::new(args.users, args.days, args.seed)
+    };
     let generated = generate::generate(&spec, args.format, &args.out)
         .with_context(|| format!("cannot generate into {}", args.out.display()))?;
     eprintln!(

@@ -18,7 +18,7 @@ use chrono::{DateTime, NaiveDate};
 use clap::ValueEnum;
 
 pub use render::format_time;
-pub use tenant::{Event, TenantSpec};
+pub use tenant::{Event, NetworkMix, TenantSpec};
 
 use crate::ingest::RowsBuilder;
 use crate::lake::{LakeError, LakeWriter};

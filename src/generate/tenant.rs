@@ -148,6 +148,105 @@ const MOBILE: [Network; 2] = [
         country: "US",
     },
 ];
+/// A European tenant's networks: other ASNs for every role, so that rules written for one
+/// tenant's networks do not fit the other.
+const EUROPE_CORPORATE: Network = Network {
+    asn: 3209,
+    prefix: "94.134.",
+    v6: false,
+    city: "Duesseldorf",
+    country: "DE",
+};
+const EUROPE_VPN: Network = Network {
+    asn: 53813,
+    prefix: "165.225.",
+    v6: false,
+    city: "Frankfurt",
+    country: "DE",
+};
+const EUROPE_HOME_ISPS: [Network; 4] = [
+    Network {
+        asn: 3215,
+        prefix: "90.84.",
+        v6: false,
+        city: "Paris",
+        country: "FR",
+    },
+    Network {
+        asn: 3352,
+        prefix: "2a02:9000:",
+        v6: true,
+        city: "Madrid",
+        country: "ES",
+    },
+    Network {
+        asn: 1136,
+        prefix: "77.160.",
+        v6: false,
+        city: "Amsterdam",
+        country: "NL",
+    },
+    Network {
+        asn: 3303,
+        prefix: "85.0.",
+        v6: false,
+        city: "Zurich",
+        country: "CH",
+    },
+];
+const EUROPE_MOBILE: [Network; 2] = [
+    Network {
+        asn: 25135,
+        prefix: "2a01:4c8:",
+        v6: true,
+        city: "London",
+        country: "GB",
+    },
+    Network {
+        asn: 6805,
+        prefix: "176.0.",
+        v6: false,
+        city: "Munich",
+        country: "DE",
+    },
+];
+
+/// Which networks a tenant's people use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetworkMix {
+    /// A US tenant: Microsoft egress, a Level 3 VPN, US and European home ISPs, US carriers.
+    #[default]
+    Us,
+    /// A European tenant: other egress, VPN, home ISPs and carriers throughout.
+    Europe,
+}
+
+struct Palette {
+    corporate: Network,
+    vpn: Network,
+    homes: &'static [Network],
+    mobiles: &'static [Network],
+}
+
+impl NetworkMix {
+    fn palette(self) -> Palette {
+        match self {
+            NetworkMix::Us => Palette {
+                corporate: CORPORATE,
+                vpn: CORPORATE_VPN,
+                homes: &HOME_ISPS,
+                mobiles: &MOBILE,
+            },
+            NetworkMix::Europe => Palette {
+                corporate: EUROPE_CORPORATE,
+                vpn: EUROPE_VPN,
+                homes: &EUROPE_HOME_ISPS,
+                mobiles: &EUROPE_MOBILE,
+            },
+        }
+    }
+}
+
 /// Hosting providers that token replay comes from.
 pub const HOSTING: [(u32, &str); 4] = [
     (14061, "DigitalOcean"),
@@ -192,6 +291,9 @@ pub struct TenantSpec {
     pub days: u32,
     pub seed: u64,
     pub start: NaiveDate,
+    /// Heavy accounts (20–100x the volume) per thousand users.
+    pub heavy_per_mille: u32,
+    pub networks: NetworkMix,
 }
 
 impl TenantSpec {
@@ -201,6 +303,8 @@ impl TenantSpec {
             days,
             seed,
             start: NaiveDate::from_ymd_opt(2026, 3, 2).expect("valid date"),
+            heavy_per_mille: 10,
+            networks: NetworkMix::Us,
         }
     }
 
@@ -239,17 +343,19 @@ impl TenantSpec {
                 last.to_lowercase()
             ),
         };
-        let weight = match rng.random_range(0..1000) {
-            0..=9 => rng.random_range(20..=100),
-            _ => 1,
+        let weight = if rng.random_range(0..1000) < self.heavy_per_mille {
+            rng.random_range(20..=100)
+        } else {
+            1
         };
+        let palette = self.networks.palette();
         User {
             index,
             upn,
             user_id: uuid(&mut rng),
             display_name: format!("{first} {last}"),
-            home: HOME_ISPS[rng.random_range(0..HOME_ISPS.len())],
-            mobile: MOBILE[rng.random_range(0..MOBILE.len())],
+            home: palette.homes[rng.random_range(0..palette.homes.len())],
+            mobile: palette.mobiles[rng.random_range(0..palette.mobiles.len())],
             weight,
             agent: AGENTS[rng.random_range(0..AGENTS.len())],
         }
@@ -272,6 +378,7 @@ impl TenantSpec {
             .timestamp_nanos_opt()
             .expect("in range");
         let workday = !matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
+        let palette = self.networks.palette();
         let mut events = Vec::new();
         let interactive_count = if workday {
             rng.random_range(1..=5)
@@ -282,9 +389,9 @@ impl TenantSpec {
         for _ in 0..interactive_count {
             let at = midnight + rng.random_range(7 * HOUR..19 * HOUR);
             let network = match rng.random_range(0..10) {
-                0..=4 => CORPORATE,
+                0..=4 => palette.corporate,
                 5..=7 => user.home,
-                8 => CORPORATE_VPN,
+                8 => palette.vpn,
                 _ => user.mobile,
             };
             let event = self.event(&mut rng, user, true, at, network);
@@ -301,7 +408,7 @@ impl TenantSpec {
                     // changes (mobile background refresh, VPN toggle) happen within minutes.
                     let network = match rng.random_range(0..20) {
                         0 => user.mobile,
-                        1 => CORPORATE_VPN,
+                        1 => palette.vpn,
                         _ => network,
                     };
                     (start + rng.random_range(0..4 * HOUR), network)

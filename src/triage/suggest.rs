@@ -31,7 +31,8 @@ const ACCOUNTS_SQL: &str = include_str!("../../sql/suggest_accounts.sql");
 pub struct Thresholds {
     /// A network is the tenant's own when at least this share of its users come back to it.
     pub shared_users: f64,
-    /// Coming back means signing in from it on at least this many days of the range.
+    /// Coming back means signing in from it on at least this many days of the range (every
+    /// day of a shorter range).
     pub regular_days: u32,
     /// A background application signs in non-interactively for at least this share of users,
     pub background_users: f64,
@@ -97,6 +98,7 @@ pub async fn suggest(
     let accounts = query(ctx, ACCOUNTS_SQL, range).await?;
 
     let (shared, tenant_users) = shared_networks(&networks, thresholds.shared_users)?;
+    let regular_days = integers(&networks, "Days")?.into_iter().max().unwrap_or(0);
     let mut suggestions = Vec::new();
     if !shared.is_empty() {
         suggestions.push(Suggestion {
@@ -110,9 +112,8 @@ pub async fn suggest(
                 .map(|(asn, users)| {
                     format!(
                         "AS{asn}: {:.0}% of the tenant's {tenant_users} users sign in from it on \
-                         >= {} days",
+                         >= {regular_days} days",
                         100.0 * *users as f64 / tenant_users as f64,
-                        thresholds.regular_days
                     )
                 })
                 .collect(),
@@ -147,10 +148,14 @@ pub async fn suggest(
                      or scheduled jobs, whose tokens move between hosts."
                 .into(),
             evidence: machines.iter().map(|(_, line)| line.clone()).collect(),
-            criteria: vec![(
-                "accounts",
-                list(machines.iter().map(|(account, _)| account.as_str())),
-            )],
+            // A machine's own networks recur; one day of history could be an earlier replay.
+            criteria: vec![
+                (
+                    "accounts",
+                    list(machines.iter().map(|(account, _)| account.as_str())),
+                ),
+                ("seen_on_days", thresholds.recurring_days.max(1).to_string()),
+            ],
         });
     }
     suggestions.push(Suggestion {
