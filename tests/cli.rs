@@ -872,4 +872,17 @@ fn suggested_rules_keep_the_samples_attacks() {
 
     let without = usage_error(&["hunt", "--exclusions", rules.to_str().unwrap()]);
     assert!(without.contains("add --enrich or --summary"), "{without}");
+    // With the summary, the rules' counts on standard error, the users left on standard out.
+    let summary = retrohunt()
+        .args(["hunt", "--summary", "--format", "csv", "--exclusions"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&summary.stderr);
+    assert!(summary.status.success(), "{stderr}");
+    assert!(stderr.contains("tenant-networks"), "{stderr}");
+    let users = String::from_utf8_lossy(&summary.stdout);
+    for victim in ["elena.garcia184@contoso.com", "brian.tanaka61@contoso.com"] {
+        assert!(users.contains(victim), "{users}");
+    }
 }
