@@ -886,3 +886,64 @@ fn suggested_rules_keep_the_samples_attacks() {
         assert!(users.contains(victim), "{users}");
     }
 }
+
+/// `--append-findings` keeps each run in the lake's `RetrohuntFindings` table, which `sql`
+/// reads: one file a run, `TimeGenerated` the interactive time, the run's name and id, and
+/// the triage columns where the run had them (null for runs without).
+#[test]
+fn appended_findings_become_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = generated_lake(dir.path(), "40", "4");
+    let plain = hunt_csv(&lake, &[]);
+    let findings = plain.stdout.split(|&b| b == b'\n').count() - 2;
+    assert!(findings > 0);
+    for args in [
+        &["--append-findings"][..],
+        &["--append-findings", "--enrich", "--hunt-name", "enriched"],
+    ] {
+        let run = hunt_csv(&lake, args);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{stderr}");
+        assert!(
+            stderr.contains(&format!("appended {findings} findings to")),
+            "{stderr}"
+        );
+    }
+    let files: Vec<_> = walkdir::WalkDir::new(lake.join("RetrohuntFindings"))
+        .into_iter()
+        .map(|entry| entry.unwrap().path().to_owned())
+        .filter(|path| path.is_file())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(
+        files
+            .iter()
+            .all(|f| f.extension().is_some_and(|e| e == "parquet"))
+    );
+
+    let output = retrohunt()
+        .args(["sql", "--format", "csv", "--lake"])
+        .arg(&lake)
+        .arg(
+            "SELECT HuntName, count(*) AS n, count(Score) AS scored, \
+             sum(CASE WHEN TimeGenerated = InteractiveTime THEN 1 ELSE 0 END) AS same_time, \
+             count(DISTINCT RunId) AS runs \
+             FROM RetrohuntFindings GROUP BY HuntName ORDER BY HuntName",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let n = findings;
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        format!(
+            "HuntName,n,scored,same_time,runs\n\
+             enriched,{n},{n},{n},1\n\
+             short-window-sign-in-mismatch,{n},0,{n},1\n"
+        )
+    );
+}

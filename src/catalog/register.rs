@@ -16,8 +16,10 @@ use datafusion::datasource::listing::{
 use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 
+use super::damaged::parquet_files;
 use super::foreign::holds_foreign_files;
 use super::lake_table::LakeTable;
+use crate::lake::layout::{FINDINGS_TABLE, findings_dir};
 use crate::schema::{Table, lake_schema};
 
 /// Registers both tables of the lake at `location` (a path or a URL whose object store is
@@ -64,6 +66,33 @@ pub async fn register_lake_skipping(
             Arc::new(LakeTable::new(files, foreign, skip.clone())),
         )?;
     }
+    let local = base
+        .strip_prefix("file://")
+        .or((!base.contains("://")).then_some(base));
+    if let Some(dir) = local
+        && !parquet_files(&findings_dir(Path::new(dir))).is_empty()
+    {
+        register_findings(ctx, base).await?;
+    }
+    Ok(())
+}
+
+/// The findings scheduled hunts appended (`RetrohuntFindings`), partitioned by the runs'
+/// dates. Runs with and without `--enrich` wrote different columns: the table has them all,
+/// and a run's file reads as null where it has none.
+async fn register_findings(ctx: &SessionContext, base: &str) -> Result<()> {
+    let url = format!("{base}/{FINDINGS_TABLE}/");
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![("run_date".to_string(), DataType::Date32)]);
+    let config = ListingTableConfig::new(ListingTableUrl::parse(&url)?)
+        .with_listing_options(options)
+        .infer_schema(&ctx.state())
+        .await?;
+    ctx.register_table(
+        TableReference::bare(FINDINGS_TABLE),
+        Arc::new(ListingTable::try_new(config)?),
+    )?;
     Ok(())
 }
 

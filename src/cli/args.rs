@@ -214,6 +214,13 @@ pub struct HuntArgs {
     /// window, the engine, the findings and the seconds taken.
     #[arg(long)]
     pub summary_json: bool,
+    /// Also keep this run's findings in the lake's RetrohuntFindings table (Parquet, one file
+    /// a run, with TimeGenerated, HuntName, RunId and RunTime in front), which `sql` reads.
+    #[arg(long)]
+    pub append_findings: bool,
+    /// The name the findings table records for this hunt.
+    #[arg(long, default_value = "short-window-sign-in-mismatch")]
+    pub hunt_name: String,
     #[command(flatten)]
     pub triage: TriageArgs,
 }

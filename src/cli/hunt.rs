@@ -9,7 +9,8 @@ use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
 use clap::ValueEnum;
 
 use datafusion::arrow::array::RecordBatch;
-use retrohunt::hunt::{self, HuntParams};
+use retrohunt::hunt::{self, HuntParams, Run, with_run};
+use retrohunt::lake::append_findings;
 use retrohunt::triage::{self, Exclusions, Lookback, RuleCount};
 
 use super::Usage;
@@ -81,6 +82,19 @@ async fn hunt(
         }
     };
     let findings: usize = batches.iter().map(|b| b.num_rows()).sum();
+    if args.append_findings {
+        let run = Run::now(&args.hunt_name);
+        let (recorded, rows) = with_run(&run, &schema, &batches)?;
+        let file = append_findings(
+            &lake.folder,
+            run.time.date_naive(),
+            &run.id,
+            &recorded,
+            &rows,
+        )
+        .context("cannot append the findings to the lake")?;
+        eprintln!("appended {findings} findings to {}", file.display());
+    }
     let (schema, batches) = if args.triage.summary {
         triage::summarize(ctx, schema, batches)
             .await

@@ -5,9 +5,11 @@
 //! otherwise write, and the scan floor.
 
 mod empty;
+mod record;
 mod sentinel;
 
 pub use empty::notes as why_empty;
+pub use record::{Run, with_run};
 pub use sentinel::{QUERY_NAME, write_sentinel};
 
 use clap::ValueEnum;

@@ -16,7 +16,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
 
 use super::error::LakeError;
 use crate::schema::{Text, col, lake_schema};
@@ -66,14 +66,19 @@ fn writer_properties() -> WriterProperties {
             nulls_first: ORDER.nulls_first,
         })
         .collect();
+    parquet_properties()
+        .set_sorting_columns(Some(sorting))
+        .build()
+}
+
+/// What every Parquet file in a lake gets: zstd, page statistics, this tool named as writer.
+pub fn parquet_properties() -> WriterPropertiesBuilder {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("valid level"),
         ))
         .set_statistics_enabled(EnabledStatistics::Page)
-        .set_sorting_columns(Some(sorting))
         .set_created_by(concat!("retrohunt ", env!("CARGO_PKG_VERSION")).to_string())
-        .build()
 }
 
 /// Writes the `rows` of `batches`, sorted, to `target` via a temporary file in `staging`.

@@ -33,6 +33,13 @@ pub fn staging_dir(root: &Path) -> PathBuf {
     root.join("_staging")
 }
 
+/// Where `hunt --append-findings` keeps each run's findings (see `findings.rs`).
+pub const FINDINGS_TABLE: &str = "RetrohuntFindings";
+
+pub fn findings_dir(root: &Path) -> PathBuf {
+    root.join(FINDINGS_TABLE)
+}
+
 pub fn rejects_dir(root: &Path) -> PathBuf {
     root.join("_rejects")
 }

@@ -12,6 +12,7 @@
 mod commit;
 mod error;
 mod file;
+mod findings;
 pub mod layout;
 mod manifest;
 
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 pub use commit::CommitStats;
 pub use error::LakeError;
 pub use file::read as read_file;
+pub use findings::append as append_findings;
 pub use manifest::{Manifest, Source};
 
 use arrow::array::RecordBatch;
