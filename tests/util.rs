@@ -209,6 +209,12 @@ impl SignIn {
 
 /// A lake holding exactly these rows (Id = the row's index in its table).
 pub fn write_lake(lake: &Path, interactive: &[SignIn], non_interactive: &[SignIn]) {
+    add_to_lake(lake, interactive, non_interactive, "");
+}
+
+/// Commits these rows to the lake as an ingest would (Id = `ids` and the row's index in its
+/// table, so that batches with other `ids` are not duplicates of each other).
+pub fn add_to_lake(lake: &Path, interactive: &[SignIn], non_interactive: &[SignIn], ids: &str) {
     let writer = LakeWriter::open(lake, || {}).unwrap();
     for (table, rows) in [
         (Table::Signin, interactive),
@@ -217,7 +223,7 @@ pub fn write_lake(lake: &Path, interactive: &[SignIn], non_interactive: &[SignIn
         let mut builder = RowsBuilder::default();
         for (index, s) in rows.iter().enumerate() {
             let mut row = Row::default();
-            let id = format!("{index}");
+            let id = format!("{ids}{index}");
             for (column, value) in [
                 (Text::UserPrincipalName, s.upn),
                 (Text::ResultType, s.result),

@@ -221,6 +221,11 @@ pub struct HuntArgs {
     /// The name the findings table records for this hunt.
     #[arg(long, default_value = "short-window-sign-in-mismatch")]
     pub hunt_name: String,
+    /// Report only the pairs no earlier run of NAME reported, reading only the dates that
+    /// changed since (and a day either side); the findings are appended to the lake's
+    /// RetrohuntFindings table under NAME, and runs of one NAME take turns.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["start", "end", "last", "hunt_name"])]
+    pub incremental: Option<String>,
     #[command(flatten)]
     pub triage: TriageArgs,
 }

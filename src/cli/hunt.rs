@@ -9,7 +9,10 @@ use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
 use clap::ValueEnum;
 
 use datafusion::arrow::array::RecordBatch;
-use retrohunt::hunt::{self, HuntParams, Run, with_run};
+use datafusion::dataframe::DataFrame;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use retrohunt::hunt::{self, HuntParams, Incremental, Run, with_run};
 use retrohunt::lake::append_findings;
 use retrohunt::triage::{self, Exclusions, Lookback, RuleCount};
 
@@ -63,6 +66,17 @@ async fn hunt(
         println!("{}", arrow::util::pretty::pretty_format_batches(&plan)?);
         return Ok(ExitCode::SUCCESS);
     }
+    let incremental = args
+        .incremental
+        .as_deref()
+        .map(|name| Incremental::start(&lake.folder, name, params))
+        .transpose()
+        .map_err(Usage)?;
+    let (frame, params) = match &incremental {
+        None => (frame, *params),
+        Some(run) => unreported(ctx, frame, run, params).await?,
+    };
+    let params = &params;
     let frame = if args.triage.enrich || args.triage.summary {
         let schema = Arc::new(frame.schema().as_arrow().clone());
         let findings = frame.collect().await.map_err(query_failed)?;
@@ -82,8 +96,9 @@ async fn hunt(
         }
     };
     let findings: usize = batches.iter().map(|b| b.num_rows()).sum();
-    if args.append_findings {
-        let run = Run::now(&args.hunt_name);
+    if (args.append_findings || incremental.is_some()) && findings > 0 {
+        let hunt_name = args.incremental.as_deref().unwrap_or(&args.hunt_name);
+        let run = Run::now(hunt_name);
         let (recorded, rows) = with_run(&run, &schema, &batches)?;
         let file = append_findings(
             &lake.folder,
@@ -94,6 +109,18 @@ async fn hunt(
         )
         .context("cannot append the findings to the lake")?;
         eprintln!("appended {findings} findings to {}", file.display());
+    }
+    if let Some(run) = incremental {
+        if findings == 0 {
+            eprintln!(
+                "note: {}",
+                match run.ranges.is_empty() {
+                    true => "the lake has not changed since this hunt's last run",
+                    false => "no pair is new since this hunt's last run",
+                }
+            );
+        }
+        run.finish().context("cannot record the incremental run")?;
     }
     let (schema, batches) = if args.triage.summary {
         triage::summarize(ctx, schema, batches)
@@ -109,7 +136,7 @@ async fn hunt(
     if args.fail_on_findings && findings > 0 {
         code = ExitCode::from(super::EXIT_FINDINGS);
     }
-    if findings == 0 {
+    if findings == 0 && args.incremental.is_none() {
         let notes = hunt::why_empty(ctx, params, lake.dates.span())
             .await
             .map_err(query_failed)?;
@@ -118,6 +145,36 @@ async fn hunt(
         }
     }
     Ok(code)
+}
+
+/// The findings of an incremental run: the hunt over each range where something changed, the
+/// latest first (so the rows keep the hunt's order), less what earlier runs reported; and
+/// the parameters that span them, for the enrichment.
+async fn unreported(
+    ctx: &SessionContext,
+    whole: DataFrame,
+    run: &Incremental,
+    params: &HuntParams,
+) -> anyhow::Result<(DataFrame, HuntParams)> {
+    let schema = Arc::new(whole.schema().as_arrow().clone());
+    let mut found = Vec::new();
+    for &(start, end) in run.ranges.iter().rev() {
+        let range = HuntParams {
+            start: Some(start),
+            end: Some(end),
+            ..*params
+        };
+        let frame = hunt::plan(ctx, &range).await?;
+        found.extend(frame.collect().await.map_err(query_failed)?);
+    }
+    let new = run.unreported(ctx, found).await.map_err(query_failed)?;
+    let table = MemTable::try_new(schema, vec![new])?;
+    let spanned = HuntParams {
+        start: run.ranges.first().map(|r| r.0),
+        end: run.ranges.last().map(|r| r.1),
+        ..*params
+    };
+    Ok((ctx.read_table(Arc::new(table))?, spanned))
 }
 
 /// The run in one JSON line, for a scheduler's log: what was hunted, what was found, how long

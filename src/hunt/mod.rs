@@ -5,10 +5,12 @@
 //! otherwise write, and the scan floor.
 
 mod empty;
+mod incremental;
 mod record;
 mod sentinel;
 
 pub use empty::notes as why_empty;
+pub use incremental::Incremental;
 pub use record::{Run, with_run};
 pub use sentinel::{QUERY_NAME, write_sentinel};
 

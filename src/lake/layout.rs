@@ -40,6 +40,11 @@ pub fn findings_dir(root: &Path) -> PathBuf {
     root.join(FINDINGS_TABLE)
 }
 
+/// Each incremental hunt's lock and record of what it has hunted, by name.
+pub fn hunts_dir(root: &Path) -> PathBuf {
+    root.join("_hunts")
+}
+
 pub fn rejects_dir(root: &Path) -> PathBuf {
     root.join("_rejects")
 }

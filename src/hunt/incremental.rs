@@ -1,0 +1,287 @@
+//! Incremental hunts for scheduled jobs (`hunt --incremental NAME`): each run reports the
+//! pairs that are in the lake now and that no earlier run of NAME reported, reading only the
+//! dates that changed since the last run and a day either side.
+//!
+//! A run knows what changed from the date files themselves: a commit never edits a file, it
+//! replaces it (lake.md), so a date whose file has another identity (inode, size, mtime) than
+//! the last run recorded holds new rows. A pair is within the window of its two rows, and
+//! the window is at most a day, so every pair that involves a new row lies within its date
+//! and the next or previous one. What was reported is the lake's findings table: rows of
+//! that range already recorded under NAME are left out. The run's own record is written
+//! last, after its findings are: a run killed before that is done again by the next one,
+//! which the findings table then keeps from reporting anything twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use chrono::{Days, NaiveDate};
+use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::compute::{cast, filter_record_batch};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::TableReference;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::prelude::SessionContext;
+use serde::{Deserialize, Serialize};
+
+use super::{HuntParams, TimeColumn};
+use crate::lake::layout;
+use crate::schema::Table;
+
+const DAY: i64 = 86_400 * 1_000_000_000;
+
+/// What a run of NAME leaves for the next: the hunt's parameters (which must not change under
+/// a name) and the identity of every date file it has hunted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct State {
+    window: i64,
+    files: BTreeMap<String, String>,
+}
+
+/// A run of an incremental hunt, holding NAME's lock until it is dropped.
+#[derive(Debug)]
+pub struct Incremental {
+    name: String,
+    folder: PathBuf,
+    /// The state to record once this run's findings are in the lake.
+    next: State,
+    /// Inclusive (start, end) ranges, in ns, that hold every pair involving a changed date.
+    pub ranges: Vec<(i64, i64)>,
+    _lock: File,
+}
+
+impl Incremental {
+    /// Takes NAME's lock (waiting for a run of the same NAME to finish) and finds what
+    /// changed in the lake at `root` since NAME's last run.
+    ///
+    /// # Errors
+    /// A name that is not a plain word, parameters that differ from NAME's earlier runs, a
+    /// window over a day, hunting on `CreatedDateTime`, and I/O errors, as text for the user.
+    pub fn start(
+        root: &Path,
+        name: &str,
+        params: &HuntParams,
+    ) -> std::result::Result<Incremental, String> {
+        let plan = |message: String| message;
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || name.starts_with('.')
+        {
+            return Err(plan(format!(
+                "--incremental {name:?}: use letters, digits, '-', '_' and '.'"
+            )));
+        }
+        if params.time_column != TimeColumn::TimeGenerated {
+            return Err(plan(
+                "--incremental hunts on TimeGenerated, the time the lake is partitioned by".into(),
+            ));
+        }
+        if params.window > DAY {
+            return Err(plan(
+                "--incremental needs a --window of at most a day".into(),
+            ));
+        }
+        if params.start.is_some() || params.end.is_some() {
+            return Err(plan(
+                "--incremental chooses its own range (what changed since the last run): \
+                 drop --start, --end and --last"
+                    .into(),
+            ));
+        }
+        let folder = layout::hunts_dir(root).join(name);
+        let text = |e: DataFusionError| e.to_string();
+        std::fs::create_dir_all(&folder).map_err(|e| text(io(&folder, e)))?;
+        let lock_path = folder.join("_lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| text(io(&lock_path, e)))?;
+        lock.lock().map_err(|e| text(io(&lock_path, e)))?;
+        let state_path = folder.join("state.json");
+        let last: State = match std::fs::read(&state_path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| format!("{}: {e}", state_path.display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
+            Err(e) => return Err(text(io(&state_path, e))),
+        };
+        if !last.files.is_empty() && last.window != params.window {
+            return Err(plan(format!(
+                "--incremental {name} ran with a window of {} s; a hunt with another window \
+                 needs another name",
+                last.window as f64 / 1e9
+            )));
+        }
+        let files = date_files(root).map_err(text)?;
+        let changed: BTreeSet<NaiveDate> = files
+            .iter()
+            .filter(|(key, id)| last.files.get(*key) != Some(*id))
+            .filter_map(|(key, _)| date_of_key(key))
+            .collect();
+        Ok(Incremental {
+            name: name.to_owned(),
+            folder,
+            next: State {
+                window: params.window,
+                files,
+            },
+            ranges: ranges(&changed),
+            _lock: lock,
+        })
+    }
+
+    /// The rows of `batches` (the hunt's columns) that no earlier run of this name recorded
+    /// in the lake's findings table.
+    ///
+    /// # Errors
+    /// Reading the findings table.
+    pub async fn unreported(
+        &self,
+        ctx: &SessionContext,
+        batches: Vec<RecordBatch>,
+    ) -> Result<Vec<RecordBatch>> {
+        if !ctx.table_exist(TableReference::bare(layout::FINDINGS_TABLE))? {
+            return Ok(batches);
+        }
+        let columns = KEY.join(", ");
+        let sql = format!(
+            "SELECT {columns} FROM {} WHERE HuntName = $1",
+            layout::FINDINGS_TABLE
+        );
+        let reported = ctx
+            .sql(&sql)
+            .await?
+            .with_param_values(vec![datafusion::scalar::ScalarValue::from(
+                self.name.as_str(),
+            )])?
+            .collect()
+            .await?;
+        let mut seen = BTreeSet::new();
+        for batch in &reported {
+            seen.extend(keys(batch)?);
+        }
+        batches
+            .into_iter()
+            .map(|batch| {
+                let keep: datafusion::arrow::array::BooleanArray = keys(&batch)?
+                    .iter()
+                    .map(|key| Some(!seen.contains(key)))
+                    .collect();
+                Ok(filter_record_batch(&batch, &keep)?)
+            })
+            .collect()
+    }
+
+    /// Records this run as done: the next run starts from the lake as this one saw it.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn finish(self) -> Result<()> {
+        let path = self.folder.join("state.json");
+        let mut temp =
+            tempfile::NamedTempFile::new_in(&self.folder).map_err(|e| io(&self.folder, e))?;
+        let text = serde_json::to_vec_pretty(&self.next)
+            .map_err(|e| DataFusionError::Execution(e.to_string()))?;
+        temp.write_all(&text).map_err(|e| io(&path, e))?;
+        temp.as_file().sync_all().map_err(|e| io(&path, e))?;
+        temp.persist(&path).map_err(|e| io(&path, e.error))?;
+        Ok(())
+    }
+}
+
+/// The columns that tell one pair from another.
+const KEY: [&str; 7] = [
+    "InteractiveTime",
+    "NonInteractiveTime",
+    "UserPrincipalName",
+    "InteractiveIP",
+    "NonInteractiveIP",
+    "InteractiveCorrelationId",
+    "NonInteractiveCorrelationId",
+];
+
+/// Each row's key columns as text, joined by a separator no column holds.
+fn keys(batch: &RecordBatch) -> Result<Vec<String>> {
+    let columns = KEY
+        .iter()
+        .map(|name| {
+            let column = batch.column(batch.schema().index_of(name)?);
+            Ok(cast(column, &DataType::Utf8)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            columns
+                .iter()
+                .map(|column| column.as_string::<i32>().value(row))
+                .collect::<Vec<_>>()
+                .join("\u{1f}")
+        })
+        .collect())
+}
+
+/// Every date file of both tables, by `Table/date=YYYY-MM-DD`, with an identity that changes
+/// whenever a commit replaces it.
+fn date_files(root: &Path) -> Result<BTreeMap<String, String>> {
+    let mut files = BTreeMap::new();
+    for table in Table::ALL {
+        let dates =
+            layout::dates(root, table).map_err(|e| io(&layout::table_dir(root, table), e))?;
+        for date in dates {
+            let path = layout::data_file(root, table, date);
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let key = format!("{}/date={}", table.name(), date.format("%Y-%m-%d"));
+            let id = format!(
+                "{}-{}-{}",
+                meta.ino(),
+                meta.len(),
+                meta.mtime_nsec() + meta.mtime() * 1_000_000_000
+            );
+            files.insert(key, id);
+        }
+    }
+    Ok(files)
+}
+
+fn date_of_key(key: &str) -> Option<NaiveDate> {
+    let date = key.rsplit_once("date=")?.1;
+    NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
+}
+
+/// The changed dates, each widened by a day either side, merged where they touch, as
+/// inclusive ns ranges.
+fn ranges(changed: &BTreeSet<NaiveDate>) -> Vec<(i64, i64)> {
+    let midnight = |date: NaiveDate| {
+        date.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_utc().timestamp_nanos_opt())
+    };
+    let mut merged: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    for &date in changed {
+        let from = date.checked_sub_days(Days::new(1)).unwrap_or(date);
+        let to = date.checked_add_days(Days::new(1)).unwrap_or(date);
+        match merged.last_mut() {
+            Some(last) if from <= last.1.checked_add_days(Days::new(1)).unwrap_or(last.1) => {
+                last.1 = to;
+            }
+            _ => merged.push((from, to)),
+        }
+    }
+    merged
+        .into_iter()
+        .filter_map(|(from, to)| {
+            let end = midnight(to.checked_add_days(Days::new(1))?)? - 1;
+            Some((midnight(from)?, end))
+        })
+        .collect()
+}
+
+fn io(path: &Path, error: std::io::Error) -> DataFusionError {
+    DataFusionError::Execution(format!("{}: {error}", path.display()))
+}
