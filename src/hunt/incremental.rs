@@ -11,7 +11,7 @@
 //! last, after its findings are: a run killed before that is done again by the next one,
 //! which the findings table then keeps from reporting anything twice.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -24,6 +24,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::common::TableReference;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
 use serde::{Deserialize, Serialize};
 
 use super::{HuntParams, TimeColumn};
@@ -148,20 +149,27 @@ impl Incremental {
         if !ctx.table_exist(TableReference::bare(layout::FINDINGS_TABLE))? {
             return Ok(batches);
         }
+        let (Some(first), Some(last)) = (self.ranges.first(), self.ranges.last()) else {
+            return Ok(batches);
+        };
+        // Only findings of this run's ranges can be found again: the rest are not read.
         let columns = KEY.join(", ");
         let sql = format!(
-            "SELECT {columns} FROM {} WHERE HuntName = $1",
+            "SELECT {columns} FROM {} WHERE HuntName = $1 AND TimeGenerated BETWEEN $2 AND $3",
             layout::FINDINGS_TABLE
         );
+        let time = |nanos: i64| ScalarValue::TimestampNanosecond(Some(nanos), Some("UTC".into()));
         let reported = ctx
             .sql(&sql)
             .await?
-            .with_param_values(vec![datafusion::scalar::ScalarValue::from(
-                self.name.as_str(),
-            )])?
+            .with_param_values(vec![
+                ScalarValue::from(self.name.as_str()),
+                time(first.0),
+                time(last.1),
+            ])?
             .collect()
             .await?;
-        let mut seen = BTreeSet::new();
+        let mut seen = HashSet::new();
         for batch in &reported {
             seen.extend(keys(batch)?);
         }
