@@ -1004,6 +1004,8 @@ fn incremental_hunts_report_each_pair_once() {
         &[
             sign_in(BASE, "u1@x.com", "1.1.1.1", "1", "i1"),
             sign_in(BASE + 120 * MINUTE, "u2@x.com", "1.1.1.2", "1", "i2"),
+            // 23:58 on day one; its partner comes last, after midnight.
+            sign_in(BASE + 838 * MINUTE, "u5@x.com", "1.1.1.5", "1", "i5"),
         ],
         &[sign_in(BASE + 2 * MINUTE, "u1@x.com", "2.2.2.1", "2", "n1")],
         "a",
@@ -1030,21 +1032,20 @@ fn incremental_hunts_report_each_pair_once() {
             "{stderr}"
         );
     }
-    // A run killed after recording its findings, before recording itself: the next run
-    // finds every date changed, and reports nothing twice.
+    // Only day two changes: u4 pairs there, and u5's partner lands at 00:03, pairing with
+    // day one's 23:58, a date this commit does not touch.
     add_to_lake(
         &lake,
         &[sign_in(BASE + DAY, "u4@x.com", "1.1.1.4", "1", "i4")],
-        &[sign_in(
-            BASE + DAY + 9 * MINUTE,
-            "u4@x.com",
-            "4.4.4.4",
-            "4",
-            "n4",
-        )],
+        &[
+            sign_in(BASE + DAY + 9 * MINUTE, "u4@x.com", "4.4.4.4", "4", "n4"),
+            sign_in(BASE + 843 * MINUTE, "u5@x.com", "5.5.5.5", "5", "n5"),
+        ],
         "c",
     );
-    both(&["i4/n4"]);
+    both(&["i4/n4", "i5/n5"]);
+    // A run killed after recording its findings, before recording itself: the next run
+    // finds every date changed, and reports nothing twice.
     for engine in ["operator", "sql"] {
         std::fs::remove_file(lake.join("_hunts").join(engine).join("state.json")).unwrap();
     }
@@ -1052,7 +1053,7 @@ fn incremental_hunts_report_each_pair_once() {
 
     // Every pair of the final lake, reported once under each name.
     let all = hunt_csv(&lake, &[]);
-    assert_eq!(all.stdout.split(|&b| b == b'\n').count() - 2, 4);
+    assert_eq!(all.stdout.split(|&b| b == b'\n').count() - 2, 5);
     let output = retrohunt()
         .args(["sql", "--format", "csv", "--lake"])
         .arg(&lake)
@@ -1064,7 +1065,7 @@ fn incremental_hunts_report_each_pair_once() {
         .unwrap();
     assert_eq!(
         String::from_utf8(output.stdout).unwrap(),
-        "HuntName,n,d\noperator,4,4\nsql,4,4\n"
+        "HuntName,n,d\noperator,5,5\nsql,5,5\n"
     );
     // Another window under a name already used is refused.
     let refused = usage_error(&[

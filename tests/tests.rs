@@ -9,6 +9,7 @@
 //! - `explain`: the hunt's plans on each engine and layout, as snapshots.
 //! - `hunt_reference`: the hunt on every engine against a reference implementation of docs/hunt.md.
 //! - `window_join`: the operator on band joins users write; its plans; its memory bound.
+//! - `incremental`: incremental hunts over chunked, shuffled, killed ingests against the whole hunt.
 //! - `foreign_lakes`: the operator against stock SQL on Parquet other tools wrote.
 //! - `prefix_sort`: the hunt's sort against DataFusion's; its hand-over when memory is short.
 //! - `cli`: the real binary.
@@ -23,6 +24,7 @@ mod crash;
 mod explain;
 mod foreign_lakes;
 mod hunt_reference;
+mod incremental;
 mod ingest_formats;
 mod ingest_rejects;
 mod ingest_samples;
