@@ -34,11 +34,12 @@ pub fn append(
     let target = folder.join(format!("{run_id}.parquet"));
     let io = |e: std::io::Error| LakeError::io(&target, e);
     std::fs::create_dir_all(&folder).map_err(io)?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(".append-")
-        .suffix(".partial")
-        .tempfile_in(&folder)
-        .map_err(io)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".append-").suffix(".partial");
+    // Readable by the other tools the table is for, as `File::create` would make it.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+    let mut temp = builder.tempfile_in(&folder).map_err(io)?;
     {
         let mut writer = ArrowWriter::try_new(
             temp.as_file_mut(),
