@@ -9,6 +9,7 @@ use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
 use clap::ValueEnum;
 
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
@@ -72,9 +73,12 @@ async fn hunt(
         .map(|name| Incremental::start(&lake.folder, name, params))
         .transpose()
         .map_err(Usage)?;
-    let (frame, params) = match &incremental {
-        None => (frame, *params),
-        Some(run) => unreported(ctx, frame, run, params).await?,
+    let (frame, params, retracted) = match &incremental {
+        None => (frame, *params, None),
+        Some(run) => {
+            let (frame, params, retracted) = unreported(ctx, frame, run, params).await?;
+            (frame, params, Some(retracted))
+        }
     };
     let params = &params;
     let frame = if args.triage.enrich || args.triage.summary {
@@ -99,7 +103,7 @@ async fn hunt(
     if (args.append_findings || incremental.is_some()) && findings > 0 {
         let hunt_name = args.incremental.as_deref().unwrap_or(&args.hunt_name);
         let run = Run::now(hunt_name);
-        let (recorded, rows) = with_run(&run, &schema, &batches)?;
+        let (recorded, rows) = with_run(&run, false, &schema, &batches)?;
         let file = append_findings(
             &lake.folder,
             run.time.date_naive(),
@@ -109,6 +113,21 @@ async fn hunt(
         )
         .context("cannot append the findings to the lake")?;
         eprintln!("appended {findings} findings to {}", file.display());
+    }
+    if let (Some(run), Some((schema, rows))) = (&incremental, &retracted)
+        && !rows.is_empty()
+    {
+        let hunt = Run::now(run.name());
+        let (recorded, rows) = with_run(&hunt, true, schema, rows)?;
+        let id = format!("{}-retracted", hunt.id);
+        append_findings(&lake.folder, hunt.time.date_naive(), &id, &recorded, &rows)
+            .context("cannot record the retracted findings in the lake")?;
+        eprintln!(
+            "retracted {} findings that earlier runs of {} reported: the lake replaced a \
+             sign-in of theirs by an earlier copy that arrived later",
+            rows.iter().map(|b| b.num_rows()).sum::<usize>(),
+            run.name()
+        );
     }
     if let Some(run) = incremental {
         if findings == 0 {
@@ -148,14 +167,14 @@ async fn hunt(
 }
 
 /// The findings of an incremental run: the hunt over each range where something changed, the
-/// latest first (so the rows keep the hunt's order), less what earlier runs reported; and
-/// the parameters that span them, for the enrichment.
+/// latest first (so the rows keep the hunt's order), less what earlier runs reported; the
+/// parameters that span them, for the enrichment; and earlier findings no longer in the lake.
 async fn unreported(
     ctx: &SessionContext,
     whole: DataFrame,
     run: &Incremental,
     params: &HuntParams,
-) -> anyhow::Result<(DataFrame, HuntParams)> {
+) -> anyhow::Result<(DataFrame, HuntParams, (SchemaRef, Vec<RecordBatch>))> {
     let schema = Arc::new(whole.schema().as_arrow().clone());
     let mut found = Vec::new();
     for &(start, end) in run.ranges.iter().rev() {
@@ -167,14 +186,18 @@ async fn unreported(
         let frame = hunt::plan(ctx, &range).await?;
         found.extend(frame.collect().await.map_err(query_failed)?);
     }
-    let new = run.unreported(ctx, found).await.map_err(query_failed)?;
-    let table = MemTable::try_new(schema, vec![new])?;
+    let reconciled = run
+        .reconcile(ctx, &schema, found)
+        .await
+        .map_err(query_failed)?;
+    let table = MemTable::try_new(schema.clone(), vec![reconciled.new])?;
     let spanned = HuntParams {
         start: run.ranges.first().map(|r| r.0),
         end: run.ranges.last().map(|r| r.1),
         ..*params
     };
-    Ok((ctx.read_table(Arc::new(table))?, spanned))
+    let retracted = (schema, reconciled.retracted);
+    Ok((ctx.read_table(Arc::new(table))?, spanned, retracted))
 }
 
 /// The run in one JSON line, for a scheduler's log: what was hunted, what was found, how long

@@ -11,16 +11,16 @@
 //! last, after its findings are: a run killed before that is done again by the next one,
 //! which the findings table then keeps from reporting anything twice.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{Days, NaiveDate};
-use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
 use datafusion::arrow::compute::{cast, filter_record_batch};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::TableReference;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
@@ -39,6 +39,15 @@ const DAY: i64 = 86_400 * 1_000_000_000;
 struct State {
     window: i64,
     files: BTreeMap<String, String>,
+}
+
+/// An incremental run's findings: the rows to report, and earlier reports to take back.
+#[derive(Debug, Clone)]
+pub struct Reconciled {
+    pub new: Vec<RecordBatch>,
+    /// The hunt's 14 columns of each finding an earlier run reported that is no longer in the
+    /// lake.
+    pub retracted: Vec<RecordBatch>,
 }
 
 /// A run of an incremental hunt, holding NAME's lock until it is dropped.
@@ -136,30 +145,47 @@ impl Incremental {
         })
     }
 
-    /// The rows of `batches` (the hunt's columns) that no earlier run of this name recorded
-    /// in the lake's findings table.
+    /// Sets `found` (the hunt's rows over this run's ranges) against what earlier runs of
+    /// this name recorded over the same ranges: the rows not recorded yet are new; recorded
+    /// rows no longer found are retracted (the lake replaced a record of theirs by an
+    /// earlier copy). Counts are kept per row, so a pair the lake holds twice is reported
+    /// twice.
     ///
     /// # Errors
     /// Reading the findings table.
-    pub async fn unreported(
+    pub async fn reconcile(
         &self,
         ctx: &SessionContext,
-        batches: Vec<RecordBatch>,
-    ) -> Result<Vec<RecordBatch>> {
+        schema: &SchemaRef,
+        found: Vec<RecordBatch>,
+    ) -> Result<Reconciled> {
+        let none = Reconciled {
+            new: found.clone(),
+            retracted: Vec::new(),
+        };
         if !ctx.table_exist(TableReference::bare(layout::FINDINGS_TABLE))? {
-            return Ok(batches);
+            return Ok(none);
         }
         let (Some(first), Some(last)) = (self.ranges.first(), self.ranges.last()) else {
-            return Ok(batches);
+            return Ok(none);
         };
         // Only findings of this run's ranges can be found again: the rest are not read.
-        let columns = KEY.join(", ");
+        let columns = super::COLUMNS.join(", ");
+        // Tables appended before retractions existed have no such column: nothing retracted.
+        let table = ctx
+            .table(TableReference::bare(layout::FINDINGS_TABLE))
+            .await?;
+        let retracted = match table.schema().field_with_unqualified_name("Retracted") {
+            Ok(_) => "coalesce(Retracted, false)",
+            Err(_) => "false",
+        };
         let sql = format!(
-            "SELECT {columns} FROM {} WHERE HuntName = $1 AND TimeGenerated BETWEEN $2 AND $3",
+            "SELECT {columns}, {retracted} AS Retracted FROM {} \
+             WHERE HuntName = $1 AND TimeGenerated BETWEEN $2 AND $3",
             layout::FINDINGS_TABLE
         );
         let time = |nanos: i64| ScalarValue::TimestampNanosecond(Some(nanos), Some("UTC".into()));
-        let reported = ctx
+        let recorded = ctx
             .sql(&sql)
             .await?
             .with_param_values(vec![
@@ -169,20 +195,84 @@ impl Incremental {
             ])?
             .collect()
             .await?;
-        let mut seen = HashSet::new();
-        for batch in &reported {
-            seen.extend(keys(batch)?);
+        // What this name holds now, per row: reported minus retracted, and one copy of it.
+        let mut held: HashMap<String, (i64, (usize, usize))> = HashMap::new();
+        for (index, batch) in recorded.iter().enumerate() {
+            let retracted = batch
+                .column(batch.schema().index_of("Retracted")?)
+                .as_boolean()
+                .clone();
+            let hunted = self.hunted(batch)?;
+            for (row, key) in keys(batch)?.into_iter().enumerate() {
+                if !hunted[row] {
+                    continue;
+                }
+                let change = if retracted.value(row) { -1 } else { 1 };
+                held.entry(key).or_insert((0, (index, row))).0 += change;
+            }
         }
-        batches
-            .into_iter()
-            .map(|batch| {
-                let keep: datafusion::arrow::array::BooleanArray = keys(&batch)?
+        let mut found_counts: HashMap<String, i64> = HashMap::new();
+        let found_keys = found.iter().map(keys).collect::<Result<Vec<_>>>()?;
+        for key in found_keys.iter().flatten() {
+            *found_counts.entry(key.clone()).or_default() += 1;
+        }
+        // New: each found row beyond what is held.
+        let mut allowance: HashMap<&str, i64> = found_counts
+            .iter()
+            .map(|(key, &n)| (key.as_str(), n - held.get(key).map_or(0, |h| h.0.max(0))))
+            .collect();
+        let mut new = Vec::with_capacity(found.len());
+        for (batch, keys) in found.iter().zip(&found_keys) {
+            let keep: BooleanArray = keys
+                .iter()
+                .map(|key| {
+                    let left = allowance.get_mut(key.as_str()).expect("counted");
+                    *left -= 1;
+                    Some(*left >= 0)
+                })
+                .collect();
+            new.push(filter_record_batch(batch, &keep)?);
+        }
+        // Retracted: each held row beyond what is found.
+        let mut retracted = Vec::new();
+        for (key, &(count, (index, row))) in &held {
+            let surplus = count - found_counts.get(key).copied().unwrap_or(0);
+            if surplus > 0 {
+                let copy = as_found(schema, &recorded[index].slice(row, 1))?;
+                retracted.extend(std::iter::repeat_n(copy, surplus as usize));
+            }
+        }
+        Ok(Reconciled { new, retracted })
+    }
+
+    /// Which rows of `batch` this run's hunt would find again if they were still in the lake:
+    /// both times in one of its ranges (the hunt filters both sides by its range).
+    fn hunted(&self, batch: &RecordBatch) -> Result<Vec<bool>> {
+        let time = |name: &str| -> Result<Vec<i64>> {
+            let column = cast(
+                batch.column(batch.schema().index_of(name)?),
+                &DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Nanosecond, None),
+            )?;
+            Ok(column
+                .as_primitive::<datafusion::arrow::datatypes::TimestampNanosecondType>()
+                .iter()
+                .map(|t| t.unwrap_or(i64::MIN))
+                .collect())
+        };
+        let (interactive, other) = (time("InteractiveTime")?, time("NonInteractiveTime")?);
+        Ok(interactive
+            .iter()
+            .zip(&other)
+            .map(|(&i, &n)| {
+                self.ranges
                     .iter()
-                    .map(|key| Some(!seen.contains(key)))
-                    .collect();
-                Ok(filter_record_batch(&batch, &keep)?)
+                    .any(|&(start, end)| (start..=end).contains(&i) && (start..=end).contains(&n))
             })
-            .collect()
+            .collect())
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Records this run as done: the next run starts from the lake as this one saw it.
@@ -200,6 +290,18 @@ impl Incremental {
         temp.persist(&path).map_err(|e| io(&path, e.error))?;
         Ok(())
     }
+}
+
+/// A findings-table row (the hunt's columns first, text as the table's reader gives it) as
+/// the hunt's own rows are: `schema`'s columns and types.
+fn as_found(schema: &SchemaRef, row: &RecordBatch) -> Result<RecordBatch> {
+    let columns = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(index, field)| Ok(cast(row.column(index), field.data_type())?))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
 /// The columns that tell one pair from another.

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, TimestampNanosecondArray};
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, RecordBatch, StringArray, TimestampNanosecondArray,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::error::{ArrowError, Result};
 
@@ -34,12 +36,13 @@ impl Run {
 }
 
 /// `batches` (all of `schema`, the hunt's columns first) with `TimeGenerated`, `HuntName`,
-/// `RunId` and `RunTime` in front.
+/// `RunId`, `RunTime` and `Retracted` (whether the rows take back earlier findings) in front.
 ///
 /// # Errors
 /// A schema without `InteractiveTime`.
 pub fn with_run(
     run: &Run,
+    retracted: bool,
     schema: &SchemaRef,
     batches: &[RecordBatch],
 ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
@@ -51,6 +54,7 @@ pub fn with_run(
         Field::new("HuntName", DataType::Utf8, false),
         Field::new("RunId", DataType::Utf8, false),
         Field::new("RunTime", utc, false),
+        Field::new("Retracted", DataType::Boolean, false),
     ];
     fields.extend(schema.fields().iter().map(|f| f.as_ref().clone()));
     let recorded = Arc::new(Schema::new(fields));
@@ -67,6 +71,7 @@ pub fn with_run(
                 Arc::new(StringArray::from(vec![run.hunt.as_str(); rows])),
                 Arc::new(StringArray::from(vec![run.id.as_str(); rows])),
                 Arc::new(TimestampNanosecondArray::from(vec![run_time; rows]).with_timezone("UTC")),
+                Arc::new(BooleanArray::from(vec![retracted; rows])),
             ];
             columns.extend(batch.columns().iter().cloned());
             RecordBatch::try_new(recorded.clone(), columns)
