@@ -1067,6 +1067,29 @@ fn incremental_hunts_report_each_pair_once() {
         String::from_utf8(output.stdout).unwrap(),
         "HuntName,n,d\noperator,5,5\nsql,5,5\n"
     );
+    // A second run of a name waits for the first: here a held lock stands for the first.
+    let lock = std::fs::File::open(lake.join("_hunts/sql/_lock")).unwrap();
+    lock.lock().unwrap();
+    let mut second = retrohunt()
+        .args(["hunt", "--format", "csv", "--incremental", "sql", "--lake"])
+        .arg(&lake)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(
+        second.try_wait().unwrap().is_none(),
+        "the second run did not wait"
+    );
+    lock.unlock().unwrap();
+    let waited = second.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&waited.stderr);
+    assert!(waited.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("waiting for another run of sql"),
+        "{stderr}"
+    );
     // Another window under a name already used is refused.
     let refused = usage_error(&[
         "hunt",

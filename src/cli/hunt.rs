@@ -70,7 +70,11 @@ async fn hunt(
     let incremental = args
         .incremental
         .as_deref()
-        .map(|name| Incremental::start(&lake.folder, name, params))
+        .map(|name| {
+            Incremental::start(&lake.folder, name, params, || {
+                eprintln!("waiting for another run of {name} to finish");
+            })
+        })
         .transpose()
         .map_err(Usage)?;
     let (frame, params, retracted) = match &incremental {

@@ -63,8 +63,8 @@ pub struct Incremental {
 }
 
 impl Incremental {
-    /// Takes NAME's lock (waiting for a run of the same NAME to finish) and finds what
-    /// changed in the lake at `root` since NAME's last run.
+    /// Takes NAME's lock (waiting for a run of the same NAME to finish; `waiting` is called
+    /// once if it has to) and finds what changed in the lake at `root` since NAME's last run.
     ///
     /// # Errors
     /// A name that is not a plain word, parameters that differ from NAME's earlier runs, a
@@ -73,6 +73,7 @@ impl Incremental {
         root: &Path,
         name: &str,
         params: &HuntParams,
+        waiting: impl FnOnce(),
     ) -> std::result::Result<Incremental, String> {
         let plan = |message: String| message;
         if name.is_empty()
@@ -112,7 +113,10 @@ impl Incremental {
             .write(true)
             .open(&lock_path)
             .map_err(|e| text(io(&lock_path, e)))?;
-        lock.lock().map_err(|e| text(io(&lock_path, e)))?;
+        if lock.try_lock().is_err() {
+            waiting();
+            lock.lock().map_err(|e| text(io(&lock_path, e)))?;
+        }
         let state_path = folder.join("state.json");
         let last: State = match std::fs::read(&state_path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
