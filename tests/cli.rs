@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{retrohunt, samples};
+use crate::util::{retrohunt, samples, sql_csv};
 
 /// `generate --format lake` of `users` over two days into `dir/lake`.
 fn generated_lake(dir: &Path, users: &str, seed: &str) -> PathBuf {
@@ -921,25 +921,16 @@ fn appended_findings_become_a_table() {
             .all(|f| f.extension().is_some_and(|e| e == "parquet"))
     );
 
-    let output = retrohunt()
-        .args(["sql", "--format", "csv", "--lake"])
-        .arg(&lake)
-        .arg(
-            "SELECT HuntName, count(*) AS n, count(Score) AS scored, \
-             sum(CASE WHEN TimeGenerated = InteractiveTime THEN 1 ELSE 0 END) AS same_time, \
-             count(DISTINCT RunId) AS runs \
-             FROM RetrohuntFindings GROUP BY HuntName ORDER BY HuntName",
-        )
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let table = sql_csv(
+        &lake,
+        "SELECT HuntName, count(*) AS n, count(Score) AS scored, \
+         sum(CASE WHEN TimeGenerated = InteractiveTime THEN 1 ELSE 0 END) AS same_time, \
+         count(DISTINCT RunId) AS runs \
+         FROM RetrohuntFindings GROUP BY HuntName ORDER BY HuntName",
     );
     let n = findings;
     assert_eq!(
-        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(table).unwrap(),
         format!(
             "HuntName,n,scored,same_time,runs\n\
              enriched,{n},{n},{n},1\n\
@@ -1054,17 +1045,13 @@ fn incremental_hunts_report_each_pair_once() {
     // Every pair of the final lake, reported once under each name.
     let all = hunt_csv(&lake, &[]);
     assert_eq!(all.stdout.split(|&b| b == b'\n').count() - 2, 5);
-    let output = retrohunt()
-        .args(["sql", "--format", "csv", "--lake"])
-        .arg(&lake)
-        .arg(
-            "SELECT HuntName, count(*) AS n, count(DISTINCT NonInteractiveCorrelationId) AS d \
-             FROM RetrohuntFindings GROUP BY HuntName ORDER BY HuntName",
-        )
-        .output()
-        .unwrap();
+    let table = sql_csv(
+        &lake,
+        "SELECT HuntName, count(*) AS n, count(DISTINCT NonInteractiveCorrelationId) AS d \
+         FROM RetrohuntFindings GROUP BY HuntName ORDER BY HuntName",
+    );
     assert_eq!(
-        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(table).unwrap(),
         "HuntName,n,d\noperator,5,5\nsql,5,5\n"
     );
     // A second run of a name waits for the first: here a held lock stands for the first.

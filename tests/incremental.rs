@@ -15,7 +15,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::util::{diagnostic_tenant, retrohunt};
+use crate::util::{diagnostic_tenant, retrohunt, sql_csv};
 
 /// The 14 hunt columns of each row, as CSV lines, counted.
 fn rows(csv: &[u8]) -> BTreeMap<Vec<String>, usize> {
@@ -26,21 +26,6 @@ fn rows(csv: &[u8]) -> BTreeMap<Vec<String>, usize> {
         *counts.entry(record).or_default() += 1;
     }
     counts
-}
-
-fn sql_csv(lake: &Path, query: &str) -> Vec<u8> {
-    let output = retrohunt()
-        .args(["sql", "--format", "csv", "--lake"])
-        .arg(lake)
-        .arg(query)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output.stdout
 }
 
 fn check(seed: u64, chunks: usize) {

@@ -25,6 +25,23 @@ pub fn retrohunt() -> Command {
     command
 }
 
+/// `retrohunt sql --format csv` of `query` over `lake`: its standard output, the run having
+/// succeeded.
+pub fn sql_csv(lake: &Path, query: &str) -> Vec<u8> {
+    let output = retrohunt()
+        .args(["sql", "--format", "csv", "--lake"])
+        .arg(lake)
+        .arg(query)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
 /// The real record files in `tests/fixtures/samples/` (its README is documentation, not
 /// input).
 pub fn samples() -> Vec<PathBuf> {
