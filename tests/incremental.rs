@@ -7,7 +7,7 @@
 //! docs/lake.md, "Incremental hunts".)
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
