@@ -1077,6 +1077,23 @@ fn incremental_hunts_report_each_pair_once() {
         stderr.contains("waiting for another run of sql"),
         "{stderr}"
     );
+    // A lake whose files are not one data.parquet per date (another tool's) is refused
+    // rather than read as never changing.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir_all(foreign.join("SigninLogs")).unwrap();
+    std::fs::copy(
+        lake.join("SigninLogs/date=2026-03-02/data.parquet"),
+        foreign.join("SigninLogs/part-0.parquet"),
+    )
+    .unwrap();
+    let refused = usage_error(&[
+        "hunt",
+        "--incremental",
+        "x",
+        "--lake",
+        foreign.to_str().unwrap(),
+    ]);
+    assert!(refused.contains("part-0.parquet"), "{refused}");
     // Another window under a name already used is refused.
     let refused = usage_error(&[
         "hunt",

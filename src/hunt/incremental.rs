@@ -131,6 +131,14 @@ impl Incremental {
                 last.window as f64 / 1e9
             )));
         }
+        if let Some(other) = foreign_file(root) {
+            return Err(format!(
+                "--incremental reads a lake `retrohunt ingest` writes, one data.parquet per \
+                 date, to tell what changed; {} is not one of those (hunt other tools' \
+                 lakes with --start/--end)",
+                other.display()
+            ));
+        }
         let files = date_files(root).map_err(text)?;
         let changed: BTreeSet<NaiveDate> = files
             .iter()
@@ -362,6 +370,31 @@ fn date_files(root: &Path) -> Result<BTreeMap<String, String>> {
         }
     }
     Ok(files)
+}
+
+/// A data file of the tables that is not a date file this project writes, if there is one:
+/// changes to such files would go unseen.
+fn foreign_file(root: &Path) -> Option<PathBuf> {
+    Table::ALL.into_iter().find_map(|table| {
+        walkdir::WalkDir::new(layout::table_dir(root, table))
+            .into_iter()
+            .filter_entry(|entry| entry.depth() == 0 || !layout::not_data(entry.file_name()))
+            .filter_map(std::result::Result::ok)
+            .filter(|entry| entry.file_type().is_file())
+            .map(|entry| entry.into_path())
+            .find(|path| {
+                let date = path
+                    .parent()
+                    .and_then(|dir| dir.file_name())
+                    .and_then(|name| name.to_str())
+                    .and_then(|name| name.strip_prefix("date="))
+                    .and_then(|date| NaiveDate::parse_from_str(date, "%Y-%m-%d").ok());
+                let own = path
+                    .file_name()
+                    .is_some_and(|name| name == layout::DATA_FILE);
+                !(own && date.is_some())
+            })
+    })
 }
 
 fn date_of_key(key: &str) -> Option<NaiveDate> {
