@@ -9,7 +9,8 @@ use anyhow::Context;
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
-use retrohunt::triage::{self, Exclusions, RuleCount, Thresholds};
+use retrohunt::hunt::HuntParams;
+use retrohunt::triage::{self, Exclusions, Lookback, RuleCount, Thresholds};
 
 use super::Usage;
 use super::args::{MeasureArgs, SuggestArgs, TriageCommand, TriageHuntArgs};
@@ -34,8 +35,7 @@ async fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
         service_app_share: args.service_app_share,
         recurring_days: args.recurring_days,
     };
-    let (lake, hunt) = open(&args.hunt).await?;
-    let (params, lookback) = hunt;
+    let (lake, params, lookback) = open(&args.hunt).await?;
     let suggestions = triage::suggest(&lake.ctx, &params, lookback, &thresholds)
         .await
         .map_err(|e| name_damage(&lake.folder, query_failed(e)))?;
@@ -50,7 +50,7 @@ async fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
 async fn measure(args: MeasureArgs) -> anyhow::Result<ExitCode> {
     let rules = Exclusions::load(&args.rules).map_err(|e| Usage(e.to_string()))?;
     let attacks = ground_truth(&args.truth)?;
-    let (lake, (params, lookback)) = open(&args.hunt).await?;
+    let (lake, params, lookback) = open(&args.hunt).await?;
     let excluded = triage::hunt_and_exclude(&lake.ctx, &params, lookback, &rules)
         .await
         .map_err(|e| name_damage(&lake.folder, query_failed(e)))?;
@@ -72,14 +72,12 @@ async fn measure(args: MeasureArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The lake opened on the chosen engine, and the hunt's parameters.
-async fn open(
-    args: &TriageHuntArgs,
-) -> anyhow::Result<(Lake, (retrohunt::hunt::HuntParams, triage::Lookback))> {
+/// The lake opened on the chosen engine, the hunt's parameters and the history's reach.
+async fn open(args: &TriageHuntArgs) -> anyhow::Result<(Lake, HuntParams, Lookback)> {
     let params = params(&args.params)?;
     let lookback = lookback(&args.lookback)?;
     let lake = open_lake(&args.lake, &args.engine).await?;
-    Ok((lake, (params, lookback)))
+    Ok((lake, params, lookback))
 }
 
 /// The injected attacks: pairs of (interactive, non-interactive) correlation ids.
