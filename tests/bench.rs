@@ -14,7 +14,7 @@ use retrohunt::engine::{Engine, session};
 use retrohunt::generate::{TenantFormat, TenantSpec, generate};
 use retrohunt::hunt::{self, HuntParams};
 
-use crate::util::retrohunt;
+use crate::util::{retrohunt, succeeded};
 
 /// The hunt's row count on stock DataFusion, in this process: the bench's figure checked
 /// against a path that shares none of its code.
@@ -34,16 +34,11 @@ fn hunt_rows(lake: &Path, params: &HuntParams) -> u64 {
 }
 
 fn bench_json(args: &[&str]) -> Value {
-    let output = retrohunt()
-        .arg("bench")
-        .args(args)
-        .args(["--format", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeeded(
+        retrohunt()
+            .arg("bench")
+            .args(args)
+            .args(["--format", "json"]),
     );
     serde_json::from_slice(&output.stdout).unwrap()
 }

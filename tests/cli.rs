@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{retrohunt, samples, sql_csv};
+use crate::util::{retrohunt, samples, sql_csv, succeeded};
 
 /// `generate --format lake` of `users` over two days into `dir/lake`.
 fn generated_lake(dir: &Path, users: &str, seed: &str) -> PathBuf {
@@ -30,17 +30,12 @@ fn hunt_csv(lake: &Path, args: &[&str]) -> std::process::Output {
 #[test]
 fn ingest_prints_the_accounting() {
     let lake = tempfile::tempdir().unwrap();
-    let output = retrohunt()
-        .arg("ingest")
-        .arg("--lake")
-        .arg(lake.path())
-        .args(samples())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeeded(
+        retrohunt()
+            .arg("ingest")
+            .arg("--lake")
+            .arg(lake.path())
+            .args(samples()),
     );
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
@@ -806,15 +801,10 @@ fn sentinel_format_matches_the_hand_written_findings() {
             ),
         ],
     );
-    let output = retrohunt()
-        .args(["hunt", "--format", "sentinel", "--lake"])
-        .arg(lake.path())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = succeeded(
+        retrohunt()
+            .args(["hunt", "--format", "sentinel", "--lake"])
+            .arg(lake.path()),
     );
     let found: Vec<serde_json::Value> = String::from_utf8(output.stdout)
         .unwrap()

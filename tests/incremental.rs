@@ -15,7 +15,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::util::{diagnostic_tenant, retrohunt, sql_csv};
+use crate::util::{diagnostic_tenant, retrohunt, sql_csv, succeeded};
 
 /// The 14 hunt columns of each row, as CSV lines, counted.
 fn rows(csv: &[u8]) -> BTreeMap<Vec<String>, usize> {
@@ -73,12 +73,7 @@ fn check(seed: u64, chunks: usize) {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let output = incremental().output().unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        succeeded(incremental());
     }
     let hunted = retrohunt()
         .args(["hunt", "--format", "csv", "--lake"])

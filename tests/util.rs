@@ -1,8 +1,9 @@
 //! Shared test helpers: temporary lakes, ingest calls, reading a table back as plain rows.
 
+use std::borrow::BorrowMut;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::LazyLock;
 
 use arrow::array::{Array, AsArray, RecordBatch};
@@ -25,19 +26,25 @@ pub fn retrohunt() -> Command {
     command
 }
 
-/// `retrohunt sql --format csv` of `query` over `lake`: its standard output, the run having
-/// succeeded.
-pub fn sql_csv(lake: &Path, query: &str) -> Vec<u8> {
-    let output = retrohunt()
-        .args(["sql", "--format", "csv", "--lake"])
-        .arg(lake)
-        .arg(query)
-        .output()
-        .unwrap();
+/// Runs `command` to its end, failing the test with its standard error unless it succeeded.
+pub fn succeeded(mut command: impl BorrowMut<Command>) -> Output {
+    let output = command.borrow_mut().output().unwrap();
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// `retrohunt sql --format csv` of `query` over `lake`: its standard output, the run having
+/// succeeded.
+pub fn sql_csv(lake: &Path, query: &str) -> Vec<u8> {
+    let output = succeeded(
+        retrohunt()
+            .args(["sql", "--format", "csv", "--lake"])
+            .arg(lake)
+            .arg(query),
     );
     output.stdout
 }

@@ -33,7 +33,7 @@ pub fn damaged_files(lake: &Path) -> Vec<Damaged> {
 }
 
 /// The data files below `table_dir`, bookkeeping (`_staging`, hidden files) left out.
-pub(super) fn parquet_files(table_dir: &Path) -> Vec<PathBuf> {
+pub fn parquet_files(table_dir: &Path) -> Vec<PathBuf> {
     walkdir::WalkDir::new(table_dir)
         .into_iter()
         .filter_entry(|entry| entry.depth() == 0 || !not_data(entry.file_name()))

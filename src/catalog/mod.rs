@@ -7,5 +7,5 @@ mod lake_table;
 mod register;
 
 pub use contents::{LakeDates, NotALake, inspect as inspect_lake};
-pub use damaged::{Damaged, damaged_files, paths as damaged_paths};
+pub use damaged::{Damaged, damaged_files, parquet_files, paths as damaged_paths};
 pub use register::{register_lake, register_lake_skipping};

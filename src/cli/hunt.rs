@@ -80,7 +80,7 @@ async fn hunt(
     let (frame, params, retracted) = match &incremental {
         None => (frame, *params, None),
         Some(run) => {
-            let (frame, params, retracted) = unreported(ctx, frame, run, params).await?;
+            let (frame, params, retracted) = incremental_findings(ctx, frame, run, params).await?;
             (frame, params, Some(retracted))
         }
     };
@@ -104,9 +104,9 @@ async fn hunt(
         }
     };
     let findings: usize = batches.iter().map(|b| b.num_rows()).sum();
+    // One run, one id, for its findings and its retractions alike.
+    let run = Run::now(args.incremental.as_deref().unwrap_or(&args.hunt_name));
     if (args.append_findings || incremental.is_some()) && findings > 0 {
-        let hunt_name = args.incremental.as_deref().unwrap_or(&args.hunt_name);
-        let run = Run::now(hunt_name);
         let (recorded, rows) = with_run(&run, false, &schema, &batches)?;
         let file = append_findings(
             &lake.folder,
@@ -118,32 +118,33 @@ async fn hunt(
         .context("cannot append the findings to the lake")?;
         eprintln!("appended {findings} findings to {}", file.display());
     }
-    if let (Some(run), Some((schema, rows))) = (&incremental, &retracted)
+    if let Some((schema, rows)) = &retracted
         && !rows.is_empty()
     {
-        let hunt = Run::now(run.name());
-        let (recorded, rows) = with_run(&hunt, true, schema, rows)?;
-        let id = format!("{}-retracted", hunt.id);
-        append_findings(&lake.folder, hunt.time.date_naive(), &id, &recorded, &rows)
+        let (recorded, rows) = with_run(&run, true, schema, rows)?;
+        let id = format!("{}-retracted", run.id);
+        append_findings(&lake.folder, run.time.date_naive(), &id, &recorded, &rows)
             .context("cannot record the retracted findings in the lake")?;
         eprintln!(
             "retracted {} findings that earlier runs of {} reported: the lake replaced a \
              sign-in of theirs by an earlier copy that arrived later",
             rows.iter().map(|b| b.num_rows()).sum::<usize>(),
-            run.name()
+            run.hunt
         );
     }
-    if let Some(run) = incremental {
+    if let Some(incremental) = incremental {
         if findings == 0 {
             eprintln!(
                 "note: {}",
-                match run.ranges.is_empty() {
+                match incremental.ranges.is_empty() {
                     true => "the lake has not changed since this hunt's last run",
                     false => "no pair is new since this hunt's last run",
                 }
             );
         }
-        run.finish().context("cannot record the incremental run")?;
+        incremental
+            .finish()
+            .context("cannot record the incremental run")?;
     }
     let (schema, batches) = if args.triage.summary {
         triage::summarize(ctx, schema, batches)
@@ -173,7 +174,7 @@ async fn hunt(
 /// The findings of an incremental run: the hunt over each range where something changed, the
 /// latest first (so the rows keep the hunt's order), less what earlier runs reported; the
 /// parameters that span them, for the enrichment; and earlier findings no longer in the lake.
-async fn unreported(
+async fn incremental_findings(
     ctx: &SessionContext,
     whole: DataFrame,
     run: &Incremental,

@@ -1,6 +1,5 @@
 //! Writing a query's rows where `--format` and `--output` say, and the line that counts them.
 
-use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -14,7 +13,7 @@ use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
 use retrohunt::hunt::write_sentinel;
-use retrohunt::output::{TextSafety, write_batches};
+use retrohunt::output::{IfExists, TextSafety, write_batches, write_whole};
 
 use super::args::{OutputArgs, ResultFormat};
 
@@ -89,9 +88,13 @@ pub fn write_results(
         TextSafety::Defanged
     };
     let result = match &output.output {
-        Some(path) => write_file(path, |file| {
-            write_in(output.format, safety, schema, batches, file)
-        }),
+        Some(path) => write_whole(path, IfExists::Replace, |file| {
+            let mut out = BufWriter::new(file);
+            write_in(output.format, safety, schema, batches, &mut out)
+                .map_err(std::io::Error::other)?;
+            out.flush()
+        })
+        .with_context(|| format!("cannot write {}", path.display())),
         None => {
             let stdout = PipeWatch::new(std::io::stdout());
             let closed = stdout.closed.clone();
@@ -162,34 +165,8 @@ fn first_rows(batches: &[RecordBatch], mut limit: usize) -> Vec<RecordBatch> {
 
 /// Writes `text` to `path`, whole or not at all.
 pub fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
-    write_file(path, |file| Ok(file.write_all(text.as_bytes())?))
-}
-
-/// Writes `path` whole or not at all: the rows go to a hidden file beside it, renamed into
-/// place once complete, so a failed or killed run never leaves a truncated result behind.
-fn write_file(
-    path: &Path,
-    write: impl FnOnce(&mut BufWriter<&File>) -> Result<(), ArrowError>,
-) -> anyhow::Result<()> {
-    let folder = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let mut builder = tempfile::Builder::new();
-    builder.prefix(".retrohunt-").suffix(".partial");
-    // As `File::create` would make it (the umask applies), not the temporary file's 0600.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let partial = builder
-        .tempfile_in(folder)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    let mut out = BufWriter::new(partial.as_file());
-    write(&mut out).with_context(|| format!("cannot write {}", path.display()))?;
-    out.flush()
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    drop(out);
-    partial
-        .persist(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    Ok(())
+    write_whole(path, IfExists::Replace, |file| {
+        file.write_all(text.as_bytes())
+    })
+    .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -7,9 +7,10 @@
 //! the last run recorded holds new rows. A pair is within the window of its two rows, and
 //! the window is at most a day, so every pair that involves a new row lies within its date
 //! and the next or previous one. What was reported is the lake's findings table: rows of
-//! that range already recorded under NAME are left out. The run's own record is written
-//! last, after its findings are: a run killed before that is done again by the next one,
-//! which the findings table then keeps from reporting anything twice.
+//! that range already recorded under NAME are left out, and recorded rows the lake no longer
+//! holds are retracted. The run's own record is written last, after its findings are: a run
+//! killed before that is done again by the next one, which the findings table then keeps
+//! from reporting anything twice.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
@@ -28,6 +29,7 @@ use datafusion::scalar::ScalarValue;
 use serde::{Deserialize, Serialize};
 
 use super::{HuntParams, TimeColumn};
+use crate::catalog::parquet_files;
 use crate::lake::layout;
 use crate::schema::Table;
 
@@ -48,6 +50,16 @@ pub struct Reconciled {
     /// The hunt's 14 columns of each finding an earlier run reported that is no longer in the
     /// lake.
     pub retracted: Vec<RecordBatch>,
+}
+
+impl Reconciled {
+    /// Everything found is new: nothing was recorded before.
+    fn new(found: Vec<RecordBatch>) -> Reconciled {
+        Reconciled {
+            new: found,
+            retracted: Vec::new(),
+        }
+    }
 }
 
 /// A run of an incremental hunt, holding NAME's lock until it is dropped.
@@ -75,33 +87,30 @@ impl Incremental {
         params: &HuntParams,
         waiting: impl FnOnce(),
     ) -> std::result::Result<Incremental, String> {
-        let plan = |message: String| message;
         if name.is_empty()
             || !name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             || name.starts_with('.')
         {
-            return Err(plan(format!(
+            return Err(format!(
                 "--incremental {name:?}: use letters, digits, '-', '_' and '.'"
-            )));
+            ));
         }
         if params.time_column != TimeColumn::TimeGenerated {
-            return Err(plan(
+            return Err(
                 "--incremental hunts on TimeGenerated, the time the lake is partitioned by".into(),
-            ));
+            );
         }
         if params.window > DAY {
-            return Err(plan(
-                "--incremental needs a --window of at most a day".into(),
-            ));
+            return Err("--incremental needs a --window of at most a day".into());
         }
         if params.start.is_some() || params.end.is_some() {
-            return Err(plan(
+            return Err(
                 "--incremental chooses its own range (what changed since the last run): \
                  drop --start, --end and --last"
                     .into(),
-            ));
+            );
         }
         let folder = layout::hunts_dir(root).join(name);
         let text = |e: DataFusionError| e.to_string();
@@ -125,11 +134,11 @@ impl Incremental {
             Err(e) => return Err(text(io(&state_path, e))),
         };
         if !last.files.is_empty() && last.window != params.window {
-            return Err(plan(format!(
+            return Err(format!(
                 "--incremental {name} ran with a window of {} s; a hunt with another window \
                  needs another name",
                 last.window as f64 / 1e9
-            )));
+            ));
         }
         if let Some(other) = foreign_file(root) {
             return Err(format!(
@@ -171,16 +180,12 @@ impl Incremental {
         schema: &SchemaRef,
         found: Vec<RecordBatch>,
     ) -> Result<Reconciled> {
-        let none = Reconciled {
-            new: found.clone(),
-            retracted: Vec::new(),
+        let (Some(first), Some(last)) = (self.ranges.first(), self.ranges.last()) else {
+            return Ok(Reconciled::new(found));
         };
         if !ctx.table_exist(TableReference::bare(layout::FINDINGS_TABLE))? {
-            return Ok(none);
+            return Ok(Reconciled::new(found));
         }
-        let (Some(first), Some(last)) = (self.ranges.first(), self.ranges.last()) else {
-            return Ok(none);
-        };
         // Only findings of this run's ranges can be found again: the rest are not read.
         let columns = super::COLUMNS.join(", ");
         // Tables appended before retractions existed have no such column: nothing retracted.
@@ -283,10 +288,6 @@ impl Incremental {
             .collect())
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// Records this run as done: the next run starts from the lake as this one saw it.
     ///
     /// # Errors
@@ -376,24 +377,14 @@ fn date_files(root: &Path) -> Result<BTreeMap<String, String>> {
 /// changes to such files would go unseen.
 fn foreign_file(root: &Path) -> Option<PathBuf> {
     Table::ALL.into_iter().find_map(|table| {
-        walkdir::WalkDir::new(layout::table_dir(root, table))
+        let own: BTreeSet<PathBuf> = layout::dates(root, table)
+            .unwrap_or_default()
             .into_iter()
-            .filter_entry(|entry| entry.depth() == 0 || !layout::not_data(entry.file_name()))
-            .filter_map(std::result::Result::ok)
-            .filter(|entry| entry.file_type().is_file())
-            .map(|entry| entry.into_path())
-            .find(|path| {
-                let date = path
-                    .parent()
-                    .and_then(|dir| dir.file_name())
-                    .and_then(|name| name.to_str())
-                    .and_then(|name| name.strip_prefix("date="))
-                    .and_then(|date| NaiveDate::parse_from_str(date, "%Y-%m-%d").ok());
-                let own = path
-                    .file_name()
-                    .is_some_and(|name| name == layout::DATA_FILE);
-                !(own && date.is_some())
-            })
+            .map(|date| layout::data_file(root, table, date))
+            .collect();
+        parquet_files(&layout::table_dir(root, table))
+            .into_iter()
+            .find(|path| !own.contains(path))
     })
 }
 

@@ -1,7 +1,9 @@
-//! Writing query results for people and for other tools.
+//! Writing query results for people and for other tools, and files that appear whole.
 
 mod format;
 mod safety;
+mod whole;
 
 pub use format::{OutputFormat, write_batches};
 pub use safety::{TextSafety, escape_for_terminal, neutralise_formula};
+pub use whole::{IfExists, write_whole};
