@@ -9,6 +9,7 @@ use indicatif::ProgressBar;
 use retrohunt::generate::{TenantFormat, TenantSpec, generate};
 use retrohunt::ingest::{IngestOptions, ingest};
 use retrohunt::lake::LakeWriter;
+use retrohunt::store::Location;
 
 fn env_or(name: &str, default: u32) -> u32 {
     std::env::var(name)
@@ -41,7 +42,7 @@ fn ingest_formats(c: &mut Criterion) {
         generate(&spec, format, input.path()).expect("the tenant generates");
         group.throughput(Throughput::Bytes(input_bytes(input.path())));
         let options = IngestOptions {
-            inputs: vec![input.path().to_path_buf()],
+            inputs: vec![Location::Local(input.path().to_path_buf())],
             ..IngestOptions::default()
         };
         group.bench_function(name, |b| {

@@ -16,4 +16,5 @@ pub mod lake;
 pub mod operator;
 pub mod output;
 pub mod schema;
+pub mod store;
 pub mod triage;

@@ -9,6 +9,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use retrohunt::ingest::IngestOptions;
 use retrohunt::lake::layout;
 use retrohunt::schema::{Table, col, lake_schema};
+use retrohunt::store::Location;
 
 use crate::util::{
     assert_accounted, diagnostic_tenant, ingest, ingest_options, lake_content, read_table, samples,
@@ -173,7 +174,7 @@ fn a_small_memory_limit_commits_in_rounds_to_the_same_lake() {
     let run = |memory_limit| {
         let lake = tempfile::tempdir().unwrap();
         let options = IngestOptions {
-            inputs: vec![input.path().to_path_buf()],
+            inputs: vec![Location::Local(input.path().to_path_buf())],
             memory_limit,
             ..IngestOptions::default()
         };

@@ -13,13 +13,16 @@
 //! - `foreign_lakes`: the operator against stock SQL on Parquet other tools wrote.
 //! - `prefix_sort`: the hunt's sort against DataFusion's; its hand-over when memory is short.
 //! - `cli`: the real binary.
+//! - `cloud`: ingest from Azure Blob Storage and S3, on Azurite and moto started by the tests.
 //! - `triage`: exclusions per rule kind, enrichment on a known history, the summary.
 //! - `bench`: `retrohunt bench` runs, compares engines, and catches one that differs.
 
+mod emulators;
 mod util;
 
 mod bench;
 mod cli;
+mod cloud;
 mod crash;
 mod explain;
 mod foreign_lakes;

@@ -15,6 +15,7 @@ use retrohunt::generate::{TenantFormat, TenantSpec, generate};
 use retrohunt::ingest::{self, IngestOptions, ReadOptions, Row, RowsBuilder, Summary};
 use retrohunt::lake::{LakeWriter, layout};
 use retrohunt::schema::{Table, Text};
+use retrohunt::store::Location;
 
 /// The `retrohunt` binary, its cache folder (where the sample lake goes without `--lake`) one
 /// temporary folder for this test run: the tests neither read a stale sample lake from an
@@ -78,10 +79,10 @@ pub fn ingest_with(
     strict: bool,
 ) -> Result<Summary, ingest::IngestError> {
     let options = IngestOptions {
-        inputs: inputs.to_vec(),
+        inputs: inputs.iter().cloned().map(Location::Local).collect(),
         read,
         strict,
-        memory_limit: None,
+        ..IngestOptions::default()
     };
     ingest_options(lake, &options)
 }

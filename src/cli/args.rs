@@ -57,9 +57,31 @@ pub struct IngestArgs {
     /// The lake folder (created if missing).
     #[arg(long)]
     pub lake: PathBuf,
-    /// Files or folders (walked recursively); gzip and zstd are read transparently.
-    #[arg(required = true)]
-    pub inputs: Vec<PathBuf>,
+    /// Files or folders (walked recursively), or prefixes in object storage:
+    /// az://CONTAINER/PATH, abfss://FS@ACCOUNT.dfs.core.windows.net/PATH,
+    /// https://ACCOUNT.blob.core.windows.net/CONTAINER/PATH[?SAS], s3://BUCKET/PATH. gzip and
+    /// zstd are read transparently.
+    ///
+    /// Credentials come from the environment, as the object_store crate reads it: Azure
+    /// AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY, AZURE_STORAGE_SAS_KEY or a
+    /// service principal (AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_TENANT_ID), workload or
+    /// managed identity, AZURE_USE_AZURE_CLI=true; S3 AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+    /// AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT, or the instance's role. Secrets never
+    /// appear in output, errors, rejects or the manifest.
+    #[arg(required = true, verbatim_doc_comment)]
+    pub inputs: Vec<String>,
+    /// List only the y=/m=/d=/h= (or date=) folders from this instant on: RFC 3339, or now,
+    /// today or yesterday, optionally minus a duration (today-7d). Files outside such
+    /// folders are always read.
+    #[arg(long, allow_hyphen_values = true)]
+    pub since: Option<String>,
+    /// List only the folders before this instant; written as --since.
+    #[arg(long, allow_hyphen_values = true)]
+    pub until: Option<String>,
+    /// With --since: how far back data-export containers (am-...) are listed too, since
+    /// records arriving late are appended to the folders of their own time.
+    #[arg(long, default_value = "1d")]
+    pub late_arrivals: String,
     /// Read every input as this format instead of detecting it per file.
     #[arg(long, value_enum)]
     pub format: Option<Format>,

@@ -255,7 +255,7 @@ pub fn lookback(text: &str) -> Result<Lookback, Usage> {
     })
 }
 
-fn duration_nanos(flag: &str, text: &str) -> Result<i64, Usage> {
+pub(super) fn duration_nanos(flag: &str, text: &str) -> Result<i64, Usage> {
     let duration = humantime::parse_duration(text)
         .map_err(|e| Usage(format!("invalid {flag} {text:?}: {e} (e.g. 10m, 90s, 30d)")))?;
     i64::try_from(duration.as_nanos())
@@ -310,7 +310,7 @@ pub fn params(args: &HuntParamArgs) -> Result<HuntParams, Usage> {
 /// An instant as ns since the epoch: RFC 3339, or relative to `now` for scheduled runs:
 /// `now`, `today` and `yesterday` (midnight UTC), each optionally minus a duration
 /// (`now-24h`, `today-7d`).
-fn instant(flag: &str, text: &str, now: DateTime<Utc>) -> Result<i64, Usage> {
+pub(super) fn instant(flag: &str, text: &str, now: DateTime<Utc>) -> Result<i64, Usage> {
     let invalid = |why: String| {
         Usage(format!(
             "invalid {flag} {text:?}: {why} (expected RFC 3339 such as 2026-03-02T00:00:00Z, \

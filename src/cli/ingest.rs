@@ -6,15 +6,24 @@ use std::process::ExitCode;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use retrohunt::ingest::{self, IngestError, IngestOptions, ReadOptions};
+use retrohunt::ingest::{self, IngestError, IngestOptions, ReadOptions, TimeRange};
 use retrohunt::lake::LakeWriter;
+use retrohunt::store::Location;
 
 use retrohunt::engine::{default_memory_limit, peak_rss};
 
 use super::args::IngestArgs;
-use super::{EXIT_USAGE, escape_lines};
+use super::hunt::{duration_nanos, instant};
+use super::{EXIT_USAGE, Usage, escape_lines};
 
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let inputs = args
+        .inputs
+        .iter()
+        .map(|text| Location::parse(text))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Usage(e.to_string()))?;
+    let range = time_range(&args)?;
     let lake = LakeWriter::open(&args.lake, || {
         eprintln!(
             "retrohunt: waiting for another ingest into {} to finish",
@@ -33,7 +42,8 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         )
     };
     let options = IngestOptions {
-        inputs: args.inputs,
+        inputs,
+        range,
         read: ReadOptions {
             format: args.format,
             table: args.table,
@@ -61,4 +71,33 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => Err(e).context("ingest failed"),
     }
+}
+
+/// `--since`, `--until` and `--late-arrivals`, read against one clock reading.
+fn time_range(args: &IngestArgs) -> Result<TimeRange, Usage> {
+    let now = chrono::Utc::now();
+    let since = args
+        .since
+        .as_deref()
+        .map(|text| instant("--since", text, now))
+        .transpose()?;
+    let until = args
+        .until
+        .as_deref()
+        .map(|text| instant("--until", text, now))
+        .transpose()?;
+    if let (Some(since), Some(until)) = (since, until)
+        && since >= until
+    {
+        return Err(Usage(format!(
+            "--since {:?} is not before --until {:?}",
+            args.since.as_deref().unwrap_or_default(),
+            args.until.as_deref().unwrap_or_default()
+        )));
+    }
+    Ok(TimeRange {
+        since,
+        until,
+        late_arrivals: duration_nanos("--late-arrivals", &args.late_arrivals)?,
+    })
 }

@@ -14,6 +14,7 @@ use retrohunt::catalog::{
 use retrohunt::engine::{default_memory_limit, runtime, session_config, session_with};
 use retrohunt::ingest::{self, IngestOptions};
 use retrohunt::lake::{LakeWriter, ReadSnapshot};
+use retrohunt::store::Location;
 
 use super::args::{EngineArgs, LakeArg};
 use super::{Usage, escape_lines};
@@ -123,7 +124,7 @@ pub fn sample_lake() -> anyhow::Result<PathBuf> {
     let writer = LakeWriter::open(&lake, || {})
         .with_context(|| format!("cannot open {}", lake.display()))?;
     let options = IngestOptions {
-        inputs: vec![sample.clone()],
+        inputs: vec![Location::Local(sample.clone())],
         ..IngestOptions::default()
     };
     let summary = ingest::ingest(&writer, &options, &ProgressBar::hidden())

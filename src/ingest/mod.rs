@@ -5,9 +5,11 @@
 //! records a source only once all its rows are committed: a run killed at any point leaves a
 //! readable lake, and re-running it ends with exactly the rows of an uninterrupted run.
 
+mod blob;
 mod csv;
 mod fields;
 mod json;
+mod listing;
 mod parquet;
 mod reader;
 mod rejects;
@@ -23,6 +25,7 @@ use std::sync::mpsc;
 use arrow::array::RecordBatch;
 use indicatif::ProgressBar;
 
+pub use listing::{ListError, TimeRange};
 pub use reader::{ReadOptions, check_decoder};
 pub use rejects::Reject;
 pub use row::{Row, RowsBuilder};
@@ -31,6 +34,9 @@ pub use summary::{Summary, TableSummary};
 
 use crate::lake::{LakeError, LakeWriter, Manifest, layout};
 use crate::schema::Table;
+use crate::store::{Location, StoreError};
+use blob::{Io, read_blob};
+use listing::Input;
 
 /// Rows are committed once this much Arrow memory is buffered; a larger round gains nothing
 /// and delays the first commit.
@@ -40,6 +46,10 @@ const ROUND_BYTES: usize = 1 << 30;
 pub enum IngestError {
     #[error("{path}: {reason}")]
     Input { path: PathBuf, reason: String },
+    #[error(transparent)]
+    List(#[from] ListError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error(transparent)]
     Lake(#[from] LakeError),
     #[error("{path}: cannot write rejects: {source}")]
@@ -54,7 +64,9 @@ pub enum IngestError {
 
 #[derive(Debug, Clone, Default)]
 pub struct IngestOptions {
-    pub inputs: Vec<PathBuf>,
+    pub inputs: Vec<Location>,
+    /// Only folders of this time range are listed (`y=/m=/d=/h=`, `date=`).
+    pub range: TimeRange,
     pub read: ReadOptions,
     /// Stop at the first bad record instead of keeping it in `_rejects`.
     pub strict: bool,
@@ -81,13 +93,9 @@ pub fn ingest(
     progress: &ProgressBar,
 ) -> Result<Summary, IngestError> {
     let started = std::time::Instant::now();
-    let files = source::list_inputs(&options.inputs)
-        .map_err(|(path, reason)| IngestError::Input { path, reason })?;
-    let total_bytes = files
-        .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
-        .map(|m| m.len())
-        .sum();
+    let io = Io::for_inputs(&options.inputs)?;
+    let files = io.block_on(listing::list(&options.inputs, &options.range))?;
+    let total_bytes = files.iter().map(Input::size).sum();
     progress.set_length(total_bytes);
     let mut manifest = Manifest::load(lake.root())?;
     let known = manifest.clone();
@@ -95,8 +103,10 @@ pub fn ingest(
     let mut summary = Summary::default();
     let mut round = Round::default();
 
+    // Blobs spend most of their time in flight: more of them are read at once.
+    let per_core = if io.runtime.is_some() { 4 } else { 1 };
     let workers = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
+        .map_or(2, |n| n.get() * per_core)
         .min(files.len().max(1));
     // Each worker holds a file and the channel up to as many more: a file's share.
     let read = ReadOptions {
@@ -113,27 +123,15 @@ pub fn ingest(
         let (sender, receiver) = mpsc::sync_channel(workers);
         for _ in 0..workers {
             let sender = sender.clone();
-            let (files, next, cancel, known) = (&files, &next, &cancel, &known);
+            let (files, next, cancel, known, io) = (&files, &next, &cancel, &known, &io);
             scope.spawn(move || {
                 while !cancel.load(Ordering::Relaxed) {
-                    let Some(path) = files.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    let Some(input) = files.get(next.fetch_add(1, Ordering::Relaxed)) else {
                         break;
                     };
-                    let mut size = 0;
-                    let outcome = match std::fs::read(path) {
-                        Err(e) => Err(IngestError::Input {
-                            path: path.clone(),
-                            reason: e.to_string(),
-                        }),
-                        Ok(raw) => {
-                            size = raw.len() as u64;
-                            let source = reader::identify(path, &raw);
-                            if known.contains(&source) {
-                                Ok(None)
-                            } else {
-                                Ok(Some(reader::read_file(path, raw, source, read)))
-                            }
-                        }
+                    let (size, outcome) = match input {
+                        Input::File(path) => read_local(path, known, read),
+                        Input::Blob(blob) => read_blob(blob, known, read, io),
                     };
                     if sender.send((size, outcome)).is_err() {
                         break;
@@ -184,7 +182,41 @@ pub fn ingest(
     result?;
     summary.rejects_file = rejects_file;
     summary.elapsed = started.elapsed();
+    summary.requests = options
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            Location::Remote(remote) => Some(remote.requests()),
+            Location::Local(_) => None,
+        })
+        .reduce(|a, b| a + b);
     Ok(summary)
+}
+
+/// A local file's size and outcome: `None` if the manifest has it with the same content.
+fn read_local(
+    path: &std::path::Path,
+    known: &Manifest,
+    read: &ReadOptions,
+) -> (u64, Result<Option<reader::FileOutcome>, IngestError>) {
+    match std::fs::read(path) {
+        Err(e) => (
+            0,
+            Err(IngestError::Input {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }),
+        ),
+        Ok(raw) => {
+            let source = reader::identify(path, &raw);
+            let size = raw.len() as u64;
+            if known.contains(&source) {
+                (size, Ok(None))
+            } else {
+                (size, Ok(Some(reader::read_file(path, raw, source, read))))
+            }
+        }
+    }
 }
 
 /// Rows waiting to be committed, and the sources they came from.

@@ -63,6 +63,8 @@ pub fn identify(path: &Path, raw: &[u8]) -> Source {
         path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
         size: raw.len() as u64,
         hash: blake3::hash(raw).to_hex().to_string(),
+        etag: None,
+        resume: None,
     }
 }
 

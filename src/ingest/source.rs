@@ -1,12 +1,10 @@
-//! Input files: walking folders, reading (gzip and zstd transparently, by magic bytes), and
-//! telling the format of each file.
+//! Input content: decompressing it (gzip and zstd transparently, by magic bytes) and telling
+//! its format.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use clap::ValueEnum;
-
-use crate::lake::layout::not_data;
 
 /// The input formats, as `--format` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -54,30 +52,6 @@ pub struct Limits {
 
 /// Bytes of an oversized line kept for its reject.
 const HEAD: usize = 1024;
-
-/// Lists the files of every input: files as given, folders walked recursively in name order so
-/// that runs are repeatable. Hidden files and our own lake bookkeeping are not inputs.
-pub fn list_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, (PathBuf, String)> {
-    let mut files = Vec::new();
-    for input in inputs {
-        let metadata = std::fs::metadata(input).map_err(|e| (input.clone(), e.to_string()))?;
-        if metadata.is_file() {
-            files.push(input.clone());
-            continue;
-        }
-        let walker = walkdir::WalkDir::new(input)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|entry| entry.depth() == 0 || !not_data(entry.file_name()));
-        for entry in walker {
-            let entry = entry.map_err(|e| (input.clone(), e.to_string()))?;
-            if entry.file_type().is_file() {
-                files.push(entry.into_path());
-            }
-        }
-    }
-    Ok(files)
-}
 
 /// Decompresses gzip or zstd content, recognised by its magic bytes, within `limits`: a
 /// decompression bomb (2 GB of NULs without a line end from an 8 MB file) is read in bounded

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::reader::FileOutcome;
 use crate::lake::CommitStats;
 use crate::schema::Table;
+use crate::store::RequestCounts;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct TableSummary {
@@ -37,6 +38,8 @@ pub struct Summary {
     /// wrote (a date touched by several rounds is rewritten by each).
     pub rounds: u64,
     pub files_written: u64,
+    /// HTTP requests to object stores, when any input was remote.
+    pub requests: Option<RequestCounts>,
 }
 
 impl Summary {
@@ -118,6 +121,9 @@ impl fmt::Display for Summary {
             self.skipped_total(),
             self.rejected
         )?;
+        if let Some(requests) = &self.requests {
+            writeln!(f, "store requests: {requests}")?;
+        }
         for (category, count) in &self.skipped {
             writeln!(f, "skipped (category {category}): {count}")?;
         }

@@ -1,6 +1,7 @@
-//! The sources a lake has ingested, keyed by path, size and content hash. Archive blobs are
-//! append blobs that grow: a file whose size or hash changed is read again, and the records
-//! the lake already holds fall out as duplicates.
+//! The sources a lake has ingested, keyed by path (a blob's URL), size and content hash, and
+//! for blobs their ETag. Archive blobs are append blobs that grow: a file whose size or hash
+//! changed is read again, and the records the lake already holds fall out as duplicates. A
+//! blob whose ETag and size are unchanged is not read at all.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -15,8 +16,29 @@ use super::layout;
 pub struct Source {
     pub path: PathBuf,
     pub size: u64,
-    /// BLAKE3 of the file's bytes as stored (before decompression), hex.
+    /// BLAKE3 of a local file's bytes as stored (before decompression), hex. Blobs are known
+    /// by their ETag instead.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hash: String,
+    /// The store's version tag of a blob, as it was when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    /// Where the read of a blob of JSON lines stopped, so that what is appended to it later
+    /// can be read alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resume>,
+}
+
+/// The end of what was read of a blob of JSON lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    /// Bytes read; the last of them ends a line.
+    pub offset: u64,
+    /// Lines in those bytes, so that rejects of the appended part keep their line numbers.
+    pub lines: u64,
+    /// BLAKE3 of the last (up to) 4 KiB before `offset`, hex: read again with the appended
+    /// bytes, it shows that the blob was appended to rather than rewritten.
+    pub tail: String,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -50,6 +72,10 @@ impl Manifest {
 
     pub fn contains(&self, source: &Source) -> bool {
         self.sources.get(&source.path) == Some(source)
+    }
+
+    pub fn get(&self, path: &Path) -> Option<&Source> {
+        self.sources.get(path)
     }
 
     pub fn record(&mut self, source: Source) {

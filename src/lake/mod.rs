@@ -23,7 +23,7 @@ pub use commit::CommitStats;
 pub use error::LakeError;
 pub use file::read as read_file;
 pub use findings::append as append_findings;
-pub use manifest::{Manifest, Source};
+pub use manifest::{Manifest, Resume, Source};
 
 use arrow::array::RecordBatch;
 

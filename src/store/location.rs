@@ -1,0 +1,185 @@
+//! What `--lake` and ingest inputs name: a local path, or a prefix in an object store.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use object_store::aws::AmazonS3Builder;
+use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreScheme};
+use url::Url;
+
+use super::error::{FailureKind, StoreError};
+use super::requests::{Counters, CountingConnector, RequestCounts};
+
+/// A local path or a prefix in an object store.
+#[derive(Debug, Clone)]
+pub enum Location {
+    Local(PathBuf),
+    Remote(Remote),
+}
+
+/// A prefix in a container or bucket, with the store that reaches it.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    store: Arc<dyn ObjectStore>,
+    prefix: ObjectPath,
+    /// `scheme://container` (with the account where the URL names one): objects are named as
+    /// this plus their path, so output and the manifest never hold a SAS token.
+    base: String,
+    /// The URL DataFusion registers the store under.
+    store_url: Url,
+    counters: Arc<Counters>,
+}
+
+impl Location {
+    /// Reads what the user typed: `az://`, `abfs[s]://`, `https://ACCOUNT.blob|dfs.core.windows.net/`
+    /// (a SAS token may follow as the query), `s3://` and `file://` URLs, or a plain path.
+    /// Credentials come from object_store's environment variables (`AZURE_STORAGE_*`,
+    /// `AWS_*`), never from output.
+    ///
+    /// # Errors
+    /// A URL of a store this build cannot reach, or one its builder rejects (no account name,
+    /// say).
+    pub fn parse(text: &str) -> Result<Location, StoreError> {
+        if !text.contains("://") {
+            return Ok(Location::Local(PathBuf::from(text)));
+        }
+        let url = Url::parse(text).map_err(|e| StoreError::bad_url(redacted(text), e))?;
+        let (scheme, prefix) =
+            ObjectStoreScheme::parse(&url).map_err(|e| StoreError::bad_url(redacted(text), e))?;
+        let counters = Arc::new(Counters::default());
+        let connector = CountingConnector(Arc::clone(&counters));
+        let mut bare = url.clone();
+        bare.set_query(None);
+        bare.set_fragment(None);
+        let store: Arc<dyn ObjectStore> = match scheme {
+            ObjectStoreScheme::Local => return Ok(Location::Local(PathBuf::from(url.path()))),
+            ObjectStoreScheme::MicrosoftAzure => {
+                let mut builder = MicrosoftAzureBuilder::from_env()
+                    .with_url(bare.as_str())
+                    .with_http_connector(connector);
+                if let Some(sas) = url.query() {
+                    builder = builder.with_config(AzureConfigKey::SasKey, sas);
+                }
+                Arc::new(
+                    builder
+                        .build()
+                        .map_err(|e| StoreError::new(bare.as_str(), e))?,
+                )
+            }
+            ObjectStoreScheme::AmazonS3 => Arc::new(
+                AmazonS3Builder::from_env()
+                    .with_url(bare.as_str())
+                    .with_http_connector(connector)
+                    .build()
+                    .map_err(|e| StoreError::new(bare.as_str(), e))?,
+            ),
+            other => {
+                return Err(StoreError::message(
+                    bare.as_str(),
+                    FailureKind::Unsupported,
+                    format!(
+                        "{other:?} stores are not supported: use az://, abfss://, \
+                         https://ACCOUNT.blob.core.windows.net/, s3:// or a local path"
+                    ),
+                ));
+            }
+        };
+        let base = base_of(&bare);
+        let mut store_url = bare.clone();
+        store_url.set_path("");
+        Ok(Location::Remote(Remote {
+            store,
+            prefix,
+            base,
+            store_url,
+            counters,
+        }))
+    }
+
+    /// How output names it: the path, or the URL without its query.
+    pub fn display(&self) -> String {
+        match self {
+            Location::Local(path) => path.display().to_string(),
+            Location::Remote(remote) => remote.url_of(&remote.prefix),
+        }
+    }
+}
+
+impl Remote {
+    /// Wraps `store` (a test's fault-injecting one, say) as if `url` had named it.
+    ///
+    /// # Errors
+    /// `url` is not a URL.
+    pub fn with_store(url: &str, store: Arc<dyn ObjectStore>) -> Result<Remote, StoreError> {
+        let parsed = Url::parse(url).map_err(|e| StoreError::bad_url(redacted(url), e))?;
+        let (_, prefix) =
+            ObjectStoreScheme::parse(&parsed).map_err(|e| StoreError::bad_url(redacted(url), e))?;
+        let mut store_url = parsed.clone();
+        store_url.set_path("");
+        store_url.set_query(None);
+        Ok(Remote {
+            base: base_of(&parsed),
+            store,
+            prefix,
+            store_url,
+            counters: Arc::default(),
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The path inside the container or bucket that the URL pointed at.
+    pub fn prefix(&self) -> &ObjectPath {
+        &self.prefix
+    }
+
+    /// The URL of `path`, an object of this store, without any secret.
+    pub fn url_of(&self, path: &ObjectPath) -> String {
+        if path.as_ref().is_empty() {
+            self.base.clone()
+        } else {
+            format!("{}/{}", self.base, path)
+        }
+    }
+
+    /// The URL a DataFusion session registers this store under: scheme and host only.
+    pub fn store_url(&self) -> &Url {
+        &self.store_url
+    }
+
+    /// The HTTP requests made through this location's store so far.
+    pub fn requests(&self) -> RequestCounts {
+        self.counters.snapshot()
+    }
+}
+
+/// The URL up to where the object path starts, without query: `az://container`,
+/// `abfss://fs@account.dfs.core.windows.net`, `https://account.blob.core.windows.net/container`
+/// (where the container is the path's first segment).
+fn base_of(url: &Url) -> String {
+    let mut base = url.clone();
+    base.set_query(None);
+    base.set_fragment(None);
+    let container = match url.scheme() {
+        "https" | "http" => url.path_segments().and_then(|mut s| s.next()),
+        _ => None,
+    };
+    base.set_path("");
+    let base = base.as_str().trim_end_matches('/').to_string();
+    match container {
+        Some(container) if !container.is_empty() => format!("{base}/{container}"),
+        _ => base,
+    }
+}
+
+/// `text` with any URL query (where SAS tokens travel) cut off.
+fn redacted(text: &str) -> String {
+    match text.split_once('?') {
+        Some((head, _)) => format!("{head}?<redacted>"),
+        None => text.to_string(),
+    }
+}

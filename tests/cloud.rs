@@ -1,0 +1,485 @@
+//! Ingest from object storage, on real emulators started by the tests: Azurite for Azure Blob
+//! Storage (and the ADLS Gen2 and https URL forms), moto for S3. What a store hands over must
+//! make exactly the lake the same files make from local disk, and cost no more requests than
+//! the time range needs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use retrohunt::ingest::{IngestError, IngestOptions};
+use retrohunt::store::{FailureKind, Location, Remote};
+
+use crate::emulators::{Emulator, azurite, moto};
+use crate::util::{ingest_options, retrohunt, succeeded};
+
+const CONTAINERS: [&str; 2] = [
+    "insights-logs-signinlogs",
+    "insights-logs-noninteractiveusersigninlogs",
+];
+
+fn sample(container: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/sample")
+        .join(container)
+}
+
+/// Every file of the lake's two tables, by path below the lake, with its bytes.
+fn table_files(lake: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for table in ["SigninLogs", "AADNonInteractiveUserSignInLogs"] {
+        if !lake.join(table).exists() {
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(lake.join(table)) {
+            let entry = entry.unwrap();
+            if entry.file_type().is_file() {
+                let below = entry.path().strip_prefix(lake).unwrap().to_path_buf();
+                files.insert(below, std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    files
+}
+
+fn ingest(lake: &Path, inputs: &[&str], emulator: &Emulator) -> Output {
+    let mut command = retrohunt();
+    command
+        .args(["ingest", "--lake"])
+        .arg(lake)
+        .args(inputs)
+        .envs(emulator.env());
+    command.output().unwrap()
+}
+
+/// The sample ingested from its local folders: the lake every remote ingest must equal.
+fn local_lake() -> (tempfile::TempDir, String) {
+    let lake = tempfile::tempdir().unwrap();
+    let output = succeeded(
+        retrohunt()
+            .args(["ingest", "--lake"])
+            .arg(lake.path())
+            .args(CONTAINERS.map(sample)),
+    );
+    (lake, accounting(&output))
+}
+
+/// The summary's `records in … = written … + …` line.
+fn accounting(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    stdout
+        .lines()
+        .find(|l| l.starts_with("records in"))
+        .unwrap_or_else(|| panic!("no accounting in {stdout}"))
+        .to_string()
+}
+
+fn stdout_line<'a>(output: &'a Output, prefix: &str) -> &'a str {
+    let stdout = std::str::from_utf8(&output.stdout).unwrap();
+    stdout
+        .lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix:?} line in {stdout}"))
+}
+
+fn assert_ok(output: &Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_sample_archive_from_azurite_makes_the_lake_local_files_make() {
+    let azure = azurite();
+    for container in CONTAINERS {
+        azure.create(container);
+        azure.upload_tree(container, &sample(container));
+    }
+    let (local, local_accounting) = local_lake();
+    let remote = tempfile::tempdir().unwrap();
+    let urls = CONTAINERS.map(|c| format!("az://{c}"));
+    let first = ingest(remote.path(), &[&urls[0], &urls[1]], &azure);
+    assert_ok(&first);
+    assert_eq!(accounting(&first), local_accounting);
+    assert_eq!(table_files(remote.path()), table_files(local.path()));
+    // 31 blobs: 13 interactive hours and 18 non-interactive ones, each read once.
+    assert!(
+        stdout_line(&first, "store requests:").contains(" 31 get,"),
+        "{}",
+        String::from_utf8_lossy(&first.stdout)
+    );
+
+    // Unchanged blobs are recognised from the listing alone.
+    let again = ingest(remote.path(), &[&urls[0], &urls[1]], &azure);
+    assert_ok(&again);
+    let read = stdout_line(&again, "read ");
+    assert!(read.contains("31 unchanged files skipped"), "{read}");
+    assert!(stdout_line(&again, "store requests:").contains(" 0 get,"));
+    assert_eq!(table_files(remote.path()), table_files(local.path()));
+}
+
+/// The ADLS Gen2 and https forms of a URL reach the same blobs as `az://`.
+#[test]
+fn abfss_and_https_urls_name_the_same_blobs() {
+    let azure = azurite();
+    for container in CONTAINERS {
+        azure.create(container);
+        azure.upload_tree(container, &sample(container));
+    }
+    let (local, local_accounting) = local_lake();
+    let lake = tempfile::tempdir().unwrap();
+    let abfss = format!(
+        "abfss://{}@devstoreaccount1.dfs.core.windows.net/",
+        CONTAINERS[0]
+    );
+    let https = format!(
+        "https://devstoreaccount1.blob.core.windows.net/{}/tenantId=5f1c2a3b-0d4e-4f60-9a7b-8c9d0e1f2a3b",
+        CONTAINERS[1]
+    );
+    let output = ingest(lake.path(), &[&abfss, &https], &azure);
+    assert_ok(&output);
+    assert_eq!(accounting(&output), local_accounting);
+    assert_eq!(table_files(lake.path()), table_files(local.path()));
+}
+
+#[test]
+fn the_sample_archive_from_s3_makes_the_lake_local_files_make() {
+    let s3 = moto();
+    s3.create("archive");
+    for container in CONTAINERS {
+        s3.upload_tree(&format!("archive/{container}"), &sample(container));
+    }
+    let (local, local_accounting) = local_lake();
+    let lake = tempfile::tempdir().unwrap();
+    let urls = CONTAINERS.map(|c| format!("s3://archive/{c}"));
+    let output = ingest(lake.path(), &[&urls[0], &urls[1]], &s3);
+    assert_ok(&output);
+    assert_eq!(accounting(&output), local_accounting);
+    assert_eq!(table_files(lake.path()), table_files(local.path()));
+}
+
+/// One hour of sign-ins at `hour`, as a diagnostic-settings blob line.
+fn hour_blob(day: u32, hour: u32) -> String {
+    format!(
+        concat!(
+            r#"{{"time":"2026-01-{day:02}T{hour:02}:10:00.0000000Z","category":"SignInLogs","#,
+            r#""resultType":"0","properties":{{"id":"id-{day}-{hour}","#,
+            r#""createdDateTime":"2026-01-{day:02}T{hour:02}:09:00Z","#,
+            r#""userPrincipalName":"a@contoso.com","ipAddress":"192.0.2.1","#,
+            r#""autonomousSystemNumber":64500,"status":{{"errorCode":0}}}}}}"#,
+            "\n"
+        ),
+        day = day,
+        hour = hour
+    )
+}
+
+/// Puts many small blobs at once through this process's own store.
+fn put_all(store: &Arc<dyn ObjectStore>, blobs: Vec<(String, String)>) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut puts = futures::stream::iter(blobs.into_iter().map(|(name, body)| {
+            let store = Arc::clone(store);
+            async move {
+                let payload = PutPayload::from(body.into_bytes());
+                store.put(&ObjectPath::from(name), payload).await.unwrap();
+            }
+        }))
+        .buffer_unordered(16);
+        while puts.next().await.is_some() {}
+    });
+}
+
+/// A month of hourly blobs; `--since` and `--until` one day. The listing descends one level
+/// per request (tenant, year, month, day) and lists that day flat: 5 listings, whatever the
+/// archive's length, and exactly the day's 24 blobs read.
+#[test]
+fn a_day_of_a_month_long_archive_costs_five_listings_and_its_own_blobs() {
+    let azure = azurite();
+    let container = CONTAINERS[0];
+    azure.create(container);
+    let mut blobs = Vec::new();
+    for day in 1..=31 {
+        for hour in 0..24 {
+            let name = format!("tenantId=t/y=2026/m=01/d={day:02}/h={hour:02}/m=00/PT1H.json");
+            blobs.push((name, hour_blob(day, hour)));
+        }
+    }
+    put_all(&azure.azure_store(container), blobs);
+
+    let lake = tempfile::tempdir().unwrap();
+    let output = retrohunt()
+        .args(["ingest", "--lake"])
+        .arg(lake.path())
+        .arg(format!("az://{container}"))
+        .args([
+            "--since",
+            "2026-01-15T00:00:00Z",
+            "--until",
+            "2026-01-16T00:00:00Z",
+        ])
+        .envs(azure.env())
+        .output()
+        .unwrap();
+    assert_ok(&output);
+    assert_eq!(
+        stdout_line(&output, "store requests:"),
+        "store requests: 5 list, 24 get, 0 head, 0 write"
+    );
+    assert_eq!(
+        accounting(&output),
+        "records in 24 = written 24 + duplicates 0 + skipped 0 + rejected 0"
+    );
+}
+
+#[test]
+fn wrong_credentials_and_a_missing_container_are_named_errors() {
+    let azure = azurite();
+    azure.create(CONTAINERS[0]);
+    let lake = tempfile::tempdir().unwrap();
+    // A well-formed key that is not the account's.
+    let wrong_key =
+        "d3JvbmcgYnV0IHdlbGwtZm9ybWVkIGtleSBvZiBzaXh0eS1mb3VyIGJ5dGVzIGxvbmcgZm9yIHRlc3Rz";
+    let output = retrohunt()
+        .args(["ingest", "--lake"])
+        .arg(lake.path())
+        .arg(format!("az://{}", CONTAINERS[0]))
+        .envs(azure.env())
+        .env("AZURE_STORAGE_ACCOUNT_KEY", wrong_key)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("az://{}: authentication failed", CONTAINERS[0])),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(wrong_key), "{stderr}");
+
+    let missing = ingest(lake.path(), &["az://no-such-container"], &azure);
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(missing.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("az://no-such-container: not found"),
+        "{stderr}"
+    );
+    assert!(table_files(lake.path()).is_empty());
+}
+
+/// A store that answers 500 for one blob, after object_store's own retries gave up.
+#[derive(Debug)]
+struct FailingOne {
+    inner: Arc<dyn ObjectStore>,
+    blob: String,
+}
+
+impl std::fmt::Display for FailingOne {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FailingOne({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for FailingOne {
+    async fn put_opts(
+        &self,
+        location: &ObjectPath,
+        payload: PutPayload,
+        opts: object_store::PutOptions,
+    ) -> object_store::Result<object_store::PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &ObjectPath,
+        opts: object_store::PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn object_store::MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &ObjectPath,
+        options: object_store::GetOptions,
+    ) -> object_store::Result<object_store::GetResult> {
+        if location.as_ref() == self.blob {
+            return Err(object_store::Error::Generic {
+                store: "MicrosoftAzure",
+                source: "Server returned non-2xx status code: 500 Internal Server Error".into(),
+            });
+        }
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: futures::stream::BoxStream<'static, object_store::Result<ObjectPath>>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<ObjectPath>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> futures::stream::BoxStream<'static, object_store::Result<object_store::ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> object_store::Result<object_store::ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &ObjectPath,
+        to: &ObjectPath,
+        options: object_store::CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+/// A blob the store fails to hand over fails the ingest, naming it; the blobs read meanwhile
+/// are not recorded as ingested unless their rows were committed, so the run that follows
+/// ends with exactly the lake of a run that never failed.
+#[test]
+fn a_store_failure_names_the_blob_and_loses_nothing() {
+    let azure = azurite();
+    let container = CONTAINERS[1];
+    azure.create(container);
+    azure.upload_tree(container, &sample(container));
+    let store = azure.azure_store(container);
+    let blob = "tenantId=5f1c2a3b-0d4e-4f60-9a7b-8c9d0e1f2a3b/y=2026/m=03/d=02/h=12/m=00/PT1H.json";
+    let failing: Arc<dyn ObjectStore> = Arc::new(FailingOne {
+        inner: Arc::clone(&store),
+        blob: blob.to_string(),
+    });
+    let url = format!("az://{container}");
+    let options = |store: Arc<dyn ObjectStore>| IngestOptions {
+        inputs: vec![Location::Remote(Remote::with_store(&url, store).unwrap())],
+        ..IngestOptions::default()
+    };
+    let lake = tempfile::tempdir().unwrap();
+    let error = ingest_options(lake.path(), &options(failing)).unwrap_err();
+    let IngestError::Store(error) = error else {
+        panic!("not a store error: {error}");
+    };
+    assert_eq!(error.url, format!("{url}/{blob}"));
+    assert_eq!(error.kind, FailureKind::Store);
+    assert!(error.detail.contains("500"), "{error}");
+
+    let summary = ingest_options(lake.path(), &options(store)).unwrap();
+    let expected = tempfile::tempdir().unwrap();
+    succeeded(
+        retrohunt()
+            .args(["ingest", "--lake"])
+            .arg(expected.path())
+            .arg(sample(container)),
+    );
+    assert_eq!(table_files(lake.path()), table_files(expected.path()));
+    crate::util::assert_accounted(&summary);
+}
+
+/// Diagnostic settings append to an hour's blob while the hour lasts. A scheduled ingest reads
+/// only what was appended since its last read: the appended records alone, none of them a
+/// duplicate, and a bad one rejected under its line number in the whole blob. A blob
+/// rewritten instead of appended to is read whole.
+#[test]
+fn a_grown_append_blob_is_read_from_where_the_last_read_stopped() {
+    let azure = azurite();
+    let container = CONTAINERS[0];
+    azure.create(container);
+    let hours: Vec<PathBuf> = walkdir::WalkDir::new(sample(container))
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.is_file())
+        .take(2)
+        .collect();
+    let lines = |path: &Path| {
+        std::fs::read(path)
+            .unwrap()
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+    };
+    let blob = format!("{container}/y=2026/m=03/d=02/h=09/m=00/PT1H.json");
+    let url = format!("az://{container}");
+    let lake = tempfile::tempdir().unwrap();
+
+    azure.upload(&blob, &hours[0]);
+    let first = ingest(lake.path(), &[&url], &azure);
+    assert_ok(&first);
+    let records = lines(&hours[0]);
+    assert_eq!(
+        accounting(&first),
+        format!("records in {records} = written {records} + duplicates 0 + skipped 0 + rejected 0")
+    );
+
+    azure.append(&blob, &hours[1]);
+    let grown = ingest(lake.path(), &[&url], &azure);
+    assert_ok(&grown);
+    let appended = lines(&hours[1]);
+    assert_eq!(
+        accounting(&grown),
+        format!(
+            "records in {appended} = written {appended} + duplicates 0 + skipped 0 + rejected 0"
+        )
+    );
+    assert_eq!(
+        stdout_line(&grown, "store requests:"),
+        "store requests: 1 list, 1 get, 0 head, 0 write"
+    );
+    let expected = tempfile::tempdir().unwrap();
+    succeeded(
+        retrohunt()
+            .args(["ingest", "--lake"])
+            .arg(expected.path())
+            .args(&hours),
+    );
+    assert_eq!(table_files(lake.path()), table_files(expected.path()));
+
+    let bad = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(bad.path(), "{\"time\": broken\n").unwrap();
+    azure.append(&blob, bad.path());
+    let rejected = ingest(lake.path(), &[&url], &azure);
+    assert_ok(&rejected);
+    assert_eq!(
+        accounting(&rejected),
+        "records in 1 = written 0 + duplicates 0 + skipped 0 + rejected 1"
+    );
+    let rejects = std::fs::read_dir(lake.path().join("_rejects"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect::<String>();
+    let reject: serde_json::Value = serde_json::from_str(rejects.lines().next().unwrap()).unwrap();
+    assert_eq!(reject["line"], (records + appended + 1) as u64);
+    assert_eq!(
+        reject["source"],
+        format!("{url}/y=2026/m=03/d=02/h=09/m=00/PT1H.json")
+    );
+
+    // Rewritten, and longer than what was read: the bytes before the resume point differ, so
+    // it is read whole, and every record is in the lake already.
+    azure.upload(&blob, &hours[1]);
+    azure.append(&blob, &hours[0]);
+    azure.append(&blob, &hours[0]);
+    let rewritten = ingest(lake.path(), &[&url], &azure);
+    assert_ok(&rewritten);
+    let all = 2 * records + appended;
+    assert_eq!(
+        accounting(&rewritten),
+        format!("records in {all} = written 0 + duplicates {all} + skipped 0 + rejected 0")
+    );
+}
