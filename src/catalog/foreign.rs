@@ -16,10 +16,12 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
+use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::physical_expr::expressions::{CaseExpr, Column, IsNullExpr, lit};
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
+use object_store::{ObjectMeta, ObjectStore};
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
 use super::damaged::parquet_files;
@@ -31,13 +33,6 @@ use crate::schema::{Text, USER_KEY, lake_schema};
 /// # Errors
 /// A file that cannot be opened or whose footer is not Parquet, named in the message.
 pub fn holds_foreign_files(table_dir: &Path, skip: &BTreeSet<PathBuf>) -> Result<bool> {
-    let lake = lake_schema();
-    let text: Vec<&str> = lake
-        .fields()
-        .iter()
-        .filter(|field| field.data_type() == &DataType::Utf8)
-        .map(|field| field.name().as_str())
-        .collect();
     for path in parquet_files(table_dir) {
         // Skipped files are named by their canonical paths (see `damaged.rs`).
         if !skip.is_empty() && skip.contains(&std::fs::canonicalize(&path).unwrap_or(path.clone()))
@@ -51,17 +46,47 @@ pub fn holds_foreign_files(table_dir: &Path, skip: &BTreeSet<PathBuf>) -> Result
         let file = std::fs::File::open(path).map_err(|e| context(&e))?;
         let metadata =
             ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| context(&e))?;
-        let schema = metadata.schema();
-        let foreign = text.iter().any(|name| {
-            schema.field_with_name(name).map_or(true, |field| {
-                field.is_nullable() || field.data_type() != &DataType::Utf8
-            })
-        });
-        if foreign {
+        if is_foreign(metadata.schema()) {
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// As [`holds_foreign_files`], for `files` of a store (their footers read by range).
+///
+/// # Errors
+/// A file that cannot be read or whose footer is not Parquet, named by `url_of`.
+pub async fn holds_foreign_objects(
+    store: &Arc<dyn ObjectStore>,
+    files: &[ObjectMeta],
+    url_of: impl Fn(&ObjectMeta) -> String,
+) -> Result<bool> {
+    for file in files {
+        let schema = DFParquetMetadata::new(store.as_ref(), file)
+            .fetch_schema()
+            .await
+            .map_err(|error| {
+                datafusion::error::DataFusionError::Execution(format!("{}: {error}", url_of(file)))
+            })?;
+        if is_foreign(&schema) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A file lacks a text column of the lake, or may hold nulls in one.
+fn is_foreign(schema: &Schema) -> bool {
+    let lake = lake_schema();
+    lake.fields()
+        .iter()
+        .filter(|field| field.data_type() == &DataType::Utf8)
+        .any(|text| {
+            schema.field_with_name(text.name()).map_or(true, |field| {
+                field.is_nullable() || field.data_type() != &DataType::Utf8
+            })
+        })
 }
 
 /// The columns a scan must read to adapt `wanted` (indices into the table schema): `UserKey`

@@ -5,7 +5,9 @@ mod damaged;
 mod foreign;
 mod lake_table;
 mod register;
+mod remote;
 
 pub use contents::{LakeDates, NotALake, inspect as inspect_lake};
 pub use damaged::{Damaged, damaged_files, parquet_files, paths as damaged_paths};
 pub use register::{register_lake, register_lake_skipping};
+pub use remote::{RemoteLakeError, register_remote_lake};

@@ -42,6 +42,34 @@ pub async fn register_lake_skipping(
     skip: &BTreeSet<PathBuf>,
 ) -> Result<()> {
     let base = location.trim_end_matches('/');
+    // Only local folders are inspected here; `remote.rs` inspects a lake in a store.
+    let local = base
+        .strip_prefix("file://")
+        .or((!base.contains("://")).then_some(base));
+    let mut foreign = [false; 2];
+    if let Some(dir) = local {
+        for table in Table::ALL {
+            foreign[table as usize] =
+                holds_foreign_files(&Path::new(dir).join(table.name()), skip)?;
+        }
+    }
+    register_tables(ctx, base, foreign, skip).await?;
+    if let Some(dir) = local
+        && !parquet_files(&findings_dir(Path::new(dir))).is_empty()
+    {
+        register_findings(ctx, base).await?;
+    }
+    Ok(())
+}
+
+/// Registers both tables under `base`; `foreign` says, per table, whether it holds files other
+/// tools wrote (see `foreign.rs`).
+pub(super) async fn register_tables(
+    ctx: &SessionContext,
+    base: &str,
+    foreign: [bool; 2],
+    skip: &BTreeSet<PathBuf>,
+) -> Result<()> {
     for table in Table::ALL {
         let url = format!("{base}/{}/", table.name());
         let format = ParquetFormat::default().with_options(ctx.copied_table_options().parquet);
@@ -53,26 +81,10 @@ pub async fn register_lake_skipping(
             .with_schema(read_schema());
         let files = ListingTable::try_new(config)?
             .with_cache(ctx.runtime_env().cache_manager.get_file_statistic_cache());
-        // Only local folders are inspected; an object-store lake is read as the lake's own.
-        let local = base
-            .strip_prefix("file://")
-            .or((!base.contains("://")).then_some(base));
-        let foreign = match local {
-            Some(dir) => holds_foreign_files(&Path::new(dir).join(table.name()), skip)?,
-            None => false,
-        };
         ctx.register_table(
             TableReference::bare(table.name()),
-            Arc::new(LakeTable::new(files, foreign, skip.clone())),
+            Arc::new(LakeTable::new(files, foreign[table as usize], skip.clone())),
         )?;
-    }
-    let local = base
-        .strip_prefix("file://")
-        .or((!base.contains("://")).then_some(base));
-    if let Some(dir) = local
-        && !parquet_files(&findings_dir(Path::new(dir))).is_empty()
-    {
-        register_findings(ctx, base).await?;
     }
     Ok(())
 }
@@ -80,7 +92,7 @@ pub async fn register_lake_skipping(
 /// The findings scheduled hunts appended (`RetrohuntFindings`), partitioned by the runs'
 /// dates. Runs with and without `--enrich` wrote different columns: the table has them all,
 /// and a run's file reads as null where it has none.
-async fn register_findings(ctx: &SessionContext, base: &str) -> Result<()> {
+pub(super) async fn register_findings(ctx: &SessionContext, base: &str) -> Result<()> {
     let url = format!("{base}/{FINDINGS_TABLE}/");
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")

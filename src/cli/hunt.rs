@@ -43,8 +43,12 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     }
     let lookback = lookback(&args.triage.lookback)?;
     let lake = open_lake(&args.lake, &args.engine).await?;
+    if args.append_findings {
+        lake.folder_for("--append-findings")?;
+    }
     let hunted = hunt(&lake, &args, &params, exclusions.as_ref(), lookback).await;
-    hunted.map_err(|error| name_damage(&lake.folder, error))
+    lake.report_requests();
+    hunted.map_err(|error| name_damage(lake.local(), error))
 }
 
 async fn hunt(
@@ -71,12 +75,13 @@ async fn hunt(
         .incremental
         .as_deref()
         .map(|name| {
-            Incremental::start(&lake.folder, name, params, || {
+            let folder = lake.folder_for("--incremental")?;
+            Incremental::start(folder, name, params, || {
                 eprintln!("waiting for another run of {name} to finish");
             })
+            .map_err(Usage)
         })
-        .transpose()
-        .map_err(Usage)?;
+        .transpose()?;
     let (frame, params, retracted) = match &incremental {
         None => (frame, *params, None),
         Some(run) => {
@@ -109,7 +114,7 @@ async fn hunt(
     if (args.append_findings || incremental.is_some()) && findings > 0 {
         let (recorded, rows) = with_run(&run, false, &schema, &batches)?;
         let file = append_findings(
-            &lake.folder,
+            lake.folder_for("--append-findings")?,
             run.time.date_naive(),
             &run.id,
             &recorded,
@@ -123,8 +128,14 @@ async fn hunt(
     {
         let (recorded, rows) = with_run(&run, true, schema, rows)?;
         let id = format!("{}-retracted", run.id);
-        append_findings(&lake.folder, run.time.date_naive(), &id, &recorded, &rows)
-            .context("cannot record the retracted findings in the lake")?;
+        append_findings(
+            lake.folder_for("--incremental")?,
+            run.time.date_naive(),
+            &id,
+            &recorded,
+            &rows,
+        )
+        .context("cannot record the retracted findings in the lake")?;
         eprintln!(
             "retracted {} findings that earlier runs of {} reported: the lake replaced a \
              sign-in of theirs by an earlier copy that arrived later",

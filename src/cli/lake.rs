@@ -9,12 +9,13 @@ use datafusion::prelude::SessionContext;
 use indicatif::ProgressBar;
 
 use retrohunt::catalog::{
-    LakeDates, damaged_files, damaged_paths, inspect_lake, register_lake_skipping,
+    LakeDates, RemoteLakeError, damaged_files, damaged_paths, inspect_lake, register_lake_skipping,
+    register_remote_lake,
 };
 use retrohunt::engine::{default_memory_limit, runtime, session_config, session_with};
 use retrohunt::ingest::{self, IngestOptions};
 use retrohunt::lake::{LakeWriter, ReadSnapshot};
-use retrohunt::store::Location;
+use retrohunt::store::{Location, Remote};
 
 use super::args::{EngineArgs, LakeArg};
 use super::{Usage, escape_lines};
@@ -23,10 +24,37 @@ use super::{Usage, escape_lines};
 pub struct Lake {
     /// A session with the lake's tables registered.
     pub ctx: SessionContext,
-    pub folder: PathBuf,
     pub dates: LakeDates,
-    /// The lake stays as of one commit while this is held.
-    _snapshot: ReadSnapshot,
+    /// The folder of a lake on local disk; a lake in object storage has none.
+    local: Option<PathBuf>,
+    /// A lake in object storage.
+    remote: Option<Remote>,
+    /// A local lake stays as of one commit while this is held.
+    _snapshot: Option<ReadSnapshot>,
+}
+
+impl Lake {
+    /// The lake's folder, for what writes into it (`flag` says what).
+    pub fn folder_for(&self, flag: &str) -> Result<&Path, Usage> {
+        self.local.as_deref().ok_or_else(|| {
+            Usage(format!(
+                "{flag} writes into the lake, and a lake in object storage is only read so far: \
+                 hunt a lake on local disk"
+            ))
+        })
+    }
+
+    /// The folder of a local lake, where damaged files can be looked for.
+    pub fn local(&self) -> Option<&Path> {
+        self.local.as_deref()
+    }
+
+    /// Says on standard error what reading a lake in object storage cost.
+    pub fn report_requests(&self) {
+        if let Some(remote) = &self.remote {
+            eprintln!("store requests: {}", remote.requests());
+        }
+    }
 }
 
 /// The lake at `--lake`, or without it the cached sample lake. A folder that is not a lake is
@@ -37,22 +65,41 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
         Some(path) => path.clone(),
         None => sample_lake()?,
     };
+    let limit = engine.memory.memory_limit.or_else(default_memory_limit);
     let text = location.to_string_lossy();
-    if let Some((scheme, _)) = text.split_once("://")
-        && scheme != "file"
-    {
-        return Err(Usage(format!(
-            "cannot open lake {text}: only folders and file:// URLs can be hunted so far \
-             ({scheme}:// object stores are not configured)"
-        ))
-        .into());
+    if let Location::Remote(remote) = Location::parse(&text).map_err(|e| Usage(e.to_string()))? {
+        if lake.skip_bad_files {
+            return Err(Usage(
+                "--skip-bad-files reads every file of a lake on local disk; a lake in object \
+                 storage is read as it is"
+                    .into(),
+            )
+            .into());
+        }
+        let runtime = runtime(limit).context("cannot set up the memory pool")?;
+        let ctx = session_with(engine.engine, session_config(limit), runtime);
+        let dates = register_remote_lake(&ctx, &remote)
+            .await
+            .map_err(|error| match error {
+                RemoteLakeError::NotALake(not) => anyhow::Error::from(Usage(not.to_string())),
+                other => anyhow::Error::from(other).context(format!(
+                    "cannot open lake {}",
+                    remote.url_of(remote.prefix())
+                )),
+            })?;
+        return Ok(Lake {
+            ctx,
+            dates,
+            local: None,
+            remote: Some(remote),
+            _snapshot: None,
+        });
     }
     let folder = local_folder(&location);
     let dates = inspect_lake(&folder).map_err(|e| Usage(e.to_string()))?;
     // Before the tables list their files.
     let snapshot = ReadSnapshot::take(&folder)
         .with_context(|| format!("cannot open lake {}", folder.display()))?;
-    let limit = engine.memory.memory_limit.or_else(default_memory_limit);
     let runtime = runtime(limit).context("cannot set up the memory pool")?;
     let ctx = session_with(engine.engine, session_config(limit), runtime);
     let skip = if lake.skip_bad_files {
@@ -71,13 +118,14 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
     };
     register_lake_skipping(&ctx, &location.to_string_lossy(), &skip)
         .await
-        .map_err(|error| name_damage(&folder, error.into()))
+        .map_err(|error| name_damage(Some(&folder), error.into()))
         .with_context(|| format!("cannot open lake {}", location.display()))?;
     Ok(Lake {
         ctx,
-        folder,
         dates,
-        _snapshot: snapshot,
+        local: Some(folder),
+        remote: None,
+        _snapshot: Some(snapshot),
     })
 }
 
@@ -89,10 +137,10 @@ pub fn local_folder(location: &Path) -> PathBuf {
 
 /// A query that failed in the Parquet decoder names no file: find the damaged ones and say
 /// which, and how to hunt the rest.
-pub fn name_damage(folder: &Path, error: anyhow::Error) -> anyhow::Error {
-    if !format!("{error:#}").contains("Parquet") {
+pub fn name_damage(folder: Option<&Path>, error: anyhow::Error) -> anyhow::Error {
+    let Some(folder) = folder.filter(|_| format!("{error:#}").contains("Parquet")) else {
         return error;
-    }
+    };
     let damaged = damaged_files(folder);
     if damaged.is_empty() {
         return error;

@@ -9,7 +9,7 @@ use anyhow::Context;
 use datafusion::dataframe::DataFrame;
 
 use super::args::{OutputArgs, SqlArgs};
-use super::lake::{Lake, name_damage, open_lake};
+use super::lake::{name_damage, open_lake};
 use super::results::{query_failed, write_results};
 
 pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
@@ -25,12 +25,12 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
             query
         }
     };
-    let Lake { ctx, folder, .. } = open_lake(&args.lake, &args.engine).await?;
+    let lake = open_lake(&args.lake, &args.engine).await?;
     let started = Instant::now();
-    let frame = ctx.sql(&query).await.context("invalid query")?;
-    print_results(frame, &args.output, started)
-        .await
-        .map_err(|error| name_damage(&folder, error))
+    let frame = lake.ctx.sql(&query).await.context("invalid query")?;
+    let printed = print_results(frame, &args.output, started).await;
+    lake.report_requests();
+    printed.map_err(|error| name_damage(lake.local(), error))
 }
 
 /// Runs `frame` and writes its rows; the summary line goes to standard error.

@@ -38,7 +38,7 @@ async fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
     let (lake, params, lookback) = open(&args.hunt).await?;
     let suggestions = triage::suggest(&lake.ctx, &params, lookback, &thresholds)
         .await
-        .map_err(|e| name_damage(&lake.folder, query_failed(e)))?;
+        .map_err(|e| name_damage(lake.local(), query_failed(e)))?;
     match &args.out {
         Some(path) => super::results::write_text(path, &suggestions.toml)?,
         None => std::io::stdout().write_all(suggestions.toml.as_bytes())?,
@@ -53,7 +53,7 @@ async fn measure(args: MeasureArgs) -> anyhow::Result<ExitCode> {
     let (lake, params, lookback) = open(&args.hunt).await?;
     let excluded = triage::hunt_and_exclude(&lake.ctx, &params, lookback, &rules)
         .await
-        .map_err(|e| name_damage(&lake.folder, query_failed(e)))?;
+        .map_err(|e| name_damage(lake.local(), query_failed(e)))?;
     let found = attacks_in(&excluded.found, &attacks)?;
     let kept = attacks_in(&excluded.kept, &attacks)?;
     let (before, after) = (excluded.found_rows(), excluded.kept_rows());

@@ -1,0 +1,93 @@
+//! A lake in object storage (`--lake az://…`, `s3://…`): its tables' files listed through the
+//! store, their footers read by range to tell the lake's own files from other tools', and the
+//! tables registered on a session that holds the store.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+use futures::TryStreamExt;
+use object_store::ObjectMeta;
+
+use super::contents::{LakeDates, NotALake};
+use super::foreign::holds_foreign_objects;
+use super::register::{register_findings, register_tables};
+use crate::lake::layout::{FINDINGS_TABLE, not_data};
+use crate::schema::Table;
+use crate::store::{Remote, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteLakeError {
+    #[error(transparent)]
+    NotALake(#[from] NotALake),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
+}
+
+/// Registers the lake under `remote` with `ctx`, its store included, and returns its dates.
+///
+/// # Errors
+/// A prefix with no data files of either table (not a lake), a store that cannot be listed,
+/// or a data file whose footer cannot be read.
+pub async fn register_remote_lake(
+    ctx: &SessionContext,
+    remote: &Remote,
+) -> Result<LakeDates, RemoteLakeError> {
+    ctx.register_object_store(remote.store_url(), std::sync::Arc::clone(remote.store()));
+    let mut tables = Vec::new();
+    let mut foreign = [false; 2];
+    for table in Table::ALL {
+        let files = parquet_objects(remote, table.name()).await?;
+        foreign[table as usize] =
+            holds_foreign_objects(remote.store(), &files, |f| remote.url_of(&f.location)).await?;
+        tables.push((table, dates(&files)));
+    }
+    if tables.iter().all(|(_, dates)| dates.is_empty()) {
+        return Err(NotALake::NoTables(PathBuf::from(remote.url_of(remote.prefix()))).into());
+    }
+    let base = remote.url_of(remote.prefix());
+    register_tables(ctx, &base, foreign, &Default::default()).await?;
+    if !parquet_objects(remote, FINDINGS_TABLE).await?.is_empty() {
+        register_findings(ctx, &base).await?;
+    }
+    Ok(LakeDates { tables })
+}
+
+/// The Parquet objects below `PREFIX/folder/`, bookkeeping (`_…`, `.…`) left out.
+async fn parquet_objects(remote: &Remote, folder: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+    let prefix = remote.prefix().clone().join(folder);
+    let objects: Vec<ObjectMeta> = remote
+        .store()
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .map_err(|e| StoreError::new(&remote.url_of(&prefix), e))?;
+    Ok(objects
+        .into_iter()
+        .filter(|object| {
+            let below = object.location.prefix_match(&prefix);
+            let hidden =
+                below.is_some_and(|mut parts| parts.any(|p| not_data(p.as_ref().as_ref())));
+            !hidden && object.location.extension() == Some("parquet")
+        })
+        .collect())
+}
+
+/// The dates of the `date=` folders that hold `files`, ascending.
+fn dates(files: &[ObjectMeta]) -> Vec<NaiveDate> {
+    let mut dates: Vec<NaiveDate> = files
+        .iter()
+        .filter_map(|file| {
+            file.location.parts().find_map(|part| {
+                let date = part.as_ref().strip_prefix("date=")?;
+                NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
+            })
+        })
+        .collect();
+    dates.sort();
+    dates.dedup();
+    dates
+}
