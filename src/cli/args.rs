@@ -129,8 +129,10 @@ pub struct GenerateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct LakeArg {
-    /// The lake folder. Without it, the sample in data/ is ingested on first use into a lake
-    /// in the user's cache folder ($XDG_CACHE_HOME or ~/.cache, under retrohunt/sample-lake).
+    /// The lake folder, or a lake in object storage (az://, abfss://, https://, s3://; read
+    /// only, credentials as for ingest). Without it, the sample in data/ is ingested on first
+    /// use into a lake in the user's cache folder ($XDG_CACHE_HOME or ~/.cache, under
+    /// retrohunt/sample-lake).
     #[arg(long)]
     pub lake: Option<PathBuf>,
     /// Read every file of the lake once first and leave out the damaged ones (each named on

@@ -247,14 +247,7 @@ impl Emulator {
 
     /// Uploads every file under `folder` as `CONTAINER/<path below folder>`, in name order.
     pub fn upload_tree(&self, container: &str, folder: &Path) {
-        for entry in walkdir::WalkDir::new(folder).sort_by_file_name() {
-            let entry = entry.unwrap();
-            if entry.file_type().is_file() {
-                let below = entry.path().strip_prefix(folder).unwrap();
-                let name = format!("{container}/{}", below.to_str().unwrap());
-                self.upload(&name, entry.path());
-            }
-        }
+        self.helper(&["tree", container, folder.to_str().unwrap()]);
     }
 }
 

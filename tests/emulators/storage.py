@@ -8,11 +8,13 @@ library is needed.
     storage.py azure PORT append NAME/BLOB FILE      (FILE appended as one block)
     storage.py s3 PORT bucket NAME
     storage.py s3 PORT put NAME/KEY FILE
+    storage.py azure|s3 PORT tree NAME[/PREFIX] FOLDER   (every file below FOLDER, as above)
 """
 
 import base64
 import hashlib
 import hmac
+import os
 import sys
 import urllib.error
 import urllib.parse
@@ -62,6 +64,16 @@ def azure(port, method, path, query=None, headers=None, body=b""):
 
 def main(argv):
     store, port, command = argv[1], int(argv[2]), argv[3]
+    if command == "tree":
+        name, folder = argv[4], argv[5]
+        one = "new-append" if store == "azure" else "put"
+        for root, dirs, files in os.walk(folder):
+            dirs.sort()
+            for file in sorted(files):
+                path = os.path.join(root, file)
+                below = os.path.relpath(path, folder).replace(os.sep, "/")
+                main([argv[0], store, str(port), one, f"{name}/{below}", path])
+        return
     if store == "azure" and command == "container":
         status = azure(port, "PUT", argv[4], {"restype": "container"})
         ok = status in (201, 409)
