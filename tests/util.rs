@@ -241,6 +241,16 @@ pub fn write_lake(lake: &Path, interactive: &[SignIn], non_interactive: &[SignIn
 /// table, so that batches with other `ids` are not duplicates of each other).
 pub fn add_to_lake(lake: &Path, interactive: &[SignIn], non_interactive: &[SignIn], ids: &str) {
     let writer = LakeWriter::open(lake, || {}).unwrap();
+    commit_rows(&writer, interactive, non_interactive, ids).unwrap();
+}
+
+/// As [`add_to_lake`], through `writer` (the caller publishes).
+pub fn commit_rows(
+    writer: &LakeWriter,
+    interactive: &[SignIn],
+    non_interactive: &[SignIn],
+    ids: &str,
+) -> Result<(), retrohunt::lake::LakeError> {
     for (table, rows) in [
         (Table::Signin, interactive),
         (Table::NonInteractive, non_interactive),
@@ -264,8 +274,9 @@ pub fn add_to_lake(lake: &Path, interactive: &[SignIn], non_interactive: &[SignI
             row.created = s.created;
             builder.append(&row, s.time);
         }
-        writer.commit(table, vec![builder.finish()]).unwrap();
+        writer.commit(table, vec![builder.finish()])?;
     }
+    Ok(())
 }
 
 /// The (left id, right id) pairs of a band join's first two columns, sorted.

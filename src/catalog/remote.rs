@@ -14,6 +14,7 @@ use super::contents::{LakeDates, NotALake};
 use super::foreign::holds_foreign_objects;
 use super::register::{register_findings, register_tables};
 use crate::lake::layout::{FINDINGS_TABLE, not_data};
+use crate::lake::snapshot;
 use crate::schema::Table;
 use crate::store::{Remote, StoreError};
 
@@ -36,6 +37,12 @@ pub async fn register_remote_lake(
     ctx: &SessionContext,
     remote: &Remote,
 ) -> Result<LakeDates, RemoteLakeError> {
+    // A lake this tool writes is its latest snapshot's files; one copied from disk, or written
+    // by another tool, is every file there.
+    let remote = match snapshot::latest(remote).await? {
+        Some(snapshot) => &remote.through(snapshot::restricted(remote, &snapshot)),
+        None => remote,
+    };
     ctx.register_object_store(remote.store_url(), std::sync::Arc::clone(remote.store()));
     let mut tables = Vec::new();
     let mut foreign = [false; 2];
@@ -48,7 +55,7 @@ pub async fn register_remote_lake(
     if tables.iter().all(|(_, dates)| dates.is_empty()) {
         return Err(NotALake::NoTables(PathBuf::from(remote.url_of(remote.prefix()))).into());
     }
-    let base = remote.url_of(remote.prefix());
+    let base = remote.table_url(remote.prefix());
     register_tables(ctx, &base, foreign, &Default::default()).await?;
     if !parquet_objects(remote, FINDINGS_TABLE).await?.is_empty() {
         register_findings(ctx, &base).await?;

@@ -54,7 +54,8 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
-    /// The lake folder (created if missing).
+    /// The lake folder (created if missing), or a prefix in object storage (az://, abfss://,
+    /// https://, s3://, credentials as for INPUTS), committed to by snapshots.
     #[arg(long)]
     pub lake: PathBuf,
     /// Files or folders (walked recursively), or prefixes in object storage:

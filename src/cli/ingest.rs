@@ -17,6 +17,7 @@ use super::hunt::{duration_nanos, instant};
 use super::{EXIT_USAGE, Usage, escape_lines};
 
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let lake = open(&args)?;
     let inputs = args
         .inputs
         .iter()
@@ -24,13 +25,6 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Usage(e.to_string()))?;
     let range = time_range(&args)?;
-    let lake = LakeWriter::open(&args.lake, || {
-        eprintln!(
-            "retrohunt: waiting for another ingest into {} to finish",
-            args.lake.display()
-        );
-    })
-    .with_context(|| format!("cannot open lake {}", args.lake.display()))?;
     let progress = if args.quiet || !std::io::stderr().is_terminal() {
         ProgressBar::hidden()
     } else {
@@ -100,4 +94,19 @@ fn time_range(args: &IngestArgs) -> Result<TimeRange, Usage> {
         until,
         late_arrivals: duration_nanos("--late-arrivals", &args.late_arrivals)?,
     })
+}
+
+/// The lake at `--lake`: a folder (waiting for another writer), or a prefix in a store.
+fn open(args: &IngestArgs) -> anyhow::Result<LakeWriter> {
+    let text = args.lake.to_string_lossy();
+    let opened = match Location::parse(&text).map_err(|e| Usage(e.to_string()))? {
+        Location::Local(folder) => LakeWriter::open(&folder, || {
+            eprintln!(
+                "retrohunt: waiting for another ingest into {} to finish",
+                folder.display()
+            );
+        }),
+        Location::Remote(remote) => LakeWriter::open_remote(remote),
+    };
+    opened.with_context(|| format!("cannot open lake {text}"))
 }

@@ -32,7 +32,7 @@ pub use row::{Row, RowsBuilder};
 pub use source::Format;
 pub use summary::{Summary, TableSummary};
 
-use crate::lake::{LakeError, LakeWriter, Manifest, layout};
+use crate::lake::{LakeError, LakeWriter, Manifest};
 use crate::schema::Table;
 use crate::store::{Location, StoreError};
 use blob::{Io, read_blob};
@@ -97,9 +97,9 @@ pub fn ingest(
     let files = io.block_on(listing::list(&options.inputs, &options.range))?;
     let total_bytes = files.iter().map(Input::size).sum();
     progress.set_length(total_bytes);
-    let mut manifest = Manifest::load(lake.root())?;
+    let mut manifest = lake.manifest()?;
     let known = manifest.clone();
-    let mut rejects = rejects::RejectLog::new(layout::rejects_dir(lake.root()));
+    let mut rejects = rejects::RejectLog::new(lake.rejects_dir());
     let mut summary = Summary::default();
     let mut round = Round::default();
 
@@ -180,7 +180,7 @@ pub fn ingest(
         source,
     })?;
     result?;
-    summary.rejects_file = rejects_file;
+    summary.rejects_file = rejects_file.map(|f| lake.keep_rejects(f)).transpose()?;
     summary.elapsed = started.elapsed();
     summary.requests = options
         .inputs
@@ -259,7 +259,7 @@ impl Round {
                 for source in self.sources.drain(..) {
                     manifest.record(source);
                 }
-                manifest.save(lake.root())?;
+                lake.save_manifest(manifest)?;
             }
             Ok(())
         })?;

@@ -33,8 +33,71 @@ pub struct CommitStats {
     pub files_written: u64,
 }
 
+/// Where a table's date files are kept, one (table, date) file at a time: a folder on local
+/// disk, or a store's snapshot (`remote.rs`).
+pub(super) trait DateFiles: Sync {
+    /// The dates that have a file.
+    fn dates(&self, table: Table) -> Result<BTreeSet<NaiveDate>, LakeError>;
+    /// The date's rows; none if it has no file.
+    fn read(&self, table: Table, date: NaiveDate) -> Result<Vec<RecordBatch>, LakeError>;
+    /// Replaces the date's file by the `rows` of `batches`, sorted.
+    fn write(
+        &self,
+        table: Table,
+        date: NaiveDate,
+        batches: &[RecordBatch],
+        rows: &[(usize, usize)],
+    ) -> Result<(), LakeError>;
+    /// A date whose every row was superseded by an earlier copy on another date.
+    fn remove(&self, table: Table, date: NaiveDate) -> Result<(), LakeError>;
+}
+
+/// A lake folder on local disk: files replaced by rename from `_staging/`.
+pub(super) struct LocalFiles<'a>(pub(super) &'a Path);
+
+impl DateFiles for LocalFiles<'_> {
+    fn dates(&self, table: Table) -> Result<BTreeSet<NaiveDate>, LakeError> {
+        let dates = layout::dates(self.0, table)
+            .map_err(|e| LakeError::io(&layout::table_dir(self.0, table), e))?;
+        Ok(dates.into_iter().collect())
+    }
+
+    fn read(&self, table: Table, date: NaiveDate) -> Result<Vec<RecordBatch>, LakeError> {
+        let path = layout::data_file(self.0, table, date);
+        if path.exists() {
+            file::read(&path)
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
+    fn write(
+        &self,
+        table: Table,
+        date: NaiveDate,
+        batches: &[RecordBatch],
+        rows: &[(usize, usize)],
+    ) -> Result<(), LakeError> {
+        let target = layout::data_file(self.0, table, date);
+        file::write_sorted(&layout::staging_dir(self.0), &target, batches, rows)
+    }
+
+    fn remove(&self, table: Table, date: NaiveDate) -> Result<(), LakeError> {
+        let target = layout::data_file(self.0, table, date);
+        std::fs::remove_file(&target).map_err(|e| LakeError::io(&target, e))?;
+        let dir = layout::date_dir(self.0, table, date);
+        // Another tool's files may share the folder; then it stays.
+        let _ = std::fs::remove_dir(dir);
+        Ok(())
+    }
+}
+
 /// Merges `new` (lake-schema batches) into `table`.
-pub fn commit(root: &Path, table: Table, new: Vec<RecordBatch>) -> Result<CommitStats, LakeError> {
+pub(super) fn commit(
+    files: &impl DateFiles,
+    table: Table,
+    new: Vec<RecordBatch>,
+) -> Result<CommitStats, LakeError> {
     let new: Vec<RecordBatch> = new.into_iter().filter(|b| b.num_rows() > 0).collect();
     if new.is_empty() {
         return Ok(CommitStats::default());
@@ -43,10 +106,7 @@ pub fn commit(root: &Path, table: Table, new: Vec<RecordBatch>) -> Result<Commit
         .iter()
         .flat_map(|b| times(b).iter().map(|&t| layout::date_of(t)))
         .collect();
-    let existing: BTreeSet<NaiveDate> = layout::dates(root, table)
-        .map_err(|e| LakeError::io(&layout::table_dir(root, table), e))?
-        .into_iter()
-        .collect();
+    let existing = files.dates(table)?;
     let neighbours: BTreeSet<NaiveDate> = new_dates
         .iter()
         .flat_map(|&d| {
@@ -63,10 +123,7 @@ pub fn commit(root: &Path, table: Table, new: Vec<RecordBatch>) -> Result<Commit
     // Old rows first: on a tie they win, so re-ingesting never rewrites a file.
     let mut batches = Vec::new();
     for &date in &neighbours {
-        let path = layout::data_file(root, table, date);
-        if path.exists() {
-            batches.extend(file::read(&path)?);
-        }
+        batches.extend(files.read(table, date)?);
     }
     let old_batches = batches.len();
     batches.extend(new);
@@ -121,15 +178,11 @@ pub fn commit(root: &Path, table: Table, new: Vec<RecordBatch>) -> Result<Commit
             rows_by_date.entry(date).or_default().push((b, r));
         }
     }
-    let staging = layout::staging_dir(root);
     let changed: Vec<NaiveDate> = changed.into_iter().collect();
     // Each date is its own file: sorting and compressing them is spread over the cores.
-    let written = in_parallel(&changed, |&date| {
-        let target = layout::data_file(root, table, date);
-        match rows_by_date.get(&date) {
-            Some(rows) => file::write_sorted(&staging, &target, &batches, rows).map(|()| 1),
-            None => remove_date(root, table, date).map(|()| 0),
-        }
+    let written = in_parallel(&changed, |&date| match rows_by_date.get(&date) {
+        Some(rows) => files.write(table, date, &batches, rows).map(|()| 1),
+        None => files.remove(table, date).map(|()| 0),
     })?;
     stats.files_written = written.iter().sum();
     Ok(stats)
@@ -174,16 +227,6 @@ fn in_parallel<T: Sync, R: Send>(
     let mut results: Vec<(usize, Result<R, LakeError>)> = results.into_iter().flatten().collect();
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, result)| result).collect()
-}
-
-/// A date whose every row was superseded by an earlier copy on another date.
-fn remove_date(root: &Path, table: Table, date: NaiveDate) -> Result<(), LakeError> {
-    let target = layout::data_file(root, table, date);
-    std::fs::remove_file(&target).map_err(|e| LakeError::io(&target, e))?;
-    let dir = layout::date_dir(root, table, date);
-    // Another tool's files may share the folder; then it stays.
-    let _ = std::fs::remove_dir(dir);
-    Ok(())
 }
 
 fn times(batch: &RecordBatch) -> &[i64] {

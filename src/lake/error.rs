@@ -21,6 +21,14 @@ pub enum LakeError {
     },
     #[error("{path}: {reason}")]
     Schema { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Another writer published a commit to a lake in object storage meanwhile.
+    #[error(
+        "{lake}: another writer published snapshot {generation} while this one was committing; \
+         nothing of this commit is visible: run it again"
+    )]
+    Conflict { lake: String, generation: u64 },
     #[error("{path}: manifest line {line}: {reason}")]
     Manifest {
         path: PathBuf,

@@ -17,6 +17,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
+use parquet::file::reader::ChunkReader;
 
 use super::error::LakeError;
 use crate::schema::{Text, col, lake_schema};
@@ -82,15 +83,12 @@ pub fn parquet_properties() -> WriterPropertiesBuilder {
 }
 
 /// Writes the `rows` of `batches`, sorted, to `target` via a temporary file in `staging`.
-/// Rows are gathered in chunks, so no single array has to hold a whole day of text.
 pub fn write_sorted(
     staging: &Path,
     target: &Path,
     batches: &[RecordBatch],
     rows: &[(usize, usize)],
 ) -> Result<(), LakeError> {
-    let order = sorted(batches, rows).map_err(|e| LakeError::arrow(target, e))?;
-    let batch_refs: Vec<&RecordBatch> = batches.iter().collect();
     let io = |e: std::io::Error| LakeError::io(target, e);
     std::fs::create_dir_all(staging).map_err(io)?;
     let parent = target.parent().expect("lake files live in a date folder");
@@ -100,19 +98,7 @@ pub fn write_sorted(
         .suffix(".parquet.tmp")
         .tempfile_in(staging)
         .map_err(io)?;
-    {
-        let mut writer =
-            ArrowWriter::try_new(temp.as_file_mut(), lake_schema(), Some(writer_properties()))
-                .map_err(|e| LakeError::parquet(target, e))?;
-        for chunk in order.chunks(WRITE_CHUNK) {
-            let batch = interleave_record_batch(&batch_refs, chunk)
-                .map_err(|e| LakeError::arrow(target, e))?;
-            writer
-                .write(&batch)
-                .map_err(|e| LakeError::parquet(target, e))?;
-        }
-        writer.close().map_err(|e| LakeError::parquet(target, e))?;
-    }
+    encode_sorted(temp.as_file_mut(), target, batches, rows)?;
     temp.as_file_mut().flush().map_err(io)?;
     temp.as_file().sync_all().map_err(io)?;
     temp.persist(target).map_err(|e| io(e.error))?;
@@ -122,20 +108,50 @@ pub fn write_sorted(
     Ok(())
 }
 
+/// Encodes the `rows` of `batches`, sorted, as a lake file into `out`; `name` is for errors.
+/// Rows are gathered in chunks, so no single array has to hold a whole day of text.
+pub fn encode_sorted<W: Write + Send>(
+    out: W,
+    name: &Path,
+    batches: &[RecordBatch],
+    rows: &[(usize, usize)],
+) -> Result<W, LakeError> {
+    let order = sorted(batches, rows).map_err(|e| LakeError::arrow(name, e))?;
+    let batch_refs: Vec<&RecordBatch> = batches.iter().collect();
+    let mut writer = ArrowWriter::try_new(out, lake_schema(), Some(writer_properties()))
+        .map_err(|e| LakeError::parquet(name, e))?;
+    for chunk in order.chunks(WRITE_CHUNK) {
+        let batch =
+            interleave_record_batch(&batch_refs, chunk).map_err(|e| LakeError::arrow(name, e))?;
+        writer
+            .write(&batch)
+            .map_err(|e| LakeError::parquet(name, e))?;
+    }
+    writer.into_inner().map_err(|e| LakeError::parquet(name, e))
+}
+
 /// Reads a whole file written by [`write_sorted`].
 pub fn read(path: &Path) -> Result<Vec<RecordBatch>, LakeError> {
     let file = File::open(path).map_err(|e| LakeError::io(path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+    decode(file, path)
+}
+
+/// Reads a whole lake file from `content` (a file, or its bytes); `name` is for errors.
+pub fn decode<R: ChunkReader + 'static>(
+    content: R,
+    name: &Path,
+) -> Result<Vec<RecordBatch>, LakeError> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(content)
         .and_then(|builder| builder.with_batch_size(64 * 1024).build())
-        .map_err(|e| LakeError::parquet(path, e))?;
+        .map_err(|e| LakeError::parquet(name, e))?;
     let batches = reader
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| LakeError::arrow(path, e))?;
+        .map_err(|e| LakeError::arrow(name, e))?;
     if let Some(first) = batches.first()
         && first.schema().fields() != lake_schema().fields()
     {
         return Err(LakeError::Schema {
-            path: path.to_path_buf(),
+            path: name.to_path_buf(),
             reason: "not a file this version of retrohunt wrote (columns differ)".into(),
         });
     }

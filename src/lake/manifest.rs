@@ -74,6 +74,19 @@ impl Manifest {
         self.sources.get(&source.path) == Some(source)
     }
 
+    pub fn from_sources(sources: Vec<Source>) -> Manifest {
+        Manifest {
+            sources: sources.into_iter().map(|s| (s.path.clone(), s)).collect(),
+        }
+    }
+
+    /// Every source, in path order.
+    pub fn sources(&self) -> Vec<Source> {
+        let mut sources: Vec<Source> = self.sources.values().cloned().collect();
+        sources.sort_by(|a, b| a.path.cmp(&b.path));
+        sources
+    }
+
     pub fn get(&self, path: &Path) -> Option<&Source> {
         self.sources.get(path)
     }
@@ -89,10 +102,8 @@ impl Manifest {
         let io = |e: std::io::Error| LakeError::io(&path, e);
         std::fs::create_dir_all(&staging).map_err(io)?;
         let mut temp = tempfile::NamedTempFile::new_in(&staging).map_err(io)?;
-        let mut sources: Vec<&Source> = self.sources.values().collect();
-        sources.sort_by(|a, b| a.path.cmp(&b.path));
-        for source in sources {
-            let line = serde_json::to_string(source).expect("manifest entries serialise");
+        for source in self.sources() {
+            let line = serde_json::to_string(&source).expect("manifest entries serialise");
             writeln!(temp, "{line}").map_err(io)?;
         }
         temp.as_file().sync_all().map_err(io)?;

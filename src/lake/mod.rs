@@ -15,6 +15,8 @@ mod file;
 mod findings;
 pub mod layout;
 mod manifest;
+mod remote;
+pub mod snapshot;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -28,14 +30,29 @@ pub use manifest::{Manifest, Resume, Source};
 use arrow::array::RecordBatch;
 
 use crate::schema::Table;
+use crate::store::Remote;
 
-/// A lake opened for writing. Holding it holds the lake's lock, so two ingests into one lake
-/// run one after the other instead of interleaving their file swaps.
+/// A lake opened for writing. On disk, holding it holds the lake's lock, so two ingests into
+/// one lake run one after the other instead of interleaving their file swaps; in a store,
+/// commits are snapshots put with create-if-absent (`snapshot.rs`), so of two writers one
+/// publishes and the other fails with nothing of it visible.
 #[derive(Debug)]
 pub struct LakeWriter {
-    root: PathBuf,
-    _lock: File,
-    readers: File,
+    place: Place,
+}
+
+#[derive(Debug)]
+enum Place {
+    Disk {
+        root: PathBuf,
+        _lock: File,
+        readers: File,
+    },
+    Store {
+        writer: Box<remote::RemoteWriter>,
+        /// Rejects are written here as they come, and uploaded when the run ends.
+        rejects: tempfile::TempDir,
+    },
 }
 
 impl LakeWriter {
@@ -54,29 +71,56 @@ impl LakeWriter {
         let _ = std::fs::remove_dir_all(layout::staging_dir(root));
         let readers = lock_file(&layout::readers_file(root))?;
         Ok(LakeWriter {
-            root: root.to_path_buf(),
-            _lock: lock,
-            readers,
+            place: Place::Disk {
+                root: root.to_path_buf(),
+                _lock: lock,
+                readers,
+            },
         })
     }
 
-    /// Runs `publish` (a commit of both tables and the manifest) with no reader reading.
+    /// Opens (creating) the lake under a prefix in object storage.
     ///
     /// # Errors
-    /// The lock cannot be taken, or what `publish` returns.
+    /// The store cannot be listed or read, or holds a snapshot that does not parse.
+    pub fn open_remote(remote: Remote) -> Result<LakeWriter, LakeError> {
+        let rejects = tempfile::tempdir().map_err(|e| LakeError::io(Path::new("(temp)"), e))?;
+        Ok(LakeWriter {
+            place: Place::Store {
+                writer: Box::new(remote::RemoteWriter::open(remote)?),
+                rejects,
+            },
+        })
+    }
+
+    /// Runs `publish` (a commit of both tables and the manifest) so that readers see all of
+    /// it or none: on disk with no reader reading, in a store as one snapshot.
+    ///
+    /// # Errors
+    /// The lock cannot be taken, the snapshot cannot be published, or what `publish` returns.
     pub fn publish<T, E: From<LakeError>>(
         &self,
         publish: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
-        let path = layout::readers_file(&self.root);
-        self.readers.lock().map_err(|e| LakeError::io(&path, e))?;
-        let published = publish();
-        self.readers.unlock().map_err(|e| LakeError::io(&path, e))?;
-        published
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
+        match &self.place {
+            Place::Disk { root, readers, .. } => {
+                let path = layout::readers_file(root);
+                readers.lock().map_err(|e| LakeError::io(&path, e))?;
+                let published = publish();
+                readers.unlock().map_err(|e| LakeError::io(&path, e))?;
+                published
+            }
+            Place::Store { writer, .. } => match publish() {
+                Ok(value) => {
+                    writer.publish()?;
+                    Ok(value)
+                }
+                Err(e) => {
+                    writer.abandon();
+                    Err(e)
+                }
+            },
+        }
     }
 
     /// Merges `batches` into `table` (see [`commit`]).
@@ -85,7 +129,48 @@ impl LakeWriter {
         table: Table,
         batches: Vec<RecordBatch>,
     ) -> Result<CommitStats, LakeError> {
-        commit::commit(&self.root, table, batches)
+        match &self.place {
+            Place::Disk { root, .. } => commit::commit(&commit::LocalFiles(root), table, batches),
+            Place::Store { writer, .. } => commit::commit(writer.as_ref(), table, batches),
+        }
+    }
+
+    /// The sources ingested so far.
+    pub fn manifest(&self) -> Result<Manifest, LakeError> {
+        match &self.place {
+            Place::Disk { root, .. } => Manifest::load(root),
+            Place::Store { writer, .. } => Ok(Manifest::from_sources(writer.sources())),
+        }
+    }
+
+    /// Records `manifest` with the commit being published.
+    pub fn save_manifest(&self, manifest: &Manifest) -> Result<(), LakeError> {
+        match &self.place {
+            Place::Disk { root, .. } => manifest.save(root),
+            Place::Store { writer, .. } => {
+                writer.record_sources(manifest.sources());
+                Ok(())
+            }
+        }
+    }
+
+    /// Where rejected records are written as they come.
+    pub fn rejects_dir(&self) -> PathBuf {
+        match &self.place {
+            Place::Disk { root, .. } => layout::rejects_dir(root),
+            Place::Store { rejects, .. } => rejects.path().to_path_buf(),
+        }
+    }
+
+    /// Keeps a finished rejects file with the lake; returns where it is.
+    ///
+    /// # Errors
+    /// It cannot be read or uploaded.
+    pub fn keep_rejects(&self, file: PathBuf) -> Result<PathBuf, LakeError> {
+        match &self.place {
+            Place::Disk { .. } => Ok(file),
+            Place::Store { writer, .. } => writer.upload_rejects(&file),
+        }
     }
 }
 

@@ -50,6 +50,11 @@ impl StoreError {
         }
     }
 
+    /// An object that is not what it should be (a snapshot that does not parse, say).
+    pub fn corrupt(url: &str, reason: String) -> StoreError {
+        StoreError::message(url, FailureKind::Store, reason)
+    }
+
     pub(super) fn message(url: &str, kind: FailureKind, detail: String) -> StoreError {
         StoreError {
             url: url.to_string(),

@@ -87,8 +87,7 @@ impl Location {
             }
         };
         let base = base_of(&bare);
-        let mut store_url = bare.clone();
-        store_url.set_path("");
+        let store_url = store_url_of(&bare);
         Ok(Location::Remote(Remote {
             store,
             prefix,
@@ -116,9 +115,7 @@ impl Remote {
         let parsed = Url::parse(url).map_err(|e| StoreError::bad_url(redacted(url), e))?;
         let (_, prefix) =
             ObjectStoreScheme::parse(&parsed).map_err(|e| StoreError::bad_url(redacted(url), e))?;
-        let mut store_url = parsed.clone();
-        store_url.set_path("");
-        store_url.set_query(None);
+        let store_url = store_url_of(&parsed);
         Ok(Remote {
             base: base_of(&parsed),
             store,
@@ -126,6 +123,15 @@ impl Remote {
             store_url,
             counters: Arc::default(),
         })
+    }
+
+    /// The same location reached through `store`, a wrapper of this one's (its requests
+    /// still counted here).
+    pub fn through(&self, store: Arc<dyn ObjectStore>) -> Remote {
+        Remote {
+            store,
+            ..self.clone()
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn ObjectStore> {
@@ -151,6 +157,16 @@ impl Remote {
         &self.store_url
     }
 
+    /// `path` (an object of this store) as a DataFusion table URL, under [`Self::store_url`].
+    pub fn table_url(&self, path: &ObjectPath) -> String {
+        let root = self.store_url.as_str().trim_end_matches('/');
+        if path.as_ref().is_empty() {
+            root.to_string()
+        } else {
+            format!("{root}/{path}")
+        }
+    }
+
     /// The HTTP requests made through this location's store so far.
     pub fn requests(&self) -> RequestCounts {
         self.counters.snapshot()
@@ -173,6 +189,29 @@ fn base_of(url: &Url) -> String {
     match container {
         Some(container) if !container.is_empty() => format!("{base}/{container}"),
         _ => base,
+    }
+}
+
+/// What DataFusion knows the store by: its scheme and authority, which it splits off a table's
+/// URL to find the store. Paths below are relative to the container or bucket, so an
+/// `https://ACCOUNT.blob.core.windows.net/CONTAINER/…` URL, whose container is in the path,
+/// is known as `az://CONTAINER`.
+fn store_url_of(url: &Url) -> Url {
+    let container = url
+        .path_segments()
+        .and_then(|mut s| s.next())
+        .filter(|c| !c.is_empty());
+    match (url.scheme(), container) {
+        ("https" | "http", Some(container)) => {
+            Url::parse(&format!("az://{container}")).expect("a container name is a host")
+        }
+        _ => {
+            let mut store = url.clone();
+            store.set_path("");
+            store.set_query(None);
+            store.set_fragment(None);
+            store
+        }
     }
 }
 

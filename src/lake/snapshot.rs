@@ -1,0 +1,225 @@
+//! A lake in object storage is the set of files its latest snapshot names.
+//!
+//! A store cannot rename a folder's worth of files at once, so a commit there writes its date
+//! files under new names and then publishes `_snapshots/<generation>.json`, which lists every
+//! live file of both tables and the sources ingested, with a create-if-absent put: the commit
+//! is that one put. Readers take the highest generation and see exactly its files (a store
+//! wrapped to list only those), so they never see a half-written, missing or doubled date
+//! file, whatever a writer is doing or however it died. Files a commit replaced stay in the
+//! store for a grace period, for readers still on an older snapshot; files no snapshot names
+//! (a killed writer's) are deleted once as old.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDate, Utc};
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+use serde::{Deserialize, Serialize};
+
+use super::manifest::Source;
+use crate::schema::Table;
+use crate::store::{Remote, StoreError};
+
+/// Where snapshots are kept, below the lake's prefix.
+pub const SNAPSHOTS: &str = "_snapshots";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub generation: u64,
+    pub files: Vec<DataFile>,
+    /// Files replaced by a commit, kept for readers of older snapshots until a grace period
+    /// after `since`.
+    #[serde(default)]
+    pub superseded: Vec<Superseded>,
+    /// The sources ingested (the manifest of a lake on disk).
+    #[serde(default)]
+    pub sources: Vec<Source>,
+}
+
+/// A live data file, its path relative to the lake's prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataFile {
+    pub table: String,
+    pub date: NaiveDate,
+    pub path: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Superseded {
+    pub path: String,
+    pub since: DateTime<Utc>,
+}
+
+impl DataFile {
+    pub fn table(&self) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == self.table)
+    }
+}
+
+/// The object of snapshot `generation` below `prefix`; names sort as numbers.
+pub fn snapshot_path(prefix: &ObjectPath, generation: u64) -> ObjectPath {
+    prefix
+        .clone()
+        .join(SNAPSHOTS)
+        .join(format!("{generation:020}.json"))
+}
+
+/// The latest snapshot of the lake under `remote`, if any was published.
+///
+/// # Errors
+/// The store cannot be listed or read, or the snapshot is not one.
+pub async fn latest(remote: &Remote) -> Result<Option<Snapshot>, StoreError> {
+    let folder = remote.prefix().clone().join(SNAPSHOTS);
+    let failed = |path: &ObjectPath, e| StoreError::new(&remote.url_of(path), e);
+    let objects: Vec<ObjectMeta> = remote
+        .store()
+        .list(Some(&folder))
+        .try_collect()
+        .await
+        .map_err(|e| failed(&folder, e))?;
+    let Some(newest) = objects
+        .into_iter()
+        .filter(|o| o.location.extension() == Some("json"))
+        .max_by(|a, b| a.location.cmp(&b.location))
+    else {
+        return Ok(None);
+    };
+    let read = async {
+        let result = remote.store().get(&newest.location).await?;
+        result.bytes().await
+    };
+    let bytes = read.await.map_err(|e| failed(&newest.location, e))?;
+    parse(&bytes)
+        .map(Some)
+        .map_err(|reason| StoreError::corrupt(&remote.url_of(&newest.location), reason))
+}
+
+fn parse(bytes: &Bytes) -> Result<Snapshot, String> {
+    serde_json::from_slice(bytes).map_err(|e| format!("not a snapshot: {e}"))
+}
+
+/// `inner` as readers of `snapshot` must see it: below the tables' folders, only the
+/// snapshot's files are listed.
+pub fn restricted(remote: &Remote, snapshot: &Snapshot) -> Arc<dyn ObjectStore> {
+    let prefix = remote.prefix();
+    Arc::new(SnapshotStore {
+        inner: Arc::clone(remote.store()),
+        live: snapshot
+            .files
+            .iter()
+            .map(|f| child(prefix, &f.path))
+            .collect(),
+        tables: Table::ALL
+            .iter()
+            .map(|t| prefix.clone().join(t.name()))
+            .collect(),
+    })
+}
+
+/// `relative` (`a/b/c`) below `prefix`.
+pub fn child(prefix: &ObjectPath, relative: &str) -> ObjectPath {
+    relative
+        .split('/')
+        .fold(prefix.clone(), |path, part| path.join(part))
+}
+
+#[derive(Debug)]
+struct SnapshotStore {
+    inner: Arc<dyn ObjectStore>,
+    live: HashSet<ObjectPath>,
+    tables: Vec<ObjectPath>,
+}
+
+impl SnapshotStore {
+    fn visible(&self, location: &ObjectPath) -> bool {
+        let in_table = self
+            .tables
+            .iter()
+            .any(|t| location.prefix_match(t).is_some());
+        !in_table || self.live.contains(location)
+    }
+}
+
+impl std::fmt::Display for SnapshotStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Snapshot({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for SnapshotStore {
+    async fn put_opts(
+        &self,
+        location: &ObjectPath,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &ObjectPath,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &ObjectPath,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<ObjectPath>>,
+    ) -> BoxStream<'static, object_store::Result<ObjectPath>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        let live = self.live.clone();
+        let tables = self.tables.clone();
+        self.inner
+            .list(prefix)
+            .try_filter(move |meta| {
+                let in_table = tables
+                    .iter()
+                    .any(|t| meta.location.prefix_match(t).is_some());
+                futures::future::ready(!in_table || live.contains(&meta.location))
+            })
+            .boxed()
+    }
+
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&ObjectPath>,
+    ) -> object_store::Result<ListResult> {
+        let mut listing = self.inner.list_with_delimiter(prefix).await?;
+        listing.objects.retain(|meta| self.visible(&meta.location));
+        Ok(listing)
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &ObjectPath,
+        to: &ObjectPath,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
