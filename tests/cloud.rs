@@ -486,7 +486,8 @@ fn a_grown_append_blob_is_read_from_where_the_last_read_stopped() {
 
 /// The hunt, on both engines, and a band join in `sql`, over a lake copied into a store
 /// (as azcopy or `aws s3 sync` would): byte for byte what the same lake gives on local disk.
-/// One lake is this tool's own; the other holds the same rows as another tool writes them,
+/// One lake is this tool's own (and an ingest into its copy knows what it holds); the other
+/// holds the same rows as another tool writes them,
 /// without `UserKey`, so the tables must adapt its files (told from their footers, read
 /// through the store), or the hunt would find no one.
 #[test]
@@ -537,6 +538,16 @@ fn lakes_in_azurite_and_s3_hunt_as_on_local_disk() {
                 );
             }
         }
+        // The first ingest into the copied lake starts from its files and its manifest.
+        let again = retrohunt()
+            .args(["ingest", "--lake", &format!("{scheme}://lakes/own")])
+            .args(CONTAINERS.map(sample))
+            .envs(emulator.env())
+            .output()
+            .unwrap();
+        assert_ok(&again);
+        let read = stdout_line(&again, "read ");
+        assert!(read.contains("31 unchanged files skipped"), "{read}");
         let empty = retrohunt()
             .args(["hunt", "--lake", &format!("{scheme}://lakes/none")])
             .envs(emulator.env())

@@ -130,8 +130,8 @@ pub struct GenerateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct LakeArg {
-    /// The lake folder, or a lake in object storage (az://, abfss://, https://, s3://; read
-    /// only, credentials as for ingest). Without it, the sample in data/ is ingested on first
+    /// The lake folder, or a lake in object storage (az://, abfss://, https://, s3://;
+    /// credentials as for ingest). Without it, the sample in data/ is ingested on first
     /// use into a lake in the user's cache folder ($XDG_CACHE_HOME or ~/.cache, under
     /// retrohunt/sample-lake).
     #[arg(long)]

@@ -38,8 +38,7 @@ impl Lake {
     pub fn folder_for(&self, flag: &str) -> Result<&Path, Usage> {
         self.local.as_deref().ok_or_else(|| {
             Usage(format!(
-                "{flag} writes into the lake, and a lake in object storage is only read so far: \
-                 hunt a lake on local disk"
+                "{flag} needs a lake on local disk so far; this one is in object storage"
             ))
         })
     }

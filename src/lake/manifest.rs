@@ -54,6 +54,11 @@ impl Manifest {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
             Err(e) => return Err(LakeError::io(&path, e)),
         };
+        Manifest::parse(&text, &path)
+    }
+
+    /// A manifest's lines; `path` names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest, LakeError> {
         let mut sources = HashMap::new();
         for (index, line) in text
             .lines()
@@ -61,7 +66,7 @@ impl Manifest {
             .filter(|(_, l)| !l.trim().is_empty())
         {
             let source: Source = serde_json::from_str(line).map_err(|e| LakeError::Manifest {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 line: index + 1,
                 reason: e.to_string(),
             })?;

@@ -18,7 +18,7 @@ use object_store::{ObjectMeta, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use super::commit::DateFiles;
 use super::error::LakeError;
 use super::file;
-use super::manifest::Source;
+use super::manifest::{Manifest, Source};
 use super::snapshot::{self, DataFile, Snapshot, Superseded};
 use crate::schema::Table;
 use crate::store::{Remote, StoreError};
@@ -405,8 +405,24 @@ async fn adopt(remote: &Remote) -> Result<Snapshot, LakeError> {
         }
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    // A lake copied from disk brings the manifest of what it ingested.
+    let manifest = remote.prefix().clone().join("_manifest.jsonl");
+    let url = remote.url_of(&manifest);
+    let read = async {
+        let result = remote.store().get(&manifest).await?;
+        result.bytes().await
+    };
+    let sources = match read.await {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            Manifest::parse(&text, Path::new(&url))?.sources()
+        }
+        Err(object_store::Error::NotFound { .. }) => Vec::new(),
+        Err(e) => return Err(StoreError::new(&url, e).into()),
+    };
     Ok(Snapshot {
         files,
+        sources,
         ..Snapshot::default()
     })
 }
