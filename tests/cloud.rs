@@ -538,6 +538,20 @@ fn lakes_in_azurite_and_s3_hunt_as_on_local_disk() {
                 );
             }
         }
+        // `bench` runs every engine on it in child processes, which compare their rows.
+        let bench = retrohunt()
+            .args(["bench", "--runs", "1", "--warmup", "0", "--lake"])
+            .arg(format!("{scheme}://lakes/own"))
+            .envs(emulator.env())
+            .output()
+            .unwrap();
+        assert_ok(&bench);
+        // The hunt finds 1,342 pairs in the sample, as the README says.
+        assert!(
+            String::from_utf8_lossy(&bench.stdout).contains("┆ 1,342 "),
+            "{}",
+            String::from_utf8_lossy(&bench.stdout)
+        );
         // The first ingest into the copied lake starts from its files and its manifest.
         let again = retrohunt()
             .args(["ingest", "--lake", &format!("{scheme}://lakes/own")])

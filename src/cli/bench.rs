@@ -1,17 +1,18 @@
 //! `retrohunt bench` (the parent) and `retrohunt bench-run` (one measured run in a child).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::NaiveDate;
 
+use datafusion::prelude::SessionContext;
 use retrohunt::bench::{self, BenchError, BenchPlan, Job, ProcessRunner, Size};
-use retrohunt::catalog::inspect_lake;
+use retrohunt::catalog::{RemoteLakeError, inspect_lake, register_remote_lake};
 use retrohunt::engine::default_memory_limit;
 use retrohunt::generate::{self, TenantFormat};
 use retrohunt::lake::layout;
-use retrohunt::schema::Table;
+use retrohunt::store::Location;
 
 use super::Usage;
 use super::args::{BenchArgs, Scale};
@@ -58,11 +59,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 .context("cannot generate the bench's tenant")?;
             lake
         }
-        (None, Some(lake)) => {
-            let folder = local_folder(lake);
-            inspect_lake(&folder).map_err(|e| Usage(e.to_string()))?;
-            folder
-        }
+        (None, Some(lake)) => dates_of(lake)?.0,
         (None, None) => sample_lake()?,
     };
     let sizes = match &args.scale {
@@ -81,7 +78,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             params,
         }],
         Some(Scale(days)) => {
-            let (first, held) = lake_days(&lake, params.start)?;
+            let (first, held) = lake_days(&lake, &dates_of(&lake)?.1, params.start)?;
             if let Some(&longest) = days.iter().find(|&&d| d > held) {
                 return Err(Usage(format!(
                     "--scale asks for {longest} days but {} holds {held} from {first}",
@@ -122,16 +119,38 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The first date to scale from (`start`'s, else the lake's first) and how many dates the lake
-/// holds from it on.
-fn lake_days(lake: &Path, start: Option<i64>) -> anyhow::Result<(NaiveDate, u32)> {
-    let mut dates = Vec::new();
-    for table in Table::ALL {
-        dates.extend(
-            layout::dates(lake, table)
-                .with_context(|| format!("cannot list the dates of {}", lake.display()))?,
-        );
-    }
+/// The lake at `lake` (a folder, `file://` or a store's URL) as the bench's children open it,
+/// and the dates it holds in either table; a usage error if it is not a lake.
+fn dates_of(lake: &Path) -> anyhow::Result<(PathBuf, Vec<NaiveDate>)> {
+    let text = lake.to_string_lossy();
+    let (lake, dates) = match Location::parse(&text).map_err(|e| Usage(e.to_string()))? {
+        Location::Local(_) => {
+            let folder = local_folder(lake);
+            let dates = inspect_lake(&folder).map_err(|e| Usage(e.to_string()))?;
+            (folder, dates)
+        }
+        Location::Remote(remote) => {
+            let runtime = tokio::runtime::Runtime::new().context("cannot start a runtime")?;
+            let dates = runtime
+                .block_on(register_remote_lake(&SessionContext::new(), &remote))
+                .map_err(|error| match error {
+                    RemoteLakeError::NotALake(not) => anyhow::Error::from(Usage(not.to_string())),
+                    other => anyhow::Error::from(other),
+                })?;
+            (lake.to_path_buf(), dates)
+        }
+    };
+    let dates = dates.tables.into_iter().flat_map(|(_, d)| d).collect();
+    Ok((lake, dates))
+}
+
+/// The first date to scale from (`start`'s, else the lake's first) and how many of `dates`
+/// the lake holds from it on.
+fn lake_days(
+    lake: &Path,
+    dates: &[NaiveDate],
+    start: Option<i64>,
+) -> anyhow::Result<(NaiveDate, u32)> {
     let (Some(&lake_first), Some(&last)) = (dates.iter().min(), dates.iter().max()) else {
         return Err(Usage(format!(
             "{} holds no dated partitions to scale over",
