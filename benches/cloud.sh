@@ -17,7 +17,7 @@ emulators="$HOME/.cache/retrohunt/emulators"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 rm -rf "$work/azurite"
 "$emulators/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" \
-    --location "$work/azurite" --silent --skipApiVersionCheck --loose &
+    --location "$work/azurite" --silent --skipApiVersionCheck --loose --disableTelemetry &
 azurite=$!
 trap 'kill $azurite' EXIT
 sleep 3

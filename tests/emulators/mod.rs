@@ -110,7 +110,7 @@ fn start(kind: Kind) -> Emulator {
                 .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
                 .arg("--location")
                 .arg(data.path().join("azurite"))
-                .args(["--silent", "--skipApiVersionCheck", "--loose"]);
+                .args(["--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"]);
             command
         }
         Kind::Moto => {
