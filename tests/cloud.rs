@@ -809,3 +809,73 @@ fn of_two_writers_of_a_lake_in_a_store_one_publishes() {
         "Id\nfirst-0\nfirst-1\n"
     );
 }
+
+/// The two other layouts storage holds sign-in logs in, uploaded to Azurite: Log Analytics
+/// data export (`am-…` containers, JSON lines in five-minute folders) and an export job's
+/// Parquet in hourly folders per table. Each ingests to exactly what the same files give from
+/// local disk, routed by container or folder where the records do not say.
+#[test]
+fn data_export_and_export_job_layouts_from_azurite_make_the_lake_local_files_make() {
+    use retrohunt::generate::{TenantFormat, TenantSpec, generate};
+
+    let rows = tempfile::tempdir().unwrap();
+    let spec = TenantSpec::new(40, 2, 3);
+    generate(&spec, TenantFormat::LaJsonl, rows.path()).unwrap();
+    let (local, local_accounting) = {
+        let lake = tempfile::tempdir().unwrap();
+        let output = succeeded(
+            retrohunt()
+                .args(["ingest", "--lake"])
+                .arg(lake.path())
+                .arg(rows.path()),
+        );
+        (lake, accounting(&output))
+    };
+
+    let azure = azurite();
+    let workspace = "WorkspaceResourceId=/subscriptions/00000000-0000-0000-0000-000000000000/\
+                     resourcegroups/rg/providers/microsoft.operationalinsights/workspaces/ws";
+    let mut containers = Vec::new();
+    for table in ["SigninLogs", "AADNonInteractiveUserSignInLogs"] {
+        let container = format!("am-{}", table.to_ascii_lowercase());
+        azure.create(&container);
+        for date in spec.dates() {
+            let file = rows.path().join(table).join(format!("{date}.jsonl"));
+            let folder = date.format("y=%Y/m=%m/d=%d/h=00/m=05");
+            azure.upload(
+                &format!("{container}/{workspace}/{folder}/PT05M.json"),
+                &file,
+            );
+        }
+        containers.push(format!("az://{container}"));
+    }
+    let exported = tempfile::tempdir().unwrap();
+    let output = ingest(exported.path(), &[&containers[0], &containers[1]], &azure);
+    assert_ok(&output);
+    assert_eq!(accounting(&output), local_accounting);
+    assert_eq!(table_files(exported.path()), table_files(local.path()));
+
+    // An export job's Parquet: the lake's own date files, in hourly folders of each table.
+    azure.create("export");
+    for (below, _) in table_files(local.path()) {
+        let parts: Vec<String> = below
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        let date = parts[1].strip_prefix("date=").unwrap().replace('-', "/");
+        let mut ymd = date.split('/');
+        let (y, m, d) = (
+            ymd.next().unwrap(),
+            ymd.next().unwrap(),
+            ymd.next().unwrap(),
+        );
+        let name = format!("export/{}/y={y}/m={m}/d={d}/h=00/part-0.parquet", parts[0]);
+        azure.upload(&name, &local.path().join(&below));
+    }
+    let from_parquet = tempfile::tempdir().unwrap();
+    let output = ingest(from_parquet.path(), &["az://export"], &azure);
+    assert_ok(&output);
+    let local_url = local.path().to_str().unwrap();
+    let parquet_url = from_parquet.path().to_str().unwrap();
+    assert!(rows_csv(parquet_url, None) == rows_csv(local_url, None));
+}

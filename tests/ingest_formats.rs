@@ -227,3 +227,47 @@ fn foreign_parquet_is_adapted() {
         "null strings read as empty"
     );
 }
+
+/// A source that carries `AdditionalFields` (a lake's own file or an export of one) keeps its
+/// members, joined by the fields no column took; a carried `UserKey` is kept only where it is
+/// not the lake's own (lower-case UserPrincipalName). Values written by hand from the input.
+#[test]
+fn carried_additional_fields_and_user_keys_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("export.jsonl");
+    let line = |id: &str, key: &str, additional: &str| {
+        format!(
+            concat!(
+                r#"{{"TimeGenerated":"2026-03-02T10:00:00Z","Type":"SigninLogs","Id":"{id}","#,
+                r#""UserPrincipalName":"Ann@Contoso.com","UserKey":"{key}","#,
+                r#""AdditionalFields":{additional},"Extra":2}}"#,
+                "\n"
+            ),
+            id = id,
+            key = key,
+            additional = additional
+        )
+    };
+    let text = [
+        line("own-key", "ann@contoso.com", r#"{"a":1}"#),
+        line("other-key", "someone", r#"{"a":1}"#),
+        line("empty", "ann@contoso.com", "{}"),
+        line("text", "ann@contoso.com", r#""not an object""#),
+    ]
+    .concat();
+    std::fs::write(&input, text).unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    let summary = ingest(lake.path(), &[input]);
+    assert_accounted(&summary);
+    let rows = read_table(lake.path(), Table::Signin);
+    for (id, expected) in [
+        ("own-key", r#"{"a":1,"Extra":2}"#),
+        ("other-key", r#"{"a":1,"UserKey":"someone","Extra":2}"#),
+        ("empty", r#"{"Extra":2}"#),
+        ("text", r#"{"AdditionalFields":"not an object","Extra":2}"#),
+    ] {
+        let row = find(&rows, id);
+        assert_eq!(row.additional, expected, "{id}");
+        assert_eq!(row.user_key, "ann@contoso.com", "{id}");
+    }
+}

@@ -142,6 +142,7 @@ fn map_row<'a>(
                 row.is_interactive = parse_bool(cell).map_err(field_error)?
             }
             Some(Target::TableType) => row.table_type = Some(Cow::Borrowed(cell)),
+            Some(Target::UserKey) => row.user_key = Some(Cow::Borrowed(cell)),
             Some(_) => {}
             None => extra.push_string(name, cell),
         }
@@ -149,6 +150,6 @@ fn map_row<'a>(
     if row.text(Text::ResultType).is_empty() {
         row.text[Text::ResultType as usize] = super::json::error_code(row.text(Text::Status))?;
     }
-    row.text[Text::AdditionalFields as usize] = Cow::Owned(extra.finish());
+    row.set_additional_fields(extra.finish());
     Ok(row)
 }

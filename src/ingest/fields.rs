@@ -15,6 +15,8 @@ pub enum Target {
     TableType,
     /// The diagnostic record's nested Graph object.
     Properties,
+    /// The lake's derived `UserKey`, in a source that is a lake's file (see `Row::user_key`).
+    UserKey,
 }
 
 /// Field names of a Log Analytics row (query results, exports, foreign Parquet).
@@ -24,6 +26,7 @@ pub fn log_analytics(key: &str) -> Option<Target> {
         "CreatedDateTime" => Target::CreatedDateTime,
         "IsInteractive" => Target::IsInteractive,
         "Type" => Target::TableType,
+        crate::schema::USER_KEY => Target::UserKey,
         other => Target::Text(Text::from_name(other)?),
     })
 }

@@ -217,7 +217,7 @@ fn map_record(entries: Entries<'_>) -> Result<Row<'_>, String> {
     if !properties_extra.is_empty() {
         extra.push("properties", &properties_extra.finish());
     }
-    row.text[Text::AdditionalFields as usize] = Cow::Owned(extra.finish());
+    row.set_additional_fields(extra.finish());
     Ok(row)
 }
 
@@ -280,7 +280,11 @@ fn assign<'a>(
             row.table_type = Some(text_value(value, false).map_err(field_error)?);
             return Ok(());
         }
-        Target::IsInteractive | Target::TableType | Target::Properties => {}
+        Target::UserKey if row.user_key.is_none() => {
+            row.user_key = Some(text_value(value, false).map_err(field_error)?);
+            return Ok(());
+        }
+        Target::IsInteractive | Target::TableType | Target::Properties | Target::UserKey => {}
     }
     extra.push(key, value.get());
     Ok(())

@@ -64,6 +64,7 @@ struct Columns {
     created: Option<ArrayRef>,
     is_interactive: Option<ArrayRef>,
     table_type: Option<ArrayRef>,
+    user_key: Option<ArrayRef>,
     extra: Vec<String>,
 }
 
@@ -75,6 +76,7 @@ impl Columns {
             created: None,
             is_interactive: None,
             table_type: None,
+            user_key: None,
             extra: Vec::new(),
         };
         let mut unmapped = Vec::new();
@@ -99,6 +101,7 @@ impl Columns {
                     columns.is_interactive = Some(convert(&DataType::Boolean)?);
                 }
                 Some(Target::TableType) => columns.table_type = Some(convert(&DataType::Utf8)?),
+                Some(Target::UserKey) => columns.user_key = Some(convert(&DataType::Utf8)?),
                 _ => unmapped.push((field.clone(), array.clone())),
             }
         }
@@ -133,8 +136,13 @@ impl Columns {
         if row.text(Text::ResultType).is_empty() {
             row.text[Text::ResultType as usize] = super::json::error_code(row.text(Text::Status))?;
         }
+        row.user_key = self
+            .user_key
+            .as_ref()
+            .filter(|a| a.is_valid(index))
+            .map(|a| Cow::Borrowed(string_at(a, index)));
         let extra = self.extra.get(index).map_or("{}", String::as_str);
-        row.text[Text::AdditionalFields as usize] = Cow::Borrowed(extra);
+        row.set_additional_fields(extra.to_string());
         Ok(row)
     }
 }

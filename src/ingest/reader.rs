@@ -198,14 +198,56 @@ fn file_reject(outcome: &mut FileOutcome, path: &Path, reason: String) {
 }
 
 /// Downloads and archives name their table: the admin center's `NonInteractiveSignIns_*.csv`,
-/// the storage containers `insights-logs-noninteractiveusersigninlogs` / `-signinlogs`.
+/// the storage containers `insights-logs-noninteractiveusersigninlogs` / `-signinlogs`, data
+/// export's `am-signinlogs` / `am-aadnoninteractiveusersigninlogs`, an export's table folder.
+/// Only whole folder names count for the interactive table: `serviceprincipalsigninlogs`
+/// holds other sign-ins.
 fn table_from_path(path: &Path) -> Option<Table> {
     let text = path.to_string_lossy().to_ascii_lowercase();
     if text.contains("noninteractive") {
-        Some(Table::NonInteractive)
-    } else if text.contains("interactivesignins") || text.contains("insights-logs-signinlogs") {
-        Some(Table::Signin)
-    } else {
-        None
+        return Some(Table::NonInteractive);
+    }
+    let folder = text.split(['/', '\\']).any(|part| {
+        matches!(
+            part,
+            "signinlogs" | "am-signinlogs" | "insights-logs-signinlogs"
+        )
+    });
+    (folder || text.contains("interactivesignins")).then_some(Table::Signin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_and_containers_name_their_table() {
+        for (path, table) in [
+            (
+                "az://insights-logs-signinlogs/y=2026/PT1H.json",
+                Some(Table::Signin),
+            ),
+            (
+                "am-signinlogs/WorkspaceResourceId=/x/PT05M.json",
+                Some(Table::Signin),
+            ),
+            (
+                "export/SigninLogs/y=2026/m=03/d=02/h=00/0.parquet",
+                Some(Table::Signin),
+            ),
+            ("InteractiveSignIns_2026-03-02.csv", Some(Table::Signin)),
+            (
+                "am-aadnoninteractiveusersigninlogs/x/PT05M.json",
+                Some(Table::NonInteractive),
+            ),
+            (
+                "NonInteractiveSignIns_2026.csv",
+                Some(Table::NonInteractive),
+            ),
+            ("am-aadserviceprincipalsigninlogs/x/PT05M.json", None),
+            ("exports/signinlogs-2026.json", None),
+        ] {
+            assert_eq!(table_from_path(Path::new(path)), table, "{path}");
+        }
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, BooleanBuilder, StringBuilder, TimestampNanosecondBuilder};
 use arrow::record_batch::RecordBatch;
 
-use crate::schema::{Table, Text, lake_schema};
+use super::json::JsonObject;
+use crate::schema::{Table, Text, USER_KEY, lake_schema};
 
 /// A record as the readers map it, before it is routed to a table.
 #[derive(Debug, Default)]
@@ -20,6 +21,9 @@ pub struct Row<'a> {
     pub table_type: Option<Cow<'a, str>>,
     /// Graph beta `signInEventTypes`, when the source has them.
     pub event_types: Vec<Cow<'a, str>>,
+    /// A `UserKey` the source carries (a lake's own file re-ingested, say): the lake derives
+    /// its own, so this one is kept in `AdditionalFields` only where it differs.
+    pub user_key: Option<Cow<'a, str>>,
 }
 
 /// Where a record goes (docs/ingest.md: `Type`, else category, else Graph event types or
@@ -38,6 +42,48 @@ impl Row<'_> {
         &self.text[column as usize]
     }
 
+    /// Sets `AdditionalFields` to `extra` (the fields no column took, a JSON object) after
+    /// the members of the `AdditionalFields` the source carried, if any (an object's members
+    /// join; anything else is kept under its name), and a carried `UserKey` that differs from
+    /// the lake's. Nothing of either is lost, and a lake file re-ingested keeps its text.
+    pub fn set_additional_fields(&mut self, extra: String) {
+        let mut extra = extra;
+        if let Some(key) = self.user_key.take()
+            && *key != self.text(Text::UserPrincipalName).to_lowercase()
+        {
+            let mut own = JsonObject::default();
+            own.push_string(USER_KEY, &key);
+            extra = joined(&own.finish(), &extra);
+        }
+        let column = Text::AdditionalFields as usize;
+        let carried = std::mem::take(&mut self.text[column]);
+        let carried = carried.trim();
+        let merged = if carried.is_empty() {
+            extra
+        } else if carried.starts_with('{')
+            && serde_json::from_str::<serde::de::IgnoredAny>(carried).is_ok()
+        {
+            joined(carried, &extra)
+        } else {
+            let mut own = JsonObject::default();
+            own.push_string(Text::AdditionalFields.name(), carried);
+            joined(&own.finish(), &extra)
+        };
+        self.text[column] = Cow::Owned(merged);
+    }
+}
+
+/// The members of two JSON object texts in one object, `first`'s first.
+fn joined(first: &str, second: &str) -> String {
+    let inner = |object: &str| object.trim()[1..object.trim().len() - 1].trim().to_string();
+    match (inner(first), inner(second)) {
+        (a, b) if b.is_empty() => format!("{{{a}}}"),
+        (a, b) if a.is_empty() => format!("{{{b}}}"),
+        (a, b) => format!("{{{a},{b}}}"),
+    }
+}
+
+impl Row<'_> {
     pub fn route(&self, fallback: Option<Table>) -> Route {
         if let Some(kind) = self.table_type.as_deref().filter(|t| !t.is_empty()) {
             return Table::from_name(kind)

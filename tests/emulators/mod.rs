@@ -110,7 +110,12 @@ fn start(kind: Kind) -> Emulator {
                 .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
                 .arg("--location")
                 .arg(data.path().join("azurite"))
-                .args(["--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"]);
+                .args([
+                    "--silent",
+                    "--skipApiVersionCheck",
+                    "--loose",
+                    "--disableTelemetry",
+                ]);
             command
         }
         Kind::Moto => {
