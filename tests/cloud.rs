@@ -764,50 +764,53 @@ fn sigkill_during_an_ingest_into_azurite_loses_and_duplicates_nothing() {
 }
 
 /// Two writers of one lake in a store, each starting from the same snapshot: the first to
-/// publish wins, the other fails saying so, and nothing it wrote is visible.
+/// publish wins, the other fails saying so, and nothing it wrote is visible. (S3 and Azure
+/// both refuse the second create-if-absent put.)
 #[test]
 fn of_two_writers_of_a_lake_in_a_store_one_publishes() {
     use retrohunt::lake::{LakeError, LakeWriter};
 
     use crate::util::{SignIn, commit_rows};
 
-    let azure = azurite();
-    azure.create("lakes");
-    let store = azure.azure_store("lakes");
-    let open = || {
-        let remote = Remote::with_store("az://lakes/two", Arc::clone(&store)).unwrap();
-        LakeWriter::open_remote(remote).unwrap()
-    };
-    let first = open();
-    let second = open();
-    let at = 1_772_445_600_000_000_000; // 2026-03-02T10:00:00Z
-    let sign_in = |minutes: i64| {
-        SignIn::success(
-            at + minutes * 60_000_000_000,
-            "a@contoso.com",
-            "192.0.2.1",
-            "64500",
-        )
-    };
-    first
-        .publish(|| commit_rows(&first, &[sign_in(0), sign_in(1)], &[], "first-"))
-        .unwrap();
-    let lost = second.publish(|| commit_rows(&second, &[sign_in(5)], &[], "second-"));
-    assert!(
-        matches!(lost, Err(LakeError::Conflict { generation: 1, .. })),
-        "{lost:?}"
-    );
-    let rows = retrohunt()
-        .args(["sql", "--format", "csv", "--lake", "az://lakes/two"])
-        .arg("SELECT \"Id\" FROM SigninLogs ORDER BY 1")
-        .envs(azure.env())
-        .output()
-        .unwrap();
-    assert_ok(&rows);
-    assert_eq!(
-        String::from_utf8_lossy(&rows.stdout),
-        "Id\nfirst-0\nfirst-1\n"
-    );
+    for (emulator, scheme) in [(azurite(), "az"), (moto(), "s3")] {
+        emulator.create("lakes");
+        let store = emulator.store("lakes");
+        let url = format!("{scheme}://lakes/two");
+        let open = || {
+            let remote = Remote::with_store(&url, Arc::clone(&store)).unwrap();
+            LakeWriter::open_remote(remote).unwrap()
+        };
+        let first = open();
+        let second = open();
+        let at = 1_772_445_600_000_000_000; // 2026-03-02T10:00:00Z
+        let sign_in = |minutes: i64| {
+            SignIn::success(
+                at + minutes * 60_000_000_000,
+                "a@contoso.com",
+                "192.0.2.1",
+                "64500",
+            )
+        };
+        first
+            .publish(|| commit_rows(&first, &[sign_in(0), sign_in(1)], &[], "first-"))
+            .unwrap();
+        let lost = second.publish(|| commit_rows(&second, &[sign_in(5)], &[], "second-"));
+        assert!(
+            matches!(lost, Err(LakeError::Conflict { generation: 1, .. })),
+            "{url}: {lost:?}"
+        );
+        let rows = retrohunt()
+            .args(["sql", "--format", "csv", "--lake", &url])
+            .arg("SELECT \"Id\" FROM SigninLogs ORDER BY 1")
+            .envs(emulator.env())
+            .output()
+            .unwrap();
+        assert_ok(&rows);
+        assert_eq!(
+            String::from_utf8_lossy(&rows.stdout),
+            "Id\nfirst-0\nfirst-1\n"
+        );
+    }
 }
 
 /// The two other layouts storage holds sign-in logs in, uploaded to Azurite: Log Analytics

@@ -261,8 +261,26 @@ const AZURITE_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 impl Emulator {
-    /// The container `name` in Azurite as a store of this process, built without the
-    /// environment (tests run side by side, each with its own Azurite).
+    /// The container or bucket `name` as a store of this process, built without the
+    /// environment (tests run side by side, each with its own emulator).
+    pub fn store(&self, name: &str) -> std::sync::Arc<dyn object_store::ObjectStore> {
+        match self.kind {
+            Kind::Azurite => self.azure_store(name),
+            Kind::Moto => std::sync::Arc::new(
+                object_store::aws::AmazonS3Builder::new()
+                    .with_endpoint(format!("http://127.0.0.1:{}", self.port))
+                    .with_bucket_name(name)
+                    .with_allow_http(true)
+                    .with_access_key_id("testing")
+                    .with_secret_access_key("testing")
+                    .with_region("us-east-1")
+                    .build()
+                    .unwrap(),
+            ),
+        }
+    }
+
+    /// The container `name` in Azurite as a store of this process.
     pub fn azure_store(&self, name: &str) -> std::sync::Arc<dyn object_store::ObjectStore> {
         assert!(self.kind == Kind::Azurite);
         let store = object_store::azure::MicrosoftAzureBuilder::new()
