@@ -182,6 +182,7 @@ pub fn ingest(
     result?;
     summary.rejects_file = rejects_file.map(|f| lake.keep_rejects(f)).transpose()?;
     summary.elapsed = started.elapsed();
+    // Reading the inputs and writing the lake, where either is in a store.
     summary.requests = options
         .inputs
         .iter()
@@ -189,6 +190,7 @@ pub fn ingest(
             Location::Remote(remote) => Some(remote.requests()),
             Location::Local(_) => None,
         })
+        .chain(lake.requests())
         .reduce(|a, b| a + b);
     Ok(summary)
 }

@@ -30,7 +30,7 @@ pub use manifest::{Manifest, Resume, Source};
 use arrow::array::RecordBatch;
 
 use crate::schema::Table;
-use crate::store::Remote;
+use crate::store::{Remote, RequestCounts};
 
 /// A lake opened for writing. On disk, holding it holds the lake's lock, so two ingests into
 /// one lake run one after the other instead of interleaving their file swaps; in a store,
@@ -151,6 +151,14 @@ impl LakeWriter {
                 writer.record_sources(manifest.sources());
                 Ok(())
             }
+        }
+    }
+
+    /// The HTTP requests made to a lake in a store so far.
+    pub fn requests(&self) -> Option<RequestCounts> {
+        match &self.place {
+            Place::Disk { .. } => None,
+            Place::Store { writer, .. } => Some(writer.requests()),
         }
     }
 

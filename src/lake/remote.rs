@@ -91,6 +91,10 @@ impl RemoteWriter {
         Ok(PathBuf::from(url))
     }
 
+    pub(super) fn requests(&self) -> crate::store::RequestCounts {
+        self.remote.requests()
+    }
+
     pub(super) fn sources(&self) -> Vec<Source> {
         self.base.lock().expect("not poisoned").sources.clone()
     }
