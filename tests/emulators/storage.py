@@ -82,8 +82,12 @@ def main(argv):
         status = 201
         if command == "new-append":
             status = azure(port, "PUT", blob, headers={"x-ms-blob-type": "AppendBlob"})
-        if status == 201 and data:
-            status = azure(port, "PUT", blob, {"comp": "appendblock"}, body=data)
+        # An append block holds at most 4 MiB.
+        for start in range(0, len(data), 4 << 20):
+            if status != 201:
+                break
+            block = data[start : start + (4 << 20)]
+            status = azure(port, "PUT", blob, {"comp": "appendblock"}, body=block)
         ok = status == 201
     elif store == "s3" and command == "bucket":
         request = urllib.request.Request(f"http://127.0.0.1:{port}/{argv[4]}", method="PUT")
