@@ -552,6 +552,30 @@ fn lakes_in_azurite_and_s3_hunt_as_on_local_disk() {
             "{}",
             String::from_utf8_lossy(&bench.stdout)
         );
+        // A run's findings go into the lake's findings table there.
+        let appended = retrohunt()
+            .args(["hunt", "--append-findings", "--format", "csv", "--lake"])
+            .arg(format!("{scheme}://lakes/own"))
+            .envs(emulator.env())
+            .output()
+            .unwrap();
+        assert_ok(&appended);
+        let stderr = String::from_utf8_lossy(&appended.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "appended 1342 findings to {scheme}://lakes/own/RetrohuntFindings/run_date="
+            )),
+            "{stderr}"
+        );
+        let recorded = retrohunt()
+            .args(["sql", "--format", "csv", "--lake"])
+            .arg(format!("{scheme}://lakes/own"))
+            .arg("SELECT count(*) AS n FROM \"RetrohuntFindings\"")
+            .envs(emulator.env())
+            .output()
+            .unwrap();
+        assert_ok(&recorded);
+        assert_eq!(String::from_utf8_lossy(&recorded.stdout), "n\n1342\n");
         // The first ingest into the copied lake starts from its files and its manifest.
         let again = retrohunt()
             .args(["ingest", "--lake", &format!("{scheme}://lakes/own")])

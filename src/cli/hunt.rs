@@ -14,7 +14,6 @@ use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use retrohunt::hunt::{self, HuntParams, Incremental, Run, with_run};
-use retrohunt::lake::append_findings;
 use retrohunt::triage::{self, Exclusions, Lookback, RuleCount};
 
 use super::Usage;
@@ -43,9 +42,6 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     }
     let lookback = lookback(&args.triage.lookback)?;
     let lake = open_lake(&args.lake, &args.engine).await?;
-    if args.append_findings {
-        lake.folder_for("--append-findings")?;
-    }
     let hunted = hunt(&lake, &args, &params, exclusions.as_ref(), lookback).await;
     lake.report_requests();
     hunted.map_err(|error| name_damage(lake.local(), error))
@@ -113,29 +109,20 @@ async fn hunt(
     let run = Run::now(args.incremental.as_deref().unwrap_or(&args.hunt_name));
     if (args.append_findings || incremental.is_some()) && findings > 0 {
         let (recorded, rows) = with_run(&run, false, &schema, &batches)?;
-        let file = append_findings(
-            lake.folder_for("--append-findings")?,
-            run.time.date_naive(),
-            &run.id,
-            &recorded,
-            &rows,
-        )
-        .context("cannot append the findings to the lake")?;
-        eprintln!("appended {findings} findings to {}", file.display());
+        let file = lake
+            .append_findings(run.time.date_naive(), &run.id, &recorded, &rows)
+            .await
+            .context("cannot append the findings to the lake")?;
+        eprintln!("appended {findings} findings to {file}");
     }
     if let Some((schema, rows)) = &retracted
         && !rows.is_empty()
     {
         let (recorded, rows) = with_run(&run, true, schema, rows)?;
         let id = format!("{}-retracted", run.id);
-        append_findings(
-            lake.folder_for("--incremental")?,
-            run.time.date_naive(),
-            &id,
-            &recorded,
-            &rows,
-        )
-        .context("cannot record the retracted findings in the lake")?;
+        lake.append_findings(run.time.date_naive(), &id, &recorded, &rows)
+            .await
+            .context("cannot record the retracted findings in the lake")?;
         eprintln!(
             "retracted {} findings that earlier runs of {} reported: the lake replaced a \
              sign-in of theirs by an earlier copy that arrived later",

@@ -14,7 +14,9 @@ use retrohunt::catalog::{
 };
 use retrohunt::engine::{default_memory_limit, runtime, session_config, session_with};
 use retrohunt::ingest::{self, IngestOptions};
-use retrohunt::lake::{LakeWriter, ReadSnapshot};
+use retrohunt::lake::{
+    LakeError, LakeWriter, ReadSnapshot, append_findings, append_findings_remote,
+};
 use retrohunt::store::{Location, Remote};
 
 use super::args::{EngineArgs, LakeArg};
@@ -46,6 +48,25 @@ impl Lake {
     /// The folder of a local lake, where damaged files can be looked for.
     pub fn local(&self) -> Option<&Path> {
         self.local.as_deref()
+    }
+
+    /// Appends a run's findings to the lake's `RetrohuntFindings` table, on disk or in a
+    /// store; returns where the file went.
+    pub async fn append_findings(
+        &self,
+        run_date: chrono::NaiveDate,
+        run_id: &str,
+        schema: &arrow::datatypes::SchemaRef,
+        rows: &[arrow::array::RecordBatch],
+    ) -> Result<String, LakeError> {
+        match (&self.local, &self.remote) {
+            (_, Some(remote)) => {
+                append_findings_remote(remote, run_date, run_id, schema, rows).await
+            }
+            (Some(folder), None) => append_findings(folder, run_date, run_id, schema, rows)
+                .map(|path| path.display().to_string()),
+            (None, None) => unreachable!("a lake is on disk or in a store"),
+        }
     }
 
     /// Says on standard error what reading a lake in object storage cost.

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 pub use commit::CommitStats;
 pub use error::LakeError;
 pub use file::read as read_file;
-pub use findings::append as append_findings;
+pub use findings::{append as append_findings, append_remote as append_findings_remote};
 pub use manifest::{Manifest, Resume, Source};
 
 use arrow::array::RecordBatch;
