@@ -723,8 +723,8 @@ fn sigkill_during_an_ingest_into_azurite_loses_and_duplicates_nothing() {
 
     let azure = azurite();
     azure.create("lakes");
-    let url = "az://lakes/killed";
-    let ingest = || {
+    // An ingest into the lake at `url`, quiet.
+    let ingest = |url: &str| {
         retrohunt()
             .args(["ingest", "-q", "--memory-limit", "32MiB", "--lake", url])
             .arg(input.path())
@@ -734,25 +734,14 @@ fn sigkill_during_an_ingest_into_azurite_loses_and_duplicates_nothing() {
             .spawn()
             .unwrap()
     };
+    // One whole run, into a prefix of its own, for the run's length.
     let started = std::time::Instant::now();
-    let mut first = ingest();
-    first.wait().unwrap();
+    ingest("az://lakes/timed").wait().unwrap();
     let duration = started.elapsed();
-    // Start over in another prefix, now that the run's length is known.
-    let url = "az://lakes/again";
-    let ingest = || {
-        retrohunt()
-            .args(["ingest", "-q", "--memory-limit", "32MiB", "--lake", url])
-            .arg(input.path())
-            .envs(azure.env())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let url = "az://lakes/killed";
     let mut interrupted = 0;
     for step in 1..=6u32 {
-        let mut child = ingest();
+        let mut child = ingest(url);
         std::thread::sleep(duration * step / 7);
         if child.try_wait().unwrap().is_none() {
             interrupted += 1;
@@ -779,7 +768,7 @@ fn sigkill_during_an_ingest_into_azurite_loses_and_duplicates_nothing() {
         interrupted > 0,
         "every kill came after the ingest had finished"
     );
-    let status = ingest().wait().unwrap();
+    let status = ingest(url).wait().unwrap();
     assert!(status.success());
     assert!(
         rows_csv(url, Some(&azure)) == expected,

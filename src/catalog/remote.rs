@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use chrono::NaiveDate;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
-use futures::TryStreamExt;
 use object_store::ObjectMeta;
 
 use super::contents::{LakeDates, NotALake};
@@ -66,13 +65,9 @@ pub async fn register_remote_lake(
 /// The Parquet objects below `PREFIX/folder/`, bookkeeping (`_…`, `.…`) left out.
 async fn parquet_objects(remote: &Remote, folder: &str) -> Result<Vec<ObjectMeta>, StoreError> {
     let prefix = remote.prefix().clone().join(folder);
-    let objects: Vec<ObjectMeta> = remote
-        .store()
-        .list(Some(&prefix))
-        .try_collect()
-        .await
-        .map_err(|e| StoreError::new(&remote.url_of(&prefix), e))?;
-    Ok(objects
+    Ok(remote
+        .list_all(&prefix)
+        .await?
         .into_iter()
         .filter(|object| {
             let below = object.location.prefix_match(&prefix);

@@ -27,18 +27,23 @@ pub struct Lake {
     /// A session with the lake's tables registered.
     pub ctx: SessionContext,
     pub dates: LakeDates,
-    /// The folder of a lake on local disk; a lake in object storage has none.
-    local: Option<PathBuf>,
-    /// A lake in object storage.
-    remote: Option<Remote>,
-    /// A local lake stays as of one commit while this is held.
-    _snapshot: Option<ReadSnapshot>,
+    place: Place,
+}
+
+enum Place {
+    /// A folder, which stays as of one commit while the snapshot is held.
+    Disk {
+        folder: PathBuf,
+        _snapshot: ReadSnapshot,
+    },
+    /// A prefix in object storage, read as of its latest snapshot.
+    Store(Remote),
 }
 
 impl Lake {
     /// The lake's folder, for what writes into it (`flag` says what).
     pub fn folder_for(&self, flag: &str) -> Result<&Path, Usage> {
-        self.local.as_deref().ok_or_else(|| {
+        self.local().ok_or_else(|| {
             Usage(format!(
                 "{flag} needs a lake on local disk so far; this one is in object storage"
             ))
@@ -47,7 +52,10 @@ impl Lake {
 
     /// The folder of a local lake, where damaged files can be looked for.
     pub fn local(&self) -> Option<&Path> {
-        self.local.as_deref()
+        match &self.place {
+            Place::Disk { folder, .. } => Some(folder),
+            Place::Store(_) => None,
+        }
     }
 
     /// Appends a run's findings to the lake's `RetrohuntFindings` table, on disk or in a
@@ -59,19 +67,18 @@ impl Lake {
         schema: &arrow::datatypes::SchemaRef,
         rows: &[arrow::array::RecordBatch],
     ) -> Result<String, LakeError> {
-        match (&self.local, &self.remote) {
-            (_, Some(remote)) => {
+        match &self.place {
+            Place::Store(remote) => {
                 append_findings_remote(remote, run_date, run_id, schema, rows).await
             }
-            (Some(folder), None) => append_findings(folder, run_date, run_id, schema, rows)
+            Place::Disk { folder, .. } => append_findings(folder, run_date, run_id, schema, rows)
                 .map(|path| path.display().to_string()),
-            (None, None) => unreachable!("a lake is on disk or in a store"),
         }
     }
 
     /// Says on standard error what reading a lake in object storage cost.
     pub fn report_requests(&self) {
-        if let Some(remote) = &self.remote {
+        if let Place::Store(remote) = &self.place {
             eprintln!("store requests: {}", remote.requests());
         }
     }
@@ -110,9 +117,7 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
         return Ok(Lake {
             ctx,
             dates,
-            local: None,
-            remote: Some(remote),
-            _snapshot: None,
+            place: Place::Store(remote),
         });
     }
     let folder = local_folder(&location);
@@ -143,9 +148,10 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
     Ok(Lake {
         ctx,
         dates,
-        local: Some(folder),
-        remote: None,
-        _snapshot: Some(snapshot),
+        place: Place::Disk {
+            folder,
+            _snapshot: snapshot,
+        },
     })
 }
 

@@ -150,6 +150,6 @@ fn map_row<'a>(
     if row.text(Text::ResultType).is_empty() {
         row.text[Text::ResultType as usize] = super::json::error_code(row.text(Text::Status))?;
     }
-    row.set_additional_fields(extra.finish());
+    row.set_additional_fields(Cow::Owned(extra.finish()));
     Ok(row)
 }

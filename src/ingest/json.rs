@@ -217,7 +217,7 @@ fn map_record(entries: Entries<'_>) -> Result<Row<'_>, String> {
     if !properties_extra.is_empty() {
         extra.push("properties", &properties_extra.finish());
     }
-    row.set_additional_fields(extra.finish());
+    row.set_additional_fields(Cow::Owned(extra.finish()));
     Ok(row)
 }
 

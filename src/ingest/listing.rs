@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Utc};
-use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 
@@ -34,8 +33,8 @@ impl TimeRange {
     }
 
     /// The range a folder must meet, given the segments of its path.
-    fn bounds(&self, segments: &[&str]) -> (i64, i64) {
-        let data_export = segments.iter().any(|s| s.starts_with("am-"));
+    fn bounds(&self, segments: &[impl AsRef<str>]) -> (i64, i64) {
+        let data_export = segments.iter().any(|s| s.as_ref().starts_with("am-"));
         let lateness = if data_export { self.late_arrivals } else { 0 };
         (
             self.since.map_or(i64::MIN, |s| s.saturating_sub(lateness)),
@@ -44,7 +43,7 @@ impl TimeRange {
     }
 
     /// Whether a folder or file at `segments` may hold records of the range.
-    fn may_hold(&self, segments: &[&str]) -> bool {
+    fn may_hold(&self, segments: &[impl AsRef<str>]) -> bool {
         match Folder::of(segments).span() {
             None => true,
             Some((start, end)) => {
@@ -55,7 +54,7 @@ impl TimeRange {
     }
 
     /// Whether everything below `segments` is in the range, so it can be listed flat.
-    fn holds_all(&self, segments: &[&str]) -> bool {
+    fn holds_all(&self, segments: &[impl AsRef<str>]) -> bool {
         if self.is_unbounded() {
             return true;
         }
@@ -79,8 +78,10 @@ struct Folder {
 }
 
 impl Folder {
-    fn of(segments: &[&str]) -> Folder {
-        segments.iter().fold(Folder::default(), |f, s| f.enter(s))
+    fn of(segments: &[impl AsRef<str>]) -> Folder {
+        segments
+            .iter()
+            .fold(Folder::default(), |f, s| f.enter(s.as_ref()))
     }
 
     /// `y=2024`, `m=05` (a month after a year, a minute after an hour), `d=01`, `h=10`,
@@ -210,12 +211,12 @@ pub fn list_local(input: &Path, range: &TimeRange) -> Result<Vec<Input>, ListErr
                 return false;
             }
             let below = entry.path().strip_prefix(input).unwrap_or(entry.path());
-            let mut segments: Vec<&str> = root.iter().map(String::as_str).collect();
-            let names: Vec<String> = below
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                .collect();
-            segments.extend(names.iter().map(String::as_str));
+            let mut segments = root.clone();
+            segments.extend(
+                below
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+            );
             range.may_hold(&segments)
         });
     let mut files = Vec::new();
@@ -243,23 +244,16 @@ pub async fn list_remote(remote: &Remote, range: &TimeRange) -> Result<Vec<Input
         let below = meta.location.prefix_match(&root);
         let hidden = below
             .is_some_and(|mut parts| parts.any(|p| not_data(std::ffi::OsStr::new(p.as_ref()))));
-        let segments = segments_at(&meta.location);
-        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-        !hidden && range.may_hold(&segments)
+        !hidden && range.may_hold(&segments_at(&meta.location))
     };
     let failed = |path: &ObjectPath, error| StoreError::new(&remote.url_of(path), error);
     let mut found = Vec::new();
     let mut folders = vec![root.clone()];
     while let Some(folder) = folders.pop() {
         let segments = segments_at(&folder);
-        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         let prefix = (!folder.as_ref().is_empty()).then_some(&folder);
         if range.holds_all(&segments) {
-            let objects: Vec<ObjectMeta> = store
-                .list(prefix)
-                .try_collect()
-                .await
-                .map_err(|e| failed(&folder, e))?;
+            let objects = remote.list_all(&folder).await?;
             found.extend(objects.into_iter().filter(&wanted));
             continue;
         }
@@ -270,7 +264,6 @@ pub async fn list_remote(remote: &Remote, range: &TimeRange) -> Result<Vec<Input
         found.extend(listing.objects.into_iter().filter(&wanted));
         for sub in listing.common_prefixes {
             let segments = segments_at(&sub);
-            let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
             let name = sub.filename().unwrap_or_default();
             if !not_data(std::ffi::OsStr::new(name)) && range.may_hold(&segments) {
                 folders.push(sub);

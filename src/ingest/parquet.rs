@@ -142,7 +142,7 @@ impl Columns {
             .filter(|a| a.is_valid(index))
             .map(|a| Cow::Borrowed(string_at(a, index)));
         let extra = self.extra.get(index).map_or("{}", String::as_str);
-        row.set_additional_fields(extra.to_string());
+        row.set_additional_fields(Cow::Borrowed(extra));
         Ok(row)
     }
 }

@@ -37,7 +37,7 @@ pub enum Route {
     Unknown,
 }
 
-impl Row<'_> {
+impl<'a> Row<'a> {
     pub fn text(&self, column: Text) -> &str {
         &self.text[column as usize]
     }
@@ -46,36 +46,39 @@ impl Row<'_> {
     /// the members of the `AdditionalFields` the source carried, if any (an object's members
     /// join; anything else is kept under its name), and a carried `UserKey` that differs from
     /// the lake's. Nothing of either is lost, and a lake file re-ingested keeps its text.
-    pub fn set_additional_fields(&mut self, extra: String) {
+    pub fn set_additional_fields(&mut self, extra: Cow<'a, str>) {
         let mut extra = extra;
         if let Some(key) = self.user_key.take()
             && *key != self.text(Text::UserPrincipalName).to_lowercase()
         {
             let mut own = JsonObject::default();
             own.push_string(USER_KEY, &key);
-            extra = joined(&own.finish(), &extra);
+            extra = Cow::Owned(joined(&own.finish(), &extra));
         }
         let column = Text::AdditionalFields as usize;
         let carried = std::mem::take(&mut self.text[column]);
         let carried = carried.trim();
-        let merged = if carried.is_empty() {
+        // Most sources carry none: their fields are taken as they are, without a copy.
+        self.text[column] = if carried.is_empty() {
             extra
         } else if carried.starts_with('{')
             && serde_json::from_str::<serde::de::IgnoredAny>(carried).is_ok()
         {
-            joined(carried, &extra)
+            Cow::Owned(joined(carried, &extra))
         } else {
             let mut own = JsonObject::default();
             own.push_string(Text::AdditionalFields.name(), carried);
-            joined(&own.finish(), &extra)
+            Cow::Owned(joined(&own.finish(), &extra))
         };
-        self.text[column] = Cow::Owned(merged);
     }
 }
 
 /// The members of two JSON object texts in one object, `first`'s first.
 fn joined(first: &str, second: &str) -> String {
-    let inner = |object: &str| object.trim()[1..object.trim().len() - 1].trim().to_string();
+    let inner = |object: &str| {
+        let object = object.trim();
+        object[1..object.len() - 1].trim().to_string()
+    };
     match (inner(first), inner(second)) {
         (a, b) if b.is_empty() => format!("{{{a}}}"),
         (a, b) if a.is_empty() => format!("{{{b}}}"),

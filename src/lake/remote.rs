@@ -9,9 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::RecordBatch;
-use bytes::Bytes;
 use chrono::{NaiveDate, TimeDelta, Utc};
-use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
@@ -21,7 +19,7 @@ use super::file;
 use super::manifest::{Manifest, Source};
 use super::snapshot::{self, DataFile, Snapshot, Superseded};
 use crate::schema::Table;
-use crate::store::{Remote, StoreError};
+use crate::store::{FailureKind, Remote, StoreError};
 
 /// How long a replaced file, or one no snapshot names, stays for readers that may still be
 /// reading it; a query of ours opens its files within seconds of taking its snapshot.
@@ -221,12 +219,7 @@ impl RemoteWriter {
 
     async fn list_table(&self, table: Table) -> Result<Vec<ObjectMeta>, StoreError> {
         let folder = self.remote.prefix().clone().join(table.name());
-        self.remote
-            .store()
-            .list(Some(&folder))
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::new(&self.remote.url_of(&folder), e))
+        self.remote.list_all(&folder).await
     }
 
     /// `location` relative to the lake's prefix.
@@ -291,13 +284,7 @@ impl DateFiles for RemoteWriter {
         };
         let location = snapshot::child(self.remote.prefix(), &file.path);
         let url = self.remote.url_of(&location);
-        let bytes: Bytes = self
-            .runtime
-            .block_on(async {
-                let result = self.remote.store().get(&location).await?;
-                result.bytes().await
-            })
-            .map_err(|e| StoreError::new(&url, e))?;
+        let bytes = self.runtime.block_on(self.remote.read_all(&location))?;
         file::decode(bytes, Path::new(&url))
     }
 
@@ -379,13 +366,7 @@ async fn adopt(remote: &Remote) -> Result<Snapshot, LakeError> {
     let mut files = Vec::new();
     for table in Table::ALL {
         let folder = remote.prefix().clone().join(table.name());
-        let objects: Vec<ObjectMeta> = remote
-            .store()
-            .list(Some(&folder))
-            .try_collect()
-            .await
-            .map_err(|e| StoreError::new(&remote.url_of(&folder), e))?;
-        for object in objects {
+        for object in remote.list_all(&folder).await? {
             let parts: Vec<String> = object
                 .location
                 .prefix_match(remote.prefix())
@@ -411,18 +392,13 @@ async fn adopt(remote: &Remote) -> Result<Snapshot, LakeError> {
     files.sort_by(|a, b| a.path.cmp(&b.path));
     // A lake copied from disk brings the manifest of what it ingested.
     let manifest = remote.prefix().clone().join("_manifest.jsonl");
-    let url = remote.url_of(&manifest);
-    let read = async {
-        let result = remote.store().get(&manifest).await?;
-        result.bytes().await
-    };
-    let sources = match read.await {
+    let sources = match remote.read_all(&manifest).await {
         Ok(bytes) => {
             let text = String::from_utf8_lossy(&bytes);
-            Manifest::parse(&text, Path::new(&url))?.sources()
+            Manifest::parse(&text, Path::new(&remote.url_of(&manifest)))?.sources()
         }
-        Err(object_store::Error::NotFound { .. }) => Vec::new(),
-        Err(e) => return Err(StoreError::new(&url, e).into()),
+        Err(e) if e.kind == FailureKind::NotFound => Vec::new(),
+        Err(e) => return Err(e.into()),
     };
     Ok(Snapshot {
         files,

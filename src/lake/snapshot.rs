@@ -19,7 +19,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 use serde::{Deserialize, Serialize};
 
@@ -78,25 +78,16 @@ pub fn snapshot_path(prefix: &ObjectPath, generation: u64) -> ObjectPath {
 /// The store cannot be listed or read, or the snapshot is not one.
 pub async fn latest(remote: &Remote) -> Result<Option<Snapshot>, StoreError> {
     let folder = remote.prefix().clone().join(SNAPSHOTS);
-    let failed = |path: &ObjectPath, e| StoreError::new(&remote.url_of(path), e);
-    let objects: Vec<ObjectMeta> = remote
-        .store()
-        .list(Some(&folder))
-        .try_collect()
-        .await
-        .map_err(|e| failed(&folder, e))?;
-    let Some(newest) = objects
+    let Some(newest) = remote
+        .list_all(&folder)
+        .await?
         .into_iter()
         .filter(|o| o.location.extension() == Some("json"))
         .max_by(|a, b| a.location.cmp(&b.location))
     else {
         return Ok(None);
     };
-    let read = async {
-        let result = remote.store().get(&newest.location).await?;
-        result.bytes().await
-    };
-    let bytes = read.await.map_err(|e| failed(&newest.location, e))?;
+    let bytes = remote.read_all(&newest.location).await?;
     parse(&bytes)
         .map(Some)
         .map_err(|reason| StoreError::corrupt(&remote.url_of(&newest.location), reason))

@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreScheme};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, ObjectStoreScheme};
 use url::Url;
 
 use super::error::{FailureKind, StoreError};
@@ -165,6 +167,28 @@ impl Remote {
         } else {
             format!("{root}/{path}")
         }
+    }
+
+    /// Every object below `folder`, its listing paged through.
+    ///
+    /// # Errors
+    /// The store cannot be listed, named by the folder's URL.
+    pub async fn list_all(&self, folder: &ObjectPath) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.store
+            .list(Some(folder))
+            .try_collect()
+            .await
+            .map_err(|e| StoreError::new(&self.url_of(folder), e))
+    }
+
+    /// The whole object at `path`.
+    ///
+    /// # Errors
+    /// The store cannot read it (kind `NotFound` if there is none), named by its URL.
+    pub async fn read_all(&self, path: &ObjectPath) -> Result<Bytes, StoreError> {
+        let read = async { self.store.get(path).await?.bytes().await };
+        read.await
+            .map_err(|e| StoreError::new(&self.url_of(path), e))
     }
 
     /// The HTTP requests made through this location's store so far.
