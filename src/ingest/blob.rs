@@ -13,7 +13,7 @@ use super::listing::Blob;
 use super::reader::{self, FileOutcome, ReadOptions};
 use super::source::{Format, detect};
 use crate::lake::{Manifest, Resume, Source};
-use crate::store::{Location, StoreError};
+use crate::store::{BlockingRuntime, Location, StoreError};
 
 /// Bytes before the resume point read again and compared with the manifest's hash of them.
 const TAIL: u64 = 4096;
@@ -135,7 +135,7 @@ fn hash(bytes: &[u8]) -> String {
 /// The runtime blobs are listed and fetched on, if any input is remote. Listing local inputs
 /// needs none, so an ingest of local files may run inside another runtime (the sample lake's).
 pub(super) struct Io {
-    pub(super) runtime: Option<tokio::runtime::Runtime>,
+    pub(super) runtime: Option<BlockingRuntime>,
 }
 
 impl Io {
@@ -143,14 +143,10 @@ impl Io {
         if !inputs.iter().any(|i| matches!(i, Location::Remote(_))) {
             return Ok(Io { runtime: None });
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| IngestError::Input {
-                path: PathBuf::from("(runtime)"),
-                reason: format!("cannot start the I/O runtime: {e}"),
-            })?;
+        let runtime = BlockingRuntime::new().map_err(|e| IngestError::Input {
+            path: PathBuf::from("(runtime)"),
+            reason: format!("cannot start the I/O runtime: {e}"),
+        })?;
         Ok(Io {
             runtime: Some(runtime),
         })
@@ -160,15 +156,6 @@ impl Io {
         match &self.runtime {
             Some(runtime) => runtime.block_on(future),
             None => futures::executor::block_on(future),
-        }
-    }
-}
-
-impl Drop for Io {
-    fn drop(&mut self) {
-        // Dropping a runtime blocks, which a caller inside another runtime may not do.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
         }
     }
 }

@@ -19,7 +19,7 @@ use super::file;
 use super::manifest::{Manifest, Source};
 use super::snapshot::{self, DataFile, Snapshot, Superseded};
 use crate::schema::Table;
-use crate::store::{FailureKind, Remote, StoreError};
+use crate::store::{BlockingRuntime, FailureKind, Remote, StoreError};
 
 /// How long a replaced file, or one no snapshot names, stays for readers that may still be
 /// reading it; a query of ours opens its files within seconds of taking its snapshot.
@@ -30,7 +30,7 @@ const KEEP_SNAPSHOTS: u64 = 10;
 
 pub(super) struct RemoteWriter {
     remote: Remote,
-    runtime: tokio::runtime::Runtime,
+    runtime: BlockingRuntime,
     /// The published snapshot this writer builds on.
     base: Mutex<Snapshot>,
     /// This commit's changes by (table, date): the new file, or `None` for a removed date.
@@ -46,11 +46,8 @@ impl RemoteWriter {
     /// Opens the lake under `remote` for writing: its latest snapshot (none: the files already
     /// there, as copied from a lake on disk), and the files of killed writers cleared away.
     pub(super) fn open(remote: Remote) -> Result<RemoteWriter, LakeError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| LakeError::io(Path::new("(runtime)"), e))?;
+        let runtime =
+            BlockingRuntime::new().map_err(|e| LakeError::io(Path::new("(runtime)"), e))?;
         let base = match runtime.block_on(snapshot::latest(&remote))? {
             Some(snapshot) => snapshot,
             None => runtime.block_on(adopt(&remote))?,
@@ -337,19 +334,6 @@ impl std::fmt::Debug for RemoteWriter {
             "RemoteWriter({})",
             self.remote.url_of(self.remote.prefix())
         )
-    }
-}
-
-impl Drop for RemoteWriter {
-    fn drop(&mut self) {
-        // A writer may be dropped inside another runtime, where blocking is not allowed.
-        let runtime = std::mem::replace(
-            &mut self.runtime,
-            tokio::runtime::Builder::new_current_thread()
-                .build()
-                .expect("a current-thread runtime builds"),
-        );
-        runtime.shutdown_background();
     }
 }
 

@@ -9,7 +9,9 @@
 mod error;
 mod location;
 mod requests;
+mod runtime;
 
 pub use error::{FailureKind, StoreError};
 pub use location::{Location, Remote};
 pub use requests::RequestCounts;
+pub use runtime::BlockingRuntime;
