@@ -895,3 +895,94 @@ fn data_export_and_export_job_layouts_from_azurite_make_the_lake_local_files_mak
     let parquet_url = from_parquet.path().to_str().unwrap();
     assert!(rows_csv(parquet_url, None) == rows_csv(local_url, None));
 }
+
+/// A blob larger than its share of `--memory-limit` is read as it arrives, in one GET: every
+/// record reaches the lake, as from the same file on local disk read whole (here in 16 MiB
+/// pieces: one reading thread holds a quarter of 64 MiB). And the process never holds the
+/// blob: twice the records, retyped to a table the lake does not keep (so that no commit
+/// needs memory for them), peak far below the blob's size under a 32 MiB limit (the old
+/// whole-blob read peaked above it).
+#[test]
+fn a_blob_larger_than_its_share_of_memory_is_read_as_it_arrives() {
+    let tenant = tempfile::tempdir().unwrap();
+    succeeded(
+        retrohunt()
+            .args([
+                "generate", "--users", "200", "--days", "2", "--format", "la-jsonl",
+            ])
+            .arg("--out")
+            .arg(tenant.path()),
+    );
+    let mut content = Vec::new();
+    for table in ["SigninLogs", "AADNonInteractiveUserSignInLogs"] {
+        let mut days: Vec<PathBuf> = std::fs::read_dir(tenant.path().join(table))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        days.sort();
+        for day in days {
+            content.extend(std::fs::read(day).unwrap());
+        }
+    }
+    assert!(content.len() > 32 << 20, "{} bytes", content.len());
+    let records = tenant.path().join("export.jsonl");
+    std::fs::write(&records, &content).unwrap();
+    let text = String::from_utf8(content).unwrap();
+    let retyped = text
+        .replace(
+            "\"Type\":\"SigninLogs\"",
+            "\"Type\":\"AADServicePrincipalSignInLogs\"",
+        )
+        .replace(
+            "\"Type\":\"AADNonInteractiveUserSignInLogs\"",
+            "\"Type\":\"AADServicePrincipalSignInLogs\"",
+        );
+    let skipped = tenant.path().join("skipped.jsonl");
+    std::fs::write(&skipped, retyped.repeat(2)).unwrap();
+    let skipped_mib = std::fs::metadata(&skipped).unwrap().len() >> 20;
+
+    let whole = tempfile::tempdir().unwrap();
+    let local = succeeded(
+        retrohunt()
+            .args(["ingest", "--lake"])
+            .arg(whole.path())
+            .arg(&records),
+    );
+    for emulator in [azurite(), moto()] {
+        emulator.create("exports");
+        emulator.upload("exports/records/export.jsonl", &records);
+        emulator.upload("exports/skipped/export.jsonl", &skipped);
+        let ingest = |limit: &str, blob: &str, lake: &Path| {
+            let output = retrohunt()
+                .args(["ingest", "--memory-limit", limit, "--lake"])
+                .arg(lake)
+                .arg(format!("{}://exports/{blob}", emulator.scheme()))
+                .envs(emulator.env())
+                .output()
+                .unwrap();
+            assert_ok(&output);
+            assert_eq!(
+                stdout_line(&output, "store requests:"),
+                "store requests: 1 list, 1 get, 0 head, 0 write"
+            );
+            output
+        };
+        let lake = tempfile::tempdir().unwrap();
+        let output = ingest("64MiB", "records", lake.path());
+        assert_eq!(accounting(&output), accounting(&local));
+        let rows = |lake: &Path| rows_csv(lake.to_str().unwrap(), None);
+        assert!(rows(lake.path()) == rows(whole.path()), "rows differ");
+
+        let output = ingest("32MiB", "skipped", tempfile::tempdir().unwrap().path());
+        let peak: u64 = stdout_line(&output, "peak memory: ")
+            .trim_start_matches("peak memory: ")
+            .trim_end_matches(" MiB")
+            .parse()
+            .unwrap();
+        assert!(
+            peak < skipped_mib * 3 / 4,
+            "{}: peak {peak} MiB for a {skipped_mib} MiB blob",
+            emulator.scheme()
+        );
+    }
+}

@@ -308,7 +308,9 @@ fn fuzz_findings_replay() {
 /// Decompression bombs and oversized records: each is rejected with its line and byte
 /// offset, the good records around it are kept, the accounting holds, and the ingest's peak
 /// memory stays bounded (the content here decompresses to 256 MiB; a record cap of 1 MiB and
-/// a memory limit of 64 MiB hold the process well under that).
+/// a memory limit of 64 MiB hold the process well under that). Lines are read a piece at a
+/// time, so 256 MiB of short lines are all read; a JSON document is held whole, so one
+/// larger than the file's share of memory is cut there.
 #[test]
 fn bombs_are_rejected_in_bounded_memory() {
     use std::io::Write;
@@ -352,20 +354,30 @@ fn bombs_are_rejected_in_bounded_memory() {
         }
         w.write_all(b"{}]").unwrap();
     });
+    // 256 MiB in 262,144 lines of 1 KiB: a header, the same row 262,142 times, a bad row.
     let many_lines = gzip(&|w| {
-        for _ in 0..256 {
-            for _ in 0..1024 {
-                w.write_all(&mib[..1023]).unwrap();
-                writeln!(w).unwrap();
-            }
+        let header = "TimeGenerated,Type,ResultType,UserPrincipalName,Id,Padding";
+        let row = "2026-03-02T10:00:00Z,SigninLogs,0,a@x.com,same,";
+        writeln!(w, "{header:A<1023}").unwrap();
+        for _ in 0..262_142 {
+            writeln!(w, "{row:A<1023}").unwrap();
         }
+        writeln!(w, "{:A<1023}", row.replace("2026", "year 2026")).unwrap();
+    });
+    // 200,000 records of ~130 bytes: 26 MB, more than a file's share of 64 MiB (a sixth).
+    let pretty_array = gzip(&|w| {
+        writeln!(w, "[").unwrap();
+        for i in 0..200_000 {
+            writeln!(w, "{}{}", if i == 0 { "" } else { "," }, good("x")).unwrap();
+        }
+        writeln!(w, "]").unwrap();
     });
     // The endless line starts after the first record and its line end.
     let endless = format!("2: record of 268435456 bytes at byte {}", first.len() + 1);
     /// (name, compressed file, records, written, rejected (0: not counted exactly), a
     /// reject's line and reason)
     type Case<'a> = (&'a str, &'a [u8], u64, u64, u64, &'a str);
-    let cases: [Case; 4] = [
+    let cases: [Case; 5] = [
         ("endless-line.json.gz", &endless_line, 3, 2, 1, &endless),
         (
             "long-lines.json.zst",
@@ -379,9 +391,18 @@ fn bombs_are_rejected_in_bounded_memory() {
         (
             "many-lines.csv.gz",
             &many_lines,
+            262_143,
+            1,
+            1,
+            "262144: column \"TimeGenerated\"",
+        ),
+        // The document cut short is malformed (one reject), and the cut is another.
+        (
+            "pretty-array.json.gz",
+            &pretty_array,
+            2,
             0,
-            0,
-            0,
+            2,
             "decompresses to more than",
         ),
     ];
@@ -417,7 +438,9 @@ fn bombs_are_rejected_in_bounded_memory() {
                 let reason = r["reason"].as_str().unwrap_or_default();
                 format!("{}: {reason}", r["line"]).contains(says)
             }),
-            "{name}: {rejects:?}"
+            "{name}: {} rejects, the first {:?}",
+            rejects.len(),
+            rejects.first().map(|r| &r["reason"])
         );
         // records in N = written W + duplicates D + skipped S + rejected R, and N = W+D+S+R.
         let accounting = stdout

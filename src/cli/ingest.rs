@@ -43,6 +43,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
             table: args.table,
             max_record_size: args.max_record_size,
             max_content_size: None,
+            piece_size: None,
         },
         strict: args.strict,
         memory_limit: args.memory_limit.or_else(default_memory_limit),

@@ -3,121 +3,173 @@
 //! way diagnostic settings fill `PT1H.json` during its hour); any other change is read whole,
 //! and the records the lake already holds fall out as duplicates.
 
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::PathBuf;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use object_store::{GetOptions, GetRange, ObjectMeta};
 
-use super::IngestError;
 use super::listing::Blob;
-use super::reader::{self, FileOutcome, ReadOptions};
-use super::source::{Format, detect};
+use super::reader::{self, ReadOptions, Stream};
+use super::source::Format;
+use super::tap::TAIL;
+use super::{Delivered, IngestError};
 use crate::lake::{Manifest, Resume, Source};
 use crate::store::{BlockingRuntime, Location, StoreError};
 
-/// Bytes before the resume point read again and compared with the manifest's hash of them.
-const TAIL: u64 = 4096;
-
-/// A blob's size (or the bytes read of it) and outcome: `None` if unchanged.
+/// Reads a blob unless the manifest has it with the same ETag and size, delivering it with
+/// `send`; `false` when `send` refused, the ingest stopping.
 pub(super) fn read_blob(
     blob: &Blob,
     known: &Manifest,
     read: &ReadOptions,
     io: &Io,
-) -> (u64, Result<Option<FileOutcome>, IngestError>) {
+    send: &mut dyn FnMut(Delivered) -> bool,
+) -> bool {
     let name = PathBuf::from(&blob.url);
     let previous = known.get(&name);
     let listed = etag(&blob.meta);
     if previous.is_some_and(|previous| {
         previous.etag.is_some() && previous.etag == listed && previous.size == blob.meta.size
     }) {
-        return (blob.meta.size, Ok(None));
+        return send(Delivered::Unchanged(blob.meta.size));
     }
-    let failed = |e| (0, Err(StoreError::new(&blob.url, e).into()));
+    let failed = |e| Delivered::Failed(StoreError::new(&blob.url, e).into());
     let grown = previous
         .and_then(|previous| previous.resume.as_ref())
         .filter(|resume| blob.meta.size > resume.offset);
     if let Some(resume) = grown {
-        let overlap = TAIL.min(resume.offset);
-        let (meta, bytes) = match io.block_on(fetch(blob, resume.offset - overlap)) {
-            Ok(fetched) => fetched,
-            Err(e) => return failed(e),
+        let overlap = TAIL.min(resume.offset as usize);
+        let mut body = match io.block_on(Body::open(blob, resume.offset - overlap as u64, io)) {
+            Ok(body) => body,
+            Err(e) => return send(failed(e)),
         };
-        let overlap = overlap as usize;
-        if bytes.len() >= overlap && hash(&bytes[..overlap]) == resume.tail {
-            let outcome = outcome(&name, meta, &bytes, overlap, Some(resume), read);
-            return (outcome.bytes, Ok(Some(outcome)));
+        let mut before = vec![0; overlap];
+        match body.read_exact(&mut before) {
+            Ok(()) if hash(&before) == resume.tail => {
+                return read_body(&name, body, &before, Some(resume), read, send);
+            }
+            // Rewritten rather than appended to: read whole.
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {}
+            Err(e) => return send(failed(store_error(e))),
         }
-        // Rewritten rather than appended to: read whole.
     }
-    match io.block_on(fetch(blob, 0)) {
-        Ok((meta, bytes)) => {
-            let outcome = outcome(&name, meta, &bytes, 0, None, read);
-            (outcome.bytes, Ok(Some(outcome)))
-        }
-        Err(e) => failed(e),
+    match io.block_on(Body::open(blob, 0, io)) {
+        Ok(body) => read_body(&name, body, &[], None, read, send),
+        Err(e) => send(failed(e)),
     }
 }
 
-/// The blob from byte `from` on, with its metadata as of that read.
-async fn fetch(blob: &Blob, from: u64) -> object_store::Result<(ObjectMeta, Bytes)> {
-    let options = GetOptions {
-        range: (from > 0).then_some(GetRange::Offset(from)),
-        ..GetOptions::default()
-    };
-    let result = blob.store.get_opts(&blob.meta.location, options).await?;
-    let meta = result.meta.clone();
-    Ok((meta, result.bytes().await?))
-}
-
-/// Reads `bytes[overlap..]`, the part of the blob not read before, continuing the line
-/// numbers of `before`.
-fn outcome(
-    name: &Path,
-    meta: ObjectMeta,
-    bytes: &[u8],
-    overlap: usize,
-    before: Option<&Resume>,
+/// Reads the rest of `body`, which follows `before` (the end of what was read last time, if
+/// the blob grew since), continuing the line numbers of that read.
+fn read_body(
+    name: &std::path::Path,
+    mut body: Body<'_>,
+    before: &[u8],
+    previous: Option<&Resume>,
     read: &ReadOptions,
-) -> FileOutcome {
-    let new = &bytes[overlap..];
-    let (offset, lines) = before.map_or((0, 0), |r| (r.offset, r.lines));
-    let resumable = new.ends_with(b"\n")
-        && read.format.is_none_or(|format| format == Format::Json)
-        && (before.is_some() || json_lines(new));
-    let resume = resumable.then(|| Resume {
-        offset: offset + new.len() as u64,
-        lines: lines + new.iter().filter(|&&b| b == b'\n').count() as u64,
-        tail: hash(&bytes[bytes.len().saturating_sub(TAIL as usize)..]),
+    send: &mut dyn FnMut(Delivered) -> bool,
+) -> bool {
+    let (offset, lines) = previous.map_or((0, 0), |r| (r.offset, r.lines));
+    let meta = body.meta.clone();
+    let stream = Stream {
+        json_lines: previous.is_some(),
+        ..Stream::default()
+    };
+    // Rejects name their line in the whole blob.
+    let shift = |piece: &mut reader::FileOutcome| {
+        for reject in piece.rejects.iter_mut().filter(|r| r.line > 0) {
+            reject.line += lines;
+        }
+    };
+    let pieces = &mut |mut piece| {
+        shift(&mut piece);
+        send(Delivered::Piece(piece))
+    };
+    let Some(finished) = reader::read_stream(name, &mut body, stream, read, pieces) else {
+        return false;
+    };
+    let tapped = finished.tapped;
+    if let Some(e) = tapped.error {
+        let e = StoreError::new(&name.to_string_lossy(), store_error(e));
+        return send(Delivered::Failed(e.into()));
+    }
+    let resumable = finished.json_lines
+        && tapped.ends_line()
+        && read.format.is_none_or(|format| format == Format::Json);
+    let resume = resumable.then(|| {
+        let mut tail = before.to_vec();
+        tail.extend_from_slice(&tapped.tail);
+        Resume {
+            offset: offset + tapped.bytes,
+            lines: lines + tapped.newlines,
+            tail: hash(&tail[tail.len().saturating_sub(TAIL)..]),
+        }
     });
-    let source = Source {
+    let mut outcome = finished.outcome;
+    shift(&mut outcome);
+    outcome.source = Some(Source {
         path: name.to_path_buf(),
         size: meta.size,
         hash: String::new(),
         etag: etag(&meta),
         resume,
-    };
-    let mut outcome = reader::read_file(name, new.to_vec(), source, read);
-    for reject in &mut outcome.rejects {
-        if reject.line > 0 {
-            reject.line += lines;
-        }
-    }
-    outcome
+    });
+    send(Delivered::Piece(outcome))
 }
 
-/// Plain (uncompressed) JSON whose first line is a whole document: more lines can follow.
-fn json_lines(bytes: &[u8]) -> bool {
-    if detect(Path::new(""), bytes) != Format::Json {
-        return false;
-    }
-    let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    text.split(|&b| b == b'\n')
-        .map(<[u8]>::trim_ascii)
-        .find(|line| !line.is_empty())
-        .is_some_and(|line| {
-            line.starts_with(b"{") && serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
+/// A blob's content from some byte on, as it arrives.
+struct Body<'io> {
+    meta: ObjectMeta,
+    stream: BoxStream<'static, object_store::Result<Bytes>>,
+    current: Bytes,
+    io: &'io Io,
+}
+
+impl<'io> Body<'io> {
+    async fn open(blob: &Blob, from: u64, io: &'io Io) -> object_store::Result<Body<'io>> {
+        let options = GetOptions {
+            range: (from > 0).then_some(GetRange::Offset(from)),
+            ..GetOptions::default()
+        };
+        let result = blob.store.get_opts(&blob.meta.location, options).await?;
+        Ok(Body {
+            meta: result.meta.clone(),
+            stream: result.into_stream(),
+            current: Bytes::new(),
+            io,
         })
+    }
+}
+
+impl Read for Body<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.io.block_on(self.stream.next()) {
+                None => return Ok(0),
+                Some(Ok(bytes)) => self.current = bytes,
+                Some(Err(e)) => return Err(std::io::Error::other(e)),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current.advance(n);
+        Ok(n)
+    }
+}
+
+/// The store's error inside a failed read of a body.
+fn store_error(e: std::io::Error) -> object_store::Error {
+    match e.downcast::<object_store::Error>() {
+        Ok(e) => e,
+        Err(e) => object_store::Error::Generic {
+            store: "blob",
+            source: Box::new(e),
+        },
+    }
 }
 
 /// The ETag without the quotes that some answers put around it (Azure's listings leave them

@@ -12,37 +12,61 @@ use super::row::Row;
 use super::time::{clip, parse_timestamp};
 use crate::schema::Text;
 
-/// Reads every CSV row; the sink gets each row's location, raw text and mapping.
-pub fn read_csv(bytes: &[u8], sink: &mut RecordSink<'_>) {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+/// A file's header row: the names and the column each feeds, for every piece of the file.
+#[derive(Debug)]
+pub struct Header {
+    names: Vec<String>,
+    targets: Vec<Option<Target>>,
+}
+
+/// Reads every CSV row of a piece of a file; `line_base` lines came before it. The first piece
+/// starts with the header, which `header` then keeps for the rest. The sink gets each row's
+/// location, raw text and mapping.
+pub fn read_csv(
+    bytes: &[u8],
+    line_base: u64,
+    header: &mut Option<Header>,
+    sink: &mut RecordSink<'_>,
+) {
+    let bytes = if header.is_none() {
+        bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
+    } else {
+        bytes
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(bytes);
-    let mut headers = csv::ByteRecord::new();
-    match reader.read_byte_record(&mut headers) {
-        Ok(true) => {}
-        Ok(false) => return,
-        Err(e) => {
-            return sink(
-                Location {
-                    line: 1,
-                    record: None,
-                },
-                bytes,
-                Err(e.to_string()),
-            );
+    let Header { names, targets } = match header {
+        Some(header) => header,
+        None => {
+            let mut headers = csv::ByteRecord::new();
+            match reader.read_byte_record(&mut headers) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    return sink(
+                        Location {
+                            line: line_base + 1,
+                            record: None,
+                        },
+                        bytes,
+                        Err(e.to_string()),
+                    );
+                }
+            }
+            let names: Vec<String> = headers
+                .iter()
+                .map(|h| String::from_utf8_lossy(h).trim().to_string())
+                .collect();
+            let targets = header_targets(&names);
+            header.insert(Header { names, targets })
         }
-    }
-    let names: Vec<String> = headers
-        .iter()
-        .map(|h| String::from_utf8_lossy(h).trim().to_string())
-        .collect();
-    let targets = header_targets(&names);
+    };
     let mut record = csv::ByteRecord::new();
     loop {
         let location = Location {
-            line: reader.position().line() + 1,
+            line: line_base + reader.position().line() + 1,
             record: None,
         };
         let after_previous = reader.position().byte() as usize;
@@ -51,9 +75,20 @@ pub fn read_csv(bytes: &[u8], sink: &mut RecordSink<'_>) {
             Ok(true) => {
                 let start = record
                     .position()
-                    .map_or(after_previous, |p| p.byte() as usize);
+                    .map_or(after_previous, |p| p.byte() as usize)
+                    .min(bytes.len());
+                // The reader places a row after the previous row's last byte: the line ends
+                // and blank lines between belong to neither.
+                let gap = bytes[start..]
+                    .iter()
+                    .take_while(|&&b| b == b'\r' || b == b'\n')
+                    .count();
+                let gap_lines = memchr::memchr_iter(b'\n', &bytes[start..start + gap]).count();
+                let start = start + gap;
                 let location = Location {
-                    line: record.position().map_or(location.line, |p| p.line()),
+                    line: record
+                        .position()
+                        .map_or(location.line, |p| line_base + p.line() + gap_lines as u64),
                     record: None,
                 };
                 let end = (reader.position().byte() as usize).min(bytes.len());
@@ -76,7 +111,7 @@ pub fn read_csv(bytes: &[u8], sink: &mut RecordSink<'_>) {
                         }
                     ))
                 } else {
-                    map_row(&names, &targets, &record)
+                    map_row(names, targets, &record)
                 };
                 sink(location, raw, row);
             }

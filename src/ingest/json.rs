@@ -27,51 +27,55 @@ pub struct Location {
 /// Receives each record of a file: where it is, its raw bytes, and its mapping or why it has none.
 pub type RecordSink<'s> = dyn for<'r> FnMut(Location, &'r [u8], Result<Row<'r>, String>) + 's;
 
-/// Reads every record of a JSON file and hands each, mapped or with the reason it cannot be,
-/// to `sink` together with its raw text. A file that is not JSON at all yields one
-/// file-level error.
-pub fn read_json(bytes: &[u8], sink: &mut RecordSink<'_>) {
+/// Whether a file whose content starts with `start` (whole lines) holds one document per line,
+/// and so may be read a piece at a time: its first line is a whole document, or looks like one
+/// record that is malformed.
+pub fn line_mode(start: &[u8]) -> bool {
+    let start = start.strip_prefix(b"\xef\xbb\xbf").unwrap_or(start);
+    lines(start)
+        .map(|(_, line)| line)
+        .find(|line| !line.trim_ascii().is_empty())
+        .is_some_and(|first| {
+            looks_like_one_record_per_line(first)
+                || std::str::from_utf8(first).is_ok_and(|text| parse_document(text).is_ok())
+        })
+}
+
+/// Reads every record of a JSON file not in [`line_mode`]: one document, or (when the
+/// document is malformed) one reject for the whole file.
+pub fn read_document_file(bytes: &[u8], sink: &mut RecordSink<'_>) {
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let first_line = lines(bytes).find(|(_, line)| !line.trim_ascii().is_empty());
-    let Some((first_no, first)) = first_line else {
+    let Some((first_no, _)) = lines(bytes).find(|(_, line)| !line.trim_ascii().is_empty()) else {
         return;
     };
-    let line_mode = std::str::from_utf8(first).is_ok_and(|text| parse_document(text).is_ok());
-    if !line_mode {
-        match std::str::from_utf8(bytes) {
-            Ok(text) => match parse_document(text) {
-                Ok(document) => return read_document(text, document, 0, sink),
-                Err(reason) if !looks_like_one_record_per_line(first) => {
-                    return sink(
-                        Location {
-                            line: first_no,
-                            record: None,
-                        },
-                        bytes,
-                        Err(reason),
-                    );
-                }
-                Err(_) => {}
-            },
-            Err(e) => {
-                if !looks_like_one_record_per_line(first) {
-                    let reason = format!("not valid UTF-8 (byte {})", e.valid_up_to());
-                    return sink(
-                        Location {
-                            line: first_no,
-                            record: None,
-                        },
-                        bytes,
-                        Err(reason),
-                    );
-                }
-            }
+    let location = Location {
+        line: first_no,
+        record: None,
+    };
+    match std::str::from_utf8(bytes) {
+        Ok(text) => match parse_document(text) {
+            Ok(document) => read_document(text, document, 0, sink),
+            Err(reason) => sink(location, bytes, Err(reason)),
+        },
+        Err(e) => {
+            let reason = format!("not valid UTF-8 (byte {})", e.valid_up_to());
+            sink(location, bytes, Err(reason));
         }
     }
+}
+
+/// Reads every line of `bytes` as a document; `line_base` lines of the file came before.
+pub fn read_lines(bytes: &[u8], line_base: u64, sink: &mut RecordSink<'_>) {
+    let bytes = if line_base == 0 {
+        bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes)
+    } else {
+        bytes
+    };
     for (line_no, line) in lines(bytes) {
         if line.trim_ascii().is_empty() {
             continue;
         }
+        let line_no = line_base + line_no;
         let location = Location {
             line: line_no,
             record: None,

@@ -16,6 +16,7 @@ mod rejects;
 mod row;
 mod source;
 mod summary;
+mod tap;
 pub mod time;
 
 use std::path::PathBuf;
@@ -129,11 +130,12 @@ pub fn ingest(
                     let Some(input) = files.get(next.fetch_add(1, Ordering::Relaxed)) else {
                         break;
                     };
-                    let (size, outcome) = match input {
-                        Input::File(path) => read_local(path, known, read),
-                        Input::Blob(blob) => read_blob(blob, known, read, io),
+                    let mut send = |delivered| sender.send(delivered).is_ok();
+                    let more = match input {
+                        Input::File(path) => read_local(path, known, read, &mut send),
+                        Input::Blob(blob) => read_blob(blob, known, read, io, &mut send),
                     };
-                    if sender.send((size, outcome)).is_err() {
+                    if !more {
                         break;
                     }
                 }
@@ -141,12 +143,17 @@ pub fn ingest(
         }
         drop(sender);
         let outcome = (|| {
-            for (size, outcome) in receiver.iter() {
-                progress.inc(size);
-                let Some(mut outcome) = outcome? else {
-                    summary.unchanged_files += 1;
-                    continue;
+            for delivered in receiver.iter() {
+                let mut outcome = match delivered {
+                    Delivered::Piece(outcome) => outcome,
+                    Delivered::Unchanged(size) => {
+                        progress.inc(size);
+                        summary.unchanged_files += 1;
+                        continue;
+                    }
+                    Delivered::Failed(e) => return Err(e),
                 };
+                progress.inc(outcome.bytes);
                 if options.strict
                     && let Some(reject) = outcome.rejects.first()
                 {
@@ -195,30 +202,70 @@ pub fn ingest(
     Ok(summary)
 }
 
-/// A local file's size and outcome: `None` if the manifest has it with the same content.
+/// What a reading thread hands the committing one.
+enum Delivered {
+    /// A piece of a file; a file's last piece names its source.
+    Piece(reader::FileOutcome),
+    /// A file the manifest has as it is now, of this size.
+    Unchanged(u64),
+    Failed(IngestError),
+}
+
+/// Reads a local file unless the manifest has it with the same content, delivering it with
+/// `send`; `false` when `send` refused, the ingest stopping.
 fn read_local(
     path: &std::path::Path,
     known: &Manifest,
     read: &ReadOptions,
-) -> (u64, Result<Option<reader::FileOutcome>, IngestError>) {
-    match std::fs::read(path) {
-        Err(e) => (
-            0,
-            Err(IngestError::Input {
-                path: path.to_path_buf(),
-                reason: e.to_string(),
-            }),
-        ),
-        Ok(raw) => {
-            let source = reader::identify(path, &raw);
-            let size = raw.len() as u64;
-            if known.contains(&source) {
-                (size, Ok(None))
-            } else {
-                (size, Ok(Some(reader::read_file(path, raw, source, read))))
+    send: &mut dyn FnMut(Delivered) -> bool,
+) -> bool {
+    let failed = |e: std::io::Error| {
+        Delivered::Failed(IngestError::Input {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    };
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) => return send(failed(e)),
+    };
+    let previous = known.get(&absolute).filter(|previous| {
+        previous.etag.is_none() && file.metadata().is_ok_and(|m| m.len() == previous.size)
+    });
+    if let Some(previous) = previous {
+        let mut hasher = blake3::Hasher::new();
+        let rewound = hasher
+            .update_reader(&file)
+            .and_then(|_| std::io::Seek::rewind(&mut file));
+        match rewound {
+            Ok(()) if hasher.finalize().to_hex().as_str() == previous.hash => {
+                return send(Delivered::Unchanged(previous.size));
             }
+            Ok(()) => {}
+            Err(e) => return send(failed(e)),
         }
     }
+    let stream = reader::Stream {
+        hash: true,
+        ..reader::Stream::default()
+    };
+    let pieces = &mut |piece| send(Delivered::Piece(piece));
+    let Some(finished) = reader::read_stream(path, &file, stream, read, pieces) else {
+        return false;
+    };
+    if let Some(e) = finished.tapped.error {
+        return send(failed(e));
+    }
+    let mut outcome = finished.outcome;
+    outcome.source = Some(crate::lake::Source {
+        path: absolute,
+        size: finished.tapped.bytes,
+        hash: finished.tapped.hash(),
+        etag: None,
+        resume: None,
+    });
+    send(Delivered::Piece(outcome))
 }
 
 /// Rows waiting to be committed, and the sources they came from.

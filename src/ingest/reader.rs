@@ -1,16 +1,20 @@
-//! Reading one input file end to end: bytes → records → routed lake rows, counting every
-//! record and keeping every reject. Files are independent, so the ingest runs several of these
-//! at once.
+//! Reading one input file end to end: bytes as they arrive → pieces of content → records →
+//! routed lake rows, counting every record and keeping every reject. Files are independent,
+//! so the ingest runs several of these at once.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::Path;
+use std::rc::Rc;
 
 use arrow::array::RecordBatch;
 
 use super::json::Location;
 use super::rejects::Reject;
 use super::row::{Route, Row, RowsBuilder};
-use super::source::{self, Format, Limits};
+use super::source::{Content, Cut, Format, Limits, Piece};
+use super::tap::{Tap, Tapped};
 use crate::lake::Source;
 use crate::schema::Table;
 
@@ -30,22 +34,32 @@ pub struct ReadOptions {
     /// Most decompressed bytes one file may hold; the rest of a larger file is a reject
     /// [default: unbounded; `ingest` derives it from its memory limit].
     pub max_content_size: Option<usize>,
+    /// Content parsed at a time where records can be told apart without parsing (lines, CSV
+    /// rows) [default: the content share, at most 64 MiB].
+    pub piece_size: Option<usize>,
 }
 
 /// Far above any real record: an Event Hub message is at most 1 MB, a Log Analytics record
 /// a few tens of KB.
 pub const DEFAULT_MAX_RECORD: usize = 128 << 20;
 
+/// Content parsed at a time: large enough that the per-piece cost vanishes, small enough
+/// that a file's rows reach the lake's rounds while the rest is still arriving.
+const PIECE: usize = 64 << 20;
+
 impl ReadOptions {
     fn limits(&self) -> Limits {
+        let content = self.max_content_size.unwrap_or(usize::MAX);
         Limits {
             record: self.max_record_size.unwrap_or(DEFAULT_MAX_RECORD),
-            content: self.max_content_size.unwrap_or(usize::MAX),
+            content,
+            piece: self.piece_size.unwrap_or(content.min(PIECE)),
         }
     }
 }
 
-/// Everything one file produced.
+/// Everything a file, or a piece of one, produced. Only a file's last piece names its
+/// `source`, so the manifest records the file once all its rows are committed.
 #[derive(Debug, Default)]
 pub struct FileOutcome {
     pub source: Option<Source>,
@@ -54,147 +68,257 @@ pub struct FileOutcome {
     pub skipped: BTreeMap<String, u64>,
     pub time_from_created: u64,
     pub rejects: Vec<Reject>,
+    /// Input bytes (before decompression) this piece came from.
     pub bytes: u64,
 }
 
-/// The identity of a file as stored: what the manifest compares.
-pub fn identify(path: &Path, raw: &[u8]) -> Source {
-    Source {
-        path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
-        size: raw.len() as u64,
-        hash: blake3::hash(raw).to_hex().to_string(),
-        etag: None,
-        resume: None,
-    }
-}
-
-/// Reads `data` as a file called `name` in `format` and checks what must hold for any input
-/// whatsoever: every record is written, skipped or rejected, and every reject says why. Panics
-/// otherwise; the fuzz targets (`tests/fuzz/`) and the replay of their findings call it.
+/// Reads `data` as a file called `name` in `format`, in pieces of a few records to try every
+/// place a piece may end, and checks what must hold for any input whatsoever: every record is
+/// written, skipped or rejected, and every reject says why. Panics otherwise; the fuzz targets
+/// (`tests/fuzz/`) and the replay of their findings call it.
 pub fn check_decoder(format: Format, name: &str, data: &[u8]) {
-    let path = Path::new(name);
     let options = ReadOptions {
         format: Some(format),
         table: Some(Table::Signin),
+        piece_size: Some(256),
         ..ReadOptions::default()
     };
-    let outcome = read_file(path, data.to_vec(), identify(path, data), &options);
-    let rows: usize = outcome.batches.iter().flatten().map(|b| b.num_rows()).sum();
-    let skipped: u64 = outcome.skipped.values().sum();
+    // Records, rows, skipped, rejected.
+    let mut totals = [0u64; 4];
+    let mut count = |outcome: &FileOutcome| {
+        assert!(outcome.rejects.iter().all(|r| !r.reason.is_empty()));
+        let rows = outcome.batches.iter().flatten().map(|b| b.num_rows());
+        totals[0] += outcome.records;
+        totals[1] += rows.sum::<usize>() as u64;
+        totals[2] += outcome.skipped.values().sum::<u64>();
+        totals[3] += outcome.rejects.len() as u64;
+    };
+    let finished = read_stream(
+        Path::new(name),
+        data,
+        Stream::default(),
+        &options,
+        &mut |piece| {
+            count(&piece);
+            true
+        },
+    )
+    .expect("every piece taken");
+    count(&finished.outcome);
+    let [records, rows, skipped, rejected] = totals;
     assert_eq!(
-        outcome.records,
-        rows as u64 + skipped + outcome.rejects.len() as u64,
+        records,
+        rows + skipped + rejected,
         "records unaccounted for"
     );
-    assert!(outcome.rejects.iter().all(|r| !r.reason.is_empty()));
 }
 
-/// Reads a whole file. `source` is its manifest identity, already computed by the caller from
-/// the same bytes.
-pub fn read_file(path: &Path, raw: Vec<u8>, source: Source, options: &ReadOptions) -> FileOutcome {
-    let mut outcome = FileOutcome {
-        bytes: raw.len() as u64,
-        source: Some(source),
-        ..FileOutcome::default()
-    };
+/// How a file is read, beyond what the user asked.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Stream {
+    /// Hash the raw bytes (a local file's manifest identity).
+    pub hash: bool,
+    /// The content is known to be JSON lines: the appended part of a blob.
+    pub json_lines: bool,
+}
+
+/// A file read to its end: its last piece, and what passed from its input.
+pub(super) struct Finished {
+    pub outcome: FileOutcome,
+    pub tapped: Tapped,
+    /// Plain JSON lines: a grown copy may be read from where this read stopped.
+    pub json_lines: bool,
+}
+
+/// Reads a file or blob from `raw` as it arrives, handing each piece but the last to `emit`.
+/// `None` when `emit` refused a piece: the ingest is stopping.
+pub(super) fn read_stream(
+    path: &Path,
+    raw: impl Read,
+    stream: Stream,
+    options: &ReadOptions,
+    emit: &mut dyn FnMut(FileOutcome) -> bool,
+) -> Option<Finished> {
+    let (raw, tapped) = Tap::new(raw, stream.hash);
     let limits = options.limits();
-    let content = match source::decompress(raw, limits) {
-        Ok(content) => content,
+    let fallback = options.table.or_else(|| table_from_path(path));
+    let mut collector = Collector {
+        path,
+        fallback,
+        outcome: FileOutcome::default(),
+        builders: [RowsBuilder::default(), RowsBuilder::default()],
+        tapped: Rc::clone(&tapped),
+        bytes_taken: 0,
+    };
+    let (json_lines, outcome) = match Content::open(raw, limits) {
+        Ok(mut content) => {
+            let format = options.format.unwrap_or_else(|| content.format(path));
+            let plain = !content.compressed();
+            let lines = collector.read(&mut content, format, stream.json_lines, emit)?;
+            (plain && lines, collector.take())
+        }
         Err(e) => {
-            file_reject(&mut outcome, path, format!("cannot read: {e}"));
-            return outcome;
+            collector.file_reject(format!("cannot read: {e}"));
+            (false, collector.take())
         }
     };
-    for skipped in &content.oversized {
-        outcome.records += 1;
-        let location = Location {
-            line: skipped.line,
-            record: None,
-        };
-        let reason = format!(
-            "record of {} bytes at byte {} (after decompression) is longer than \
-             --max-record-size ({} bytes); skipped to its line end",
-            skipped.len, skipped.offset, limits.record
-        );
-        let mut reject = Reject::new(path, location, &skipped.head, reason);
-        reject.raw_truncated = true;
-        outcome.rejects.push(reject);
-    }
-    let fallback = options.table.or_else(|| table_from_path(path));
-    let mut builders = [RowsBuilder::default(), RowsBuilder::default()];
-    {
-        let mut sink = |location: Location, raw: &[u8], row: Result<Row<'_>, String>| {
-            outcome.records += 1;
-            let reject = |outcome: &mut FileOutcome, reason| {
-                outcome
-                    .rejects
-                    .push(Reject::new(path, location, raw, reason));
-            };
-            let row = match row {
-                Ok(row) => row,
-                Err(reason) => return reject(&mut outcome, reason),
-            };
-            let table = match row.route(fallback) {
-                Route::Table(table) => table,
-                Route::Skip(category) => {
-                    *outcome.skipped.entry(category).or_default() += 1;
-                    return;
-                }
-                Route::Unknown => {
-                    let reason = "cannot tell the table: the record has no Type, category, \
-                                  signInEventTypes or isInteractive; name it with --table"
-                        .to_string();
-                    return reject(&mut outcome, reason);
-                }
-            };
-            let time = match (row.time_generated, row.created) {
-                (Some(time), _) => time,
-                (None, Some(created)) => {
-                    outcome.time_from_created += 1;
-                    created
-                }
-                (None, None) => {
-                    let reason = "no TimeGenerated, time or CreatedDateTime".to_string();
-                    return reject(&mut outcome, reason);
-                }
-            };
-            let builder = &mut builders[table as usize];
-            builder.append(&row, time);
-            if builder.len() >= BATCH_ROWS {
-                outcome.batches[table as usize].push(builder.finish());
-            }
-        };
-        match options
-            .format
-            .unwrap_or_else(|| source::detect(path, &content.bytes))
-        {
-            Format::Json => super::json::read_json(&content.bytes, &mut sink),
-            Format::Csv => super::csv::read_csv(&content.bytes, &mut sink),
-            Format::Parquet => {
-                if let Err(reason) = super::parquet::read_parquet(&content.bytes, &mut sink) {
-                    sink(Location::default(), &[], Err(reason));
-                }
-            }
-        }
-    }
-    for table in Table::ALL {
-        let builder = &mut builders[table as usize];
-        if !builder.is_empty() {
-            outcome.batches[table as usize].push(builder.finish());
-        }
-    }
-    if let Some(reason) = content.truncated {
-        file_reject(&mut outcome, path, reason);
-    }
-    outcome
+    let tapped = std::mem::take(&mut *tapped.borrow_mut());
+    Some(Finished {
+        outcome,
+        tapped,
+        json_lines,
+    })
 }
 
-/// A failure of the file as a whole counts as one rejected record (docs/tables.md).
-fn file_reject(outcome: &mut FileOutcome, path: &Path, reason: String) {
-    outcome.records += 1;
-    outcome
-        .rejects
-        .push(Reject::new(path, Location::default(), &[], reason));
+/// A file's outcome as its pieces are read.
+struct Collector<'p> {
+    path: &'p Path,
+    fallback: Option<Table>,
+    outcome: FileOutcome,
+    builders: [RowsBuilder; 2],
+    tapped: Rc<RefCell<Tapped>>,
+    /// Input bytes already attributed to pieces.
+    bytes_taken: u64,
+}
+
+impl<'p> Collector<'p> {
+    /// Parses every piece of `content`; whether it was read as JSON lines, or `None` when
+    /// `emit` refused a piece.
+    fn read(
+        &mut self,
+        content: &mut Content<'_>,
+        format: Format,
+        json_lines: bool,
+        emit: &mut dyn FnMut(FileOutcome) -> bool,
+    ) -> Option<bool> {
+        let mut header = None;
+        let mut piece = Piece::default();
+        let lines = match format {
+            Format::Parquet | Format::Csv => {
+                let cut = if format == Format::Csv {
+                    Cut::CsvRows
+                } else {
+                    Cut::Binary
+                };
+                content.next_piece(&mut piece, cut);
+                false
+            }
+            Format::Json => {
+                content.next_piece(&mut piece, Cut::Lines);
+                let lines = json_lines || super::json::line_mode(&piece.bytes);
+                if !lines && !piece.last {
+                    content.extend(&mut piece, Cut::Never);
+                }
+                lines
+            }
+        };
+        loop {
+            self.oversized(&piece, content.limits());
+            let bytes = &piece.bytes;
+            let mut sink = |location: Location, raw: &[u8], row: Result<Row<'_>, String>| {
+                self.record(location, raw, row);
+            };
+            match format {
+                Format::Json if lines => super::json::read_lines(bytes, piece.line_base, &mut sink),
+                Format::Json => super::json::read_document_file(bytes, &mut sink),
+                Format::Csv => super::csv::read_csv(bytes, piece.line_base, &mut header, &mut sink),
+                Format::Parquet => {
+                    if let Err(reason) = super::parquet::read_parquet(bytes, &mut sink) {
+                        sink(Location::default(), &[], Err(reason));
+                    }
+                }
+            }
+            if let Some(reason) = piece.truncated.take() {
+                self.file_reject(reason);
+            }
+            if piece.last {
+                return Some(lines);
+            }
+            if !emit(self.take()) {
+                return None;
+            }
+            content.next_piece(&mut piece, if lines { Cut::Lines } else { Cut::CsvRows });
+        }
+    }
+
+    fn oversized(&mut self, piece: &Piece, limits: Limits) {
+        for skipped in &piece.oversized {
+            self.outcome.records += 1;
+            let location = Location {
+                line: skipped.line,
+                record: None,
+            };
+            let reason = format!(
+                "record of {} bytes at byte {} (after decompression) is longer than \
+                 --max-record-size ({} bytes); skipped to its line end",
+                skipped.len, skipped.offset, limits.record
+            );
+            let mut reject = Reject::new(self.path, location, &skipped.head, reason);
+            reject.raw_truncated = true;
+            self.outcome.rejects.push(reject);
+        }
+    }
+
+    fn record(&mut self, location: Location, raw: &[u8], row: Result<Row<'_>, String>) {
+        self.outcome.records += 1;
+        let row = match row {
+            Ok(row) => row,
+            Err(reason) => return self.reject(location, raw, reason),
+        };
+        let table = match row.route(self.fallback) {
+            Route::Table(table) => table,
+            Route::Skip(category) => {
+                *self.outcome.skipped.entry(category).or_default() += 1;
+                return;
+            }
+            Route::Unknown => {
+                let reason = "cannot tell the table: the record has no Type, category, \
+                              signInEventTypes or isInteractive; name it with --table";
+                return self.reject(location, raw, reason.to_string());
+            }
+        };
+        let time = match (row.time_generated, row.created) {
+            (Some(time), _) => time,
+            (None, Some(created)) => {
+                self.outcome.time_from_created += 1;
+                created
+            }
+            (None, None) => {
+                let reason = "no TimeGenerated, time or CreatedDateTime".to_string();
+                return self.reject(location, raw, reason);
+            }
+        };
+        let builder = &mut self.builders[table as usize];
+        builder.append(&row, time);
+        if builder.len() >= BATCH_ROWS {
+            self.outcome.batches[table as usize].push(builder.finish());
+        }
+    }
+
+    fn reject(&mut self, location: Location, raw: &[u8], reason: String) {
+        let reject = Reject::new(self.path, location, raw, reason);
+        self.outcome.rejects.push(reject);
+    }
+
+    /// A failure of the file as a whole counts as one rejected record (docs/tables.md).
+    fn file_reject(&mut self, reason: String) {
+        self.outcome.records += 1;
+        self.reject(Location::default(), &[], reason);
+    }
+
+    /// The outcome so far, its rows in batches.
+    fn take(&mut self) -> FileOutcome {
+        let bytes = self.tapped.borrow().bytes;
+        self.outcome.bytes = bytes - self.bytes_taken;
+        self.bytes_taken = bytes;
+        for table in Table::ALL {
+            let builder = &mut self.builders[table as usize];
+            if !builder.is_empty() {
+                self.outcome.batches[table as usize].push(builder.finish());
+            }
+        }
+        std::mem::take(&mut self.outcome)
+    }
 }
 
 /// Downloads and archives name their table: the admin center's `NonInteractiveSignIns_*.csv`,

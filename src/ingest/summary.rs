@@ -59,8 +59,9 @@ impl Summary {
         self.skipped.values().sum()
     }
 
+    /// Adds a file's piece; its last piece counts the file.
     pub(super) fn add_file(&mut self, outcome: &FileOutcome) {
-        self.files += 1;
+        self.files += u64::from(outcome.source.is_some());
         self.bytes += outcome.bytes;
         self.records += outcome.records;
         self.rejected += outcome.rejects.len() as u64;

@@ -225,6 +225,14 @@ impl Emulator {
         run(command, &format!("{args:?} on {}", self.kind.name()));
     }
 
+    /// The URL scheme that reaches this emulator's store.
+    pub fn scheme(&self) -> &'static str {
+        match self.kind {
+            Kind::Azurite => "az",
+            Kind::Moto => "s3",
+        }
+    }
+
     /// Creates a container (Azurite) or bucket (moto).
     pub fn create(&self, name: &str) {
         let command = match self.kind {
