@@ -3,7 +3,7 @@
 //! make exactly the lake the same files make from local disk, and cost no more requests than
 //! the time range needs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
@@ -791,7 +791,7 @@ fn of_two_writers_of_a_lake_in_a_store_one_publishes() {
         let url = format!("{scheme}://lakes/two");
         let open = || {
             let remote = Remote::with_store(&url, Arc::clone(&store)).unwrap();
-            LakeWriter::open_remote(remote).unwrap()
+            LakeWriter::open_remote(remote, retrohunt::lake::DEFAULT_GRACE).unwrap()
         };
         let first = open();
         let second = open();
@@ -985,4 +985,122 @@ fn a_blob_larger_than_its_share_of_memory_is_read_as_it_arrives() {
             emulator.scheme()
         );
     }
+}
+
+/// What a lake in a store keeps and deletes, with `--keep-replaced 1s`: a file a commit
+/// replaced stays for its grace (readers of the previous snapshot may be reading it) and is
+/// gone at the first commit after it; a file no snapshot names (a writer killed before
+/// publishing) is deleted by the next writer once older than the grace; the last 11
+/// snapshots stay and older ones go. Throughout, the lake holds the rows local disk holds.
+#[test]
+fn a_lake_in_a_store_deletes_what_no_reader_can_need() {
+    let azure = azurite();
+    azure.create("lakes");
+    let store = azure.store("lakes");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let container = CONTAINERS[0];
+    let mut hours: Vec<PathBuf> = walkdir::WalkDir::new(sample(container))
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.is_file())
+        .collect();
+    hours.truncate(13);
+    assert_eq!(hours.len(), 13);
+    let listed = |prefix: &str| -> BTreeSet<String> {
+        let prefix = ObjectPath::from(prefix);
+        let objects: Vec<_> = runtime.block_on(store.list(Some(&prefix)).collect());
+        objects
+            .into_iter()
+            .map(|o| o.unwrap().location.to_string())
+            .collect()
+    };
+    let data_files = || listed("gc/SigninLogs");
+    // The newest snapshot's generation, and the data files it names live and replaced.
+    let latest = || {
+        let generations: Vec<u64> = listed("gc/_snapshots")
+            .iter()
+            .map(|s| {
+                let name = s.rsplit('/').next().unwrap();
+                name.trim_end_matches(".json").parse().unwrap()
+            })
+            .collect();
+        let last = *generations.iter().max().unwrap();
+        let path = ObjectPath::from(format!("gc/_snapshots/{last:020}.json"));
+        let bytes =
+            runtime.block_on(async { store.get(&path).await.unwrap().bytes().await.unwrap() });
+        let snapshot: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let named = |list: &str| -> BTreeSet<String> {
+            snapshot[list]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| format!("gc/{}", f["path"].as_str().unwrap()))
+                .filter(|path| path.starts_with("gc/SigninLogs/"))
+                .collect()
+        };
+        (generations, named("files"), named("superseded"))
+    };
+    let orphan = "gc/SigninLogs/date=2026-03-02/part-19700101T000000-1-dead0000-0.parquet";
+    let (mut live, mut replaced) = (BTreeSet::new(), BTreeSet::new());
+    for (run, hour) in hours.iter().enumerate() {
+        if run == 1 {
+            // A killed writer's file: nothing names it.
+            let first = ObjectPath::from(live.iter().next().map(String::as_str).unwrap());
+            runtime.block_on(async {
+                let bytes = store.get(&first).await.unwrap().bytes().await.unwrap();
+                let orphan = ObjectPath::from(orphan);
+                store.put(&orphan, PutPayload::from(bytes)).await.unwrap();
+            });
+            assert!(data_files().contains(orphan));
+        }
+        // Every file now is older than the grace when the next run opens the lake.
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+        let output = retrohunt()
+            .args(["ingest", "-q", "--keep-replaced", "1s"])
+            .args(["--lake", "az://lakes/gc"])
+            .arg(hour)
+            .envs(azure.env())
+            .output()
+            .unwrap();
+        assert_ok(&output);
+        let (generations, now_live, now_replaced) = latest();
+        let present = data_files();
+        // What was live is still there, live or just replaced; what was replaced a grace
+        // ago is gone; nothing else is there.
+        assert!(
+            live.is_subset(&present),
+            "run {run}: a file read a moment ago is gone"
+        );
+        assert!(live.is_subset(&now_live.union(&now_replaced).cloned().collect()));
+        assert!(
+            replaced.is_disjoint(&present),
+            "run {run}: kept {replaced:?}"
+        );
+        let named: BTreeSet<String> = now_live.union(&now_replaced).cloned().collect();
+        assert_eq!(present, named, "run {run}");
+        // Each run replaced the date file (all hours are of one date) and published once.
+        if run > 0 {
+            assert_eq!(now_replaced.len(), 1, "run {run}");
+        }
+        let last = *generations.last().unwrap();
+        assert_eq!(last, run as u64 + 1);
+        assert_eq!(
+            generations,
+            (last.saturating_sub(10).max(1)..=last).collect::<Vec<_>>()
+        );
+        (live, replaced) = (now_live, now_replaced);
+    }
+
+    let local = tempfile::tempdir().unwrap();
+    succeeded(
+        retrohunt()
+            .args(["ingest", "--lake"])
+            .arg(local.path())
+            .args(&hours),
+    );
+    assert!(
+        rows_csv("az://lakes/gc", Some(&azure)) == rows_csv(local.path().to_str().unwrap(), None),
+        "rows differ"
+    );
 }

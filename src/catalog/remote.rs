@@ -12,7 +12,7 @@ use object_store::ObjectMeta;
 use super::contents::{LakeDates, NotALake};
 use super::foreign::holds_foreign_objects;
 use super::register::{register_findings, register_tables};
-use crate::lake::layout::{FINDINGS_TABLE, not_data};
+use crate::lake::layout::FINDINGS_TABLE;
 use crate::lake::snapshot;
 use crate::schema::Table;
 use crate::store::{Remote, StoreError};
@@ -46,7 +46,7 @@ pub async fn register_remote_lake(
     let mut tables = Vec::new();
     let mut foreign = [false; 2];
     for table in Table::ALL {
-        let files = parquet_objects(remote, table.name()).await?;
+        let files = snapshot::parquet_objects(remote, table.name()).await?;
         foreign[table as usize] =
             holds_foreign_objects(remote.store(), &files, |f| remote.url_of(&f.location)).await?;
         tables.push((table, dates(&files)));
@@ -56,38 +56,20 @@ pub async fn register_remote_lake(
     }
     let base = remote.table_url(remote.prefix());
     register_tables(ctx, &base, foreign, &Default::default()).await?;
-    if !parquet_objects(remote, FINDINGS_TABLE).await?.is_empty() {
+    if !snapshot::parquet_objects(remote, FINDINGS_TABLE)
+        .await?
+        .is_empty()
+    {
         register_findings(ctx, &base).await?;
     }
     Ok(LakeDates { tables })
-}
-
-/// The Parquet objects below `PREFIX/folder/`, bookkeeping (`_…`, `.…`) left out.
-async fn parquet_objects(remote: &Remote, folder: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-    let prefix = remote.prefix().clone().join(folder);
-    Ok(remote
-        .list_all(&prefix)
-        .await?
-        .into_iter()
-        .filter(|object| {
-            let below = object.location.prefix_match(&prefix);
-            let hidden =
-                below.is_some_and(|mut parts| parts.any(|p| not_data(p.as_ref().as_ref())));
-            !hidden && object.location.extension() == Some("parquet")
-        })
-        .collect())
 }
 
 /// The dates of the `date=` folders that hold `files`, ascending.
 fn dates(files: &[ObjectMeta]) -> Vec<NaiveDate> {
     let mut dates: Vec<NaiveDate> = files
         .iter()
-        .filter_map(|file| {
-            file.location.parts().find_map(|part| {
-                let date = part.as_ref().strip_prefix("date=")?;
-                NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
-            })
-        })
+        .filter_map(|file| snapshot::date_of(&file.location))
         .collect();
     dates.sort();
     dates.dedup();

@@ -83,6 +83,11 @@ pub struct IngestArgs {
     /// records arriving late are appended to the folders of their own time.
     #[arg(long, default_value = "1d")]
     pub late_arrivals: String,
+    /// With a lake in object storage: how long files a commit replaced, and files of writers
+    /// that died before publishing, stay for readers still reading them. Raise it if queries
+    /// on the lake run longer.
+    #[arg(long, default_value = "1h")]
+    pub keep_replaced: String,
     /// Read every input as this format instead of detecting it per file.
     #[arg(long, value_enum)]
     pub format: Option<Format>,

@@ -107,7 +107,11 @@ fn open(args: &IngestArgs) -> anyhow::Result<LakeWriter> {
                 folder.display()
             );
         }),
-        Location::Remote(remote) => LakeWriter::open_remote(remote),
+        Location::Remote(remote) => {
+            let nanos = duration_nanos("--keep-replaced", &args.keep_replaced)?;
+            let grace = std::time::Duration::from_nanos(nanos.unsigned_abs());
+            LakeWriter::open_remote(remote, grace)
+        }
     };
     opened.with_context(|| format!("cannot open lake {text}"))
 }

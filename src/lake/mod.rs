@@ -27,6 +27,10 @@ pub use file::read as read_file;
 pub use findings::{append as append_findings, append_remote as append_findings_remote};
 pub use manifest::{Manifest, Resume, Source};
 
+/// How long a lake in a store keeps a replaced file for its readers: a query of ours opens its
+/// files within seconds of taking its snapshot.
+pub const DEFAULT_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 use arrow::array::RecordBatch;
 
 use crate::schema::Table;
@@ -79,15 +83,21 @@ impl LakeWriter {
         })
     }
 
-    /// Opens (creating) the lake under a prefix in object storage.
+    /// Opens (creating) the lake under a prefix in object storage. Files a commit replaces,
+    /// and those of writers that died before publishing, are deleted once `grace` old
+    /// ([`DEFAULT_GRACE`]): readers of an older snapshot may still be reading them.
     ///
     /// # Errors
     /// The store cannot be listed or read, or holds a snapshot that does not parse.
-    pub fn open_remote(remote: Remote) -> Result<LakeWriter, LakeError> {
+    pub fn open_remote(
+        remote: Remote,
+        grace: std::time::Duration,
+    ) -> Result<LakeWriter, LakeError> {
+        let grace = chrono::TimeDelta::from_std(grace).unwrap_or(chrono::TimeDelta::MAX);
         let rejects = tempfile::tempdir().map_err(|e| LakeError::io(Path::new("(temp)"), e))?;
         Ok(LakeWriter {
             place: Place::Store {
-                writer: Box::new(remote::RemoteWriter::open(remote)?),
+                writer: Box::new(remote::RemoteWriter::open(remote, grace)?),
                 rejects,
             },
         })

@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow::array::RecordBatch;
 use chrono::{NaiveDate, TimeDelta, Utc};
-use object_store::path::Path as ObjectPath;
-use object_store::{ObjectMeta, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use super::commit::DateFiles;
 use super::error::LakeError;
@@ -20,10 +19,6 @@ use super::manifest::{Manifest, Source};
 use super::snapshot::{self, DataFile, Snapshot, Superseded};
 use crate::schema::Table;
 use crate::store::{BlockingRuntime, FailureKind, Remote, StoreError};
-
-/// How long a replaced file, or one no snapshot names, stays for readers that may still be
-/// reading it; a query of ours opens its files within seconds of taking its snapshot.
-const GRACE: TimeDelta = TimeDelta::hours(1);
 
 /// Snapshots kept besides the latest, for readers that listed one just before a commit.
 const KEEP_SNAPSHOTS: u64 = 10;
@@ -40,12 +35,15 @@ pub(super) struct RemoteWriter {
     /// Names this writer's files apart from every other writer's.
     run: String,
     written: AtomicU64,
+    /// How long a replaced file, or one no snapshot names, stays for readers that may still
+    /// be reading it.
+    grace: TimeDelta,
 }
 
 impl RemoteWriter {
     /// Opens the lake under `remote` for writing: its latest snapshot (none: the files already
     /// there, as copied from a lake on disk), and the files of killed writers cleared away.
-    pub(super) fn open(remote: Remote) -> Result<RemoteWriter, LakeError> {
+    pub(super) fn open(remote: Remote, grace: TimeDelta) -> Result<RemoteWriter, LakeError> {
         let runtime =
             BlockingRuntime::new().map_err(|e| LakeError::io(Path::new("(runtime)"), e))?;
         let base = match runtime.block_on(snapshot::latest(&remote))? {
@@ -66,6 +64,7 @@ impl RemoteWriter {
             sources: Mutex::default(),
             run,
             written: AtomicU64::new(0),
+            grace,
         };
         writer.runtime.block_on(writer.clear_orphans())?;
         Ok(writer)
@@ -137,10 +136,10 @@ impl RemoteWriter {
         let expired: Vec<String> = next
             .superseded
             .iter()
-            .filter(|s| s.since + GRACE < now)
+            .filter(|s| s.since + self.grace < now)
             .map(|s| s.path.clone())
             .collect();
-        next.superseded.retain(|s| s.since + GRACE >= now);
+        next.superseded.retain(|s| s.since + self.grace >= now);
         self.runtime.block_on(self.put_snapshot(&next))?;
         *base = next;
         let generation = base.generation;
@@ -199,10 +198,10 @@ impl RemoteWriter {
                 .chain(base.superseded.iter().map(|s| s.path.clone()))
                 .collect()
         };
-        let cutoff = Utc::now() - GRACE;
+        let cutoff = Utc::now() - self.grace;
         for table in Table::ALL {
-            for object in self.list_table(table).await? {
-                let relative = self.relative(&object.location);
+            for object in snapshot::parquet_objects(&self.remote, table.name()).await? {
+                let relative = snapshot::relative(self.remote.prefix(), &object.location);
                 if own_file(&relative)
                     && !named.contains(&relative)
                     && object.last_modified < cutoff
@@ -212,24 +211,6 @@ impl RemoteWriter {
             }
         }
         Ok(())
-    }
-
-    async fn list_table(&self, table: Table) -> Result<Vec<ObjectMeta>, StoreError> {
-        let folder = self.remote.prefix().clone().join(table.name());
-        self.remote.list_all(&folder).await
-    }
-
-    /// `location` relative to the lake's prefix.
-    fn relative(&self, location: &ObjectPath) -> String {
-        location
-            .prefix_match(self.remote.prefix())
-            .map(|parts| {
-                parts
-                    .map(|p| p.as_ref().to_string())
-                    .collect::<Vec<_>>()
-                    .join("/")
-            })
-            .unwrap_or_else(|| location.to_string())
     }
 
     /// The date's own file as this commit sees it.
@@ -349,25 +330,12 @@ fn own_file(path: &str) -> bool {
 async fn adopt(remote: &Remote) -> Result<Snapshot, LakeError> {
     let mut files = Vec::new();
     for table in Table::ALL {
-        let folder = remote.prefix().clone().join(table.name());
-        for object in remote.list_all(&folder).await? {
-            let parts: Vec<String> = object
-                .location
-                .prefix_match(remote.prefix())
-                .map(|p| p.map(|p| p.as_ref().to_string()).collect())
-                .unwrap_or_default();
-            let date = parts
-                .iter()
-                .find_map(|p| NaiveDate::parse_from_str(p.strip_prefix("date=")?, "%Y-%m-%d").ok());
-            let hidden = parts.iter().any(|p| p.starts_with(['_', '.']));
-            if let Some(date) = date
-                && !hidden
-                && object.location.extension() == Some("parquet")
-            {
+        for object in snapshot::parquet_objects(remote, table.name()).await? {
+            if let Some(date) = snapshot::date_of(&object.location) {
                 files.push(DataFile {
                     table: table.name().to_string(),
                     date,
-                    path: parts.join("/"),
+                    path: snapshot::relative(remote.prefix(), &object.location),
                     size: object.size,
                 });
             }

@@ -64,6 +64,48 @@ impl DataFile {
     }
 }
 
+/// The Parquet files below `PREFIX/folder/` (a table's, or the findings'), bookkeeping
+/// (`_…`, `.…`) left out: what a lake holds there, whoever wrote it.
+///
+/// # Errors
+/// The store cannot be listed.
+pub async fn parquet_objects(remote: &Remote, folder: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+    let prefix = remote.prefix().clone().join(folder);
+    Ok(remote
+        .list_all(&prefix)
+        .await?
+        .into_iter()
+        .filter(|object| {
+            let below = object.location.prefix_match(&prefix);
+            let hidden = below.is_some_and(|mut parts| {
+                parts.any(|p| super::layout::not_data(p.as_ref().as_ref()))
+            });
+            !hidden && object.location.extension() == Some("parquet")
+        })
+        .collect())
+}
+
+/// The date of the `date=` folder that holds `location`.
+pub fn date_of(location: &ObjectPath) -> Option<NaiveDate> {
+    location.parts().find_map(|part| {
+        let date = part.as_ref().strip_prefix("date=")?;
+        NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
+    })
+}
+
+/// `location` relative to `prefix`, as snapshots name files.
+pub fn relative(prefix: &ObjectPath, location: &ObjectPath) -> String {
+    location
+        .prefix_match(prefix)
+        .map(|parts| {
+            parts
+                .map(|p| p.as_ref().to_string())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .unwrap_or_else(|| location.to_string())
+}
+
 /// The object of snapshot `generation` below `prefix`; names sort as numbers.
 pub fn snapshot_path(prefix: &ObjectPath, generation: u64) -> ObjectPath {
     prefix
