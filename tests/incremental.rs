@@ -18,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::util::{diagnostic_tenant, retrohunt, sql_csv, succeeded};
 
 /// The 14 hunt columns of each row, as CSV lines, counted.
-fn rows(csv: &[u8]) -> BTreeMap<Vec<String>, usize> {
+pub fn rows(csv: &[u8]) -> BTreeMap<Vec<String>, usize> {
     let mut counts = BTreeMap::new();
     let mut reader = csv::Reader::from_reader(csv);
     for record in reader.records() {

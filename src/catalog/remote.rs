@@ -13,7 +13,7 @@ use super::contents::{LakeDates, NotALake};
 use super::foreign::holds_foreign_objects;
 use super::register::{register_findings, register_tables};
 use crate::lake::layout::FINDINGS_TABLE;
-use crate::lake::snapshot;
+use crate::lake::snapshot::{self, Snapshot};
 use crate::schema::Table;
 use crate::store::{Remote, StoreError};
 
@@ -27,7 +27,16 @@ pub enum RemoteLakeError {
     DataFusion(#[from] DataFusionError),
 }
 
-/// Registers the lake under `remote` with `ctx`, its store included, and returns its dates.
+/// A lake in a store as registered: its dates, and the snapshot read (none for a lake no
+/// ingest of ours has written to: every file there).
+#[derive(Debug)]
+pub struct RemoteLake {
+    pub dates: LakeDates,
+    pub snapshot: Option<Snapshot>,
+}
+
+/// Registers the lake under `remote` with `ctx`, its store included, as of its latest
+/// snapshot.
 ///
 /// # Errors
 /// A prefix with no data files of either table (not a lake), a store that cannot be listed,
@@ -35,11 +44,12 @@ pub enum RemoteLakeError {
 pub async fn register_remote_lake(
     ctx: &SessionContext,
     remote: &Remote,
-) -> Result<LakeDates, RemoteLakeError> {
+) -> Result<RemoteLake, RemoteLakeError> {
     // A lake this tool writes is its latest snapshot's files; one copied from disk, or written
     // by another tool, is every file there.
-    let remote = match snapshot::latest(remote).await? {
-        Some(snapshot) => &remote.through(snapshot::restricted(remote, &snapshot)),
+    let snapshot = snapshot::latest(remote).await?;
+    let remote = match &snapshot {
+        Some(snapshot) => &remote.through(snapshot::restricted(remote, snapshot)),
         None => remote,
     };
     ctx.register_object_store(remote.store_url(), std::sync::Arc::clone(remote.store()));
@@ -62,7 +72,10 @@ pub async fn register_remote_lake(
     {
         register_findings(ctx, &base).await?;
     }
-    Ok(LakeDates { tables })
+    Ok(RemoteLake {
+        dates: LakeDates { tables },
+        snapshot,
+    })
 }
 
 /// The dates of the `date=` folders that hold `files`, ascending.

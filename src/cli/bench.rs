@@ -131,13 +131,13 @@ fn dates_of(lake: &Path) -> anyhow::Result<(PathBuf, Vec<NaiveDate>)> {
         }
         Location::Remote(remote) => {
             let runtime = tokio::runtime::Runtime::new().context("cannot start a runtime")?;
-            let dates = runtime
+            let registered = runtime
                 .block_on(register_remote_lake(&SessionContext::new(), &remote))
                 .map_err(|error| match error {
                     RemoteLakeError::NotALake(not) => anyhow::Error::from(Usage(not.to_string())),
                     other => anyhow::Error::from(other),
                 })?;
-            (lake.to_path_buf(), dates)
+            (lake.to_path_buf(), registered.dates)
         }
     };
     let dates = dates.tables.into_iter().flat_map(|(_, d)| d).collect();

@@ -67,17 +67,10 @@ async fn hunt(
         println!("{}", arrow::util::pretty::pretty_format_batches(&plan)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let incremental = args
-        .incremental
-        .as_deref()
-        .map(|name| {
-            let folder = lake.folder_for("--incremental")?;
-            Incremental::start(folder, name, params, || {
-                eprintln!("waiting for another run of {name} to finish");
-            })
-            .map_err(Usage)
-        })
-        .transpose()?;
+    let incremental = match args.incremental.as_deref() {
+        Some(name) => Some(lake.start_incremental(name, params).await?),
+        None => None,
+    };
     let (frame, params, retracted) = match &incremental {
         None => (frame, *params, None),
         Some(run) => {
@@ -142,6 +135,7 @@ async fn hunt(
         }
         incremental
             .finish()
+            .await
             .context("cannot record the incremental run")?;
     }
     let (schema, batches) = if args.triage.summary {

@@ -13,7 +13,9 @@ use retrohunt::catalog::{
     register_remote_lake,
 };
 use retrohunt::engine::{default_memory_limit, runtime, session_config, session_with};
+use retrohunt::hunt::{HuntParams, Incremental};
 use retrohunt::ingest::{self, IngestOptions};
+use retrohunt::lake::snapshot::Snapshot;
 use retrohunt::lake::{
     LakeError, LakeWriter, ReadSnapshot, append_findings, append_findings_remote,
 };
@@ -36,26 +38,37 @@ enum Place {
         folder: PathBuf,
         _snapshot: ReadSnapshot,
     },
-    /// A prefix in object storage, read as of its latest snapshot.
-    Store(Remote),
+    /// A prefix in object storage, read as of its latest snapshot (if it has one).
+    Store {
+        remote: Remote,
+        snapshot: Option<Box<Snapshot>>,
+    },
 }
 
 impl Lake {
-    /// The lake's folder, for what writes into it (`flag` says what).
-    pub fn folder_for(&self, flag: &str) -> Result<&Path, Usage> {
-        self.local().ok_or_else(|| {
-            Usage(format!(
-                "{flag} needs a lake on local disk so far; this one is in object storage"
-            ))
-        })
-    }
-
     /// The folder of a local lake, where damaged files can be looked for.
     pub fn local(&self) -> Option<&Path> {
         match &self.place {
             Place::Disk { folder, .. } => Some(folder),
-            Place::Store(_) => None,
+            Place::Store { .. } => None,
         }
+    }
+
+    /// Starts a run of the incremental hunt `name` on this lake, as the tables read it.
+    pub async fn start_incremental(
+        &self,
+        name: &str,
+        params: &HuntParams,
+    ) -> Result<Incremental, Usage> {
+        let started = match &self.place {
+            Place::Disk { folder, .. } => Incremental::start(folder, name, params, || {
+                eprintln!("waiting for another run of {name} to finish");
+            }),
+            Place::Store { remote, snapshot } => {
+                Incremental::start_remote(remote, snapshot.as_deref(), name, params).await
+            }
+        };
+        started.map_err(Usage)
     }
 
     /// Appends a run's findings to the lake's `RetrohuntFindings` table, on disk or in a
@@ -68,7 +81,7 @@ impl Lake {
         rows: &[arrow::array::RecordBatch],
     ) -> Result<String, LakeError> {
         match &self.place {
-            Place::Store(remote) => {
+            Place::Store { remote, .. } => {
                 append_findings_remote(remote, run_date, run_id, schema, rows).await
             }
             Place::Disk { folder, .. } => append_findings(folder, run_date, run_id, schema, rows)
@@ -78,7 +91,7 @@ impl Lake {
 
     /// Says on standard error what reading a lake in object storage cost.
     pub fn report_requests(&self) {
-        if let Place::Store(remote) = &self.place {
+        if let Place::Store { remote, .. } = &self.place {
             eprintln!("store requests: {}", remote.requests());
         }
     }
@@ -105,19 +118,23 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
         }
         let runtime = runtime(limit).context("cannot set up the memory pool")?;
         let ctx = session_with(engine.engine, session_config(limit), runtime);
-        let dates = register_remote_lake(&ctx, &remote)
-            .await
-            .map_err(|error| match error {
-                RemoteLakeError::NotALake(not) => anyhow::Error::from(Usage(not.to_string())),
-                other => anyhow::Error::from(other).context(format!(
-                    "cannot open lake {}",
-                    remote.url_of(remote.prefix())
-                )),
-            })?;
+        let registered =
+            register_remote_lake(&ctx, &remote)
+                .await
+                .map_err(|error| match error {
+                    RemoteLakeError::NotALake(not) => anyhow::Error::from(Usage(not.to_string())),
+                    other => anyhow::Error::from(other).context(format!(
+                        "cannot open lake {}",
+                        remote.url_of(remote.prefix())
+                    )),
+                })?;
         return Ok(Lake {
             ctx,
-            dates,
-            place: Place::Store(remote),
+            dates: registered.dates,
+            place: Place::Store {
+                remote,
+                snapshot: registered.snapshot.map(Box::new),
+            },
         });
     }
     let folder = local_folder(&location);

@@ -3,8 +3,9 @@
 //! dates that changed since the last run and a day either side.
 //!
 //! A run knows what changed from the date files themselves: a commit never edits a file, it
-//! replaces it (lake.md), so a date whose file has another identity (inode, size, mtime) than
-//! the last run recorded holds new rows. A pair is within the window of its two rows, and
+//! replaces it (lake.md), so a date whose file has another identity than the last run
+//! recorded holds new rows: on disk its inode, size and mtime; in a store its name (each
+//! commit names its files anew) and size, as the snapshot the hunt reads lists them. A pair is within the window of its two rows, and
 //! the window is at most a day, so every pair that involves a new row lies within its date
 //! and the next or previous one. What was reported is the lake's findings table: rows of
 //! that range already recorded under NAME are left out, and recorded rows the lake no longer
@@ -29,9 +30,14 @@ use datafusion::scalar::ScalarValue;
 use serde::{Deserialize, Serialize};
 
 use super::{HuntParams, TimeColumn};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
 use crate::catalog::parquet_files;
 use crate::lake::layout;
+use crate::lake::snapshot::{self, Snapshot};
 use crate::schema::Table;
+use crate::store::{Remote, StoreError};
 
 const DAY: i64 = 86_400 * 1_000_000_000;
 
@@ -62,16 +68,26 @@ impl Reconciled {
     }
 }
 
-/// A run of an incremental hunt, holding NAME's lock until it is dropped.
+/// A run of an incremental hunt.
 #[derive(Debug)]
 pub struct Incremental {
     name: String,
-    folder: PathBuf,
+    record: Record,
     /// The state to record once this run's findings are in the lake.
     next: State,
     /// Inclusive (start, end) ranges, in ns, that hold every pair involving a changed date.
     pub ranges: Vec<(i64, i64)>,
-    _lock: File,
+}
+
+/// Where NAME's runs are recorded, and how two runs of it at once are kept apart.
+#[derive(Debug)]
+enum Record {
+    /// `LAKE/_hunts/NAME/state.json`; the folder's lock is held until the run is dropped, so
+    /// a second run waits.
+    Folder { folder: PathBuf, _lock: File },
+    /// `PREFIX/_hunts/NAME/<generation>.json`, the next put create-if-absent: a store has no
+    /// lock a killed process releases, so of two runs at once the second to finish fails.
+    Store { remote: Remote, generation: u64 },
 }
 
 impl Incremental {
@@ -87,31 +103,7 @@ impl Incremental {
         params: &HuntParams,
         waiting: impl FnOnce(),
     ) -> std::result::Result<Incremental, String> {
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            || name.starts_with('.')
-        {
-            return Err(format!(
-                "--incremental {name:?}: use letters, digits, '-', '_' and '.'"
-            ));
-        }
-        if params.time_column != TimeColumn::TimeGenerated {
-            return Err(
-                "--incremental hunts on TimeGenerated, the time the lake is partitioned by".into(),
-            );
-        }
-        if params.window > DAY {
-            return Err("--incremental needs a --window of at most a day".into());
-        }
-        if params.start.is_some() || params.end.is_some() {
-            return Err(
-                "--incremental chooses its own range (what changed since the last run): \
-                 drop --start, --end and --last"
-                    .into(),
-            );
-        }
+        check(name, params)?;
         let folder = layout::hunts_dir(root).join(name);
         let text = |e: DataFusionError| e.to_string();
         std::fs::create_dir_all(&folder).map_err(|e| text(io(&folder, e)))?;
@@ -133,6 +125,89 @@ impl Incremental {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
             Err(e) => return Err(text(io(&state_path, e))),
         };
+        if let Some(other) = foreign_file(root) {
+            return Err(foreign(&other.display()));
+        }
+        let files = date_files(root).map_err(text)?;
+        let record = Record::Folder {
+            folder,
+            _lock: lock,
+        };
+        Incremental::new(name, params, record, &last, files)
+    }
+
+    /// Finds what changed in the lake under `remote` since NAME's last run: between the
+    /// snapshot NAME last hunted and `snapshot`, the one this run's hunt reads.
+    ///
+    /// # Errors
+    /// As [`Incremental::start`], a lake without a snapshot (no ingest of ours wrote to it),
+    /// and store errors.
+    pub async fn start_remote(
+        remote: &Remote,
+        snapshot: Option<&Snapshot>,
+        name: &str,
+        params: &HuntParams,
+    ) -> std::result::Result<Incremental, String> {
+        check(name, params)?;
+        let Some(snapshot) = snapshot else {
+            return Err(format!(
+                "--incremental tells what changed from the snapshots `retrohunt ingest` \
+                 publishes, and {} has none yet: ingest into it first",
+                remote.url_of(remote.prefix())
+            ));
+        };
+        if let Some(other) = snapshot.files.iter().find(|f| !snapshot::own_file(&f.path)) {
+            return Err(foreign(&other.path));
+        }
+        let files = snapshot
+            .files
+            .iter()
+            .map(|file| {
+                let key = format!("{}/date={}", file.table, file.date.format("%Y-%m-%d"));
+                (key, format!("{}-{}", file.path, file.size))
+            })
+            .collect();
+        let folder = remote.prefix().clone().join("_hunts").join(name);
+        let text = |e: StoreError| e.to_string();
+        let mut records: Vec<(u64, ObjectPath)> = remote
+            .list_all(&folder)
+            .await
+            .map_err(text)?
+            .into_iter()
+            .filter_map(|object| {
+                let generation = object
+                    .location
+                    .filename()?
+                    .strip_suffix(".json")?
+                    .parse()
+                    .ok()?;
+                Some((generation, object.location))
+            })
+            .collect();
+        records.sort();
+        let (generation, last) = match records.last() {
+            None => (0, State::default()),
+            Some((generation, path)) => {
+                let bytes = remote.read_all(path).await.map_err(text)?;
+                let last = serde_json::from_slice(&bytes)
+                    .map_err(|e| format!("{}: {e}", remote.url_of(path)))?;
+                (*generation, last)
+            }
+        };
+        let record = Record::Store {
+            remote: remote.clone(),
+            generation,
+        };
+        Incremental::new(name, params, record, &last, files)
+    }
+
+    fn new(
+        name: &str,
+        params: &HuntParams,
+        record: Record,
+        last: &State,
+        files: BTreeMap<String, String>,
+    ) -> std::result::Result<Incremental, String> {
         if !last.files.is_empty() && last.window != params.window {
             return Err(format!(
                 "--incremental {name} ran with a window of {} s; a hunt with another window \
@@ -140,15 +215,6 @@ impl Incremental {
                 last.window as f64 / 1e9
             ));
         }
-        if let Some(other) = foreign_file(root) {
-            return Err(format!(
-                "--incremental reads a lake `retrohunt ingest` writes, one data.parquet per \
-                 date, to tell what changed; {} is not one of those (hunt other tools' \
-                 lakes with --start/--end)",
-                other.display()
-            ));
-        }
-        let files = date_files(root).map_err(text)?;
         let changed: BTreeSet<NaiveDate> = files
             .iter()
             .filter(|(key, id)| last.files.get(*key) != Some(*id))
@@ -156,13 +222,12 @@ impl Incremental {
             .collect();
         Ok(Incremental {
             name: name.to_owned(),
-            folder,
+            record,
             next: State {
                 window: params.window,
                 files,
             },
             ranges: ranges(&changed),
-            _lock: lock,
         })
     }
 
@@ -291,18 +356,96 @@ impl Incremental {
     /// Records this run as done: the next run starts from the lake as this one saw it.
     ///
     /// # Errors
-    /// I/O errors.
-    pub fn finish(self) -> Result<()> {
-        let path = self.folder.join("state.json");
-        let mut temp =
-            tempfile::NamedTempFile::new_in(&self.folder).map_err(|e| io(&self.folder, e))?;
+    /// I/O and store errors, and in a store another run of NAME that recorded itself first.
+    pub async fn finish(self) -> Result<()> {
         let text = serde_json::to_vec_pretty(&self.next)
             .map_err(|e| DataFusionError::Execution(e.to_string()))?;
-        temp.write_all(&text).map_err(|e| io(&path, e))?;
-        temp.as_file().sync_all().map_err(|e| io(&path, e))?;
-        temp.persist(&path).map_err(|e| io(&path, e.error))?;
+        match self.record {
+            Record::Folder { folder, .. } => {
+                let path = folder.join("state.json");
+                let mut temp =
+                    tempfile::NamedTempFile::new_in(&folder).map_err(|e| io(&folder, e))?;
+                temp.write_all(&text).map_err(|e| io(&path, e))?;
+                temp.as_file().sync_all().map_err(|e| io(&path, e))?;
+                temp.persist(&path).map_err(|e| io(&path, e.error))?;
+            }
+            Record::Store { remote, generation } => {
+                let folder = remote
+                    .prefix()
+                    .clone()
+                    .join("_hunts")
+                    .join(self.name.as_str());
+                let path = folder.clone().join(format!("{:020}.json", generation + 1));
+                let options = PutOptions {
+                    mode: PutMode::Create,
+                    ..PutOptions::default()
+                };
+                let put = remote
+                    .store()
+                    .put_opts(&path, PutPayload::from(text), options);
+                match put.await {
+                    Ok(_) => {}
+                    Err(object_store::Error::AlreadyExists { .. }) => {
+                        return Err(DataFusionError::Execution(format!(
+                            "another run of --incremental {} recorded itself while this one \
+                             ran; the findings of both are in the lake, so the next run \
+                             continues from them (this run's output may repeat some of the \
+                             other's)",
+                            self.name
+                        )));
+                    }
+                    Err(e) => {
+                        let e = StoreError::new(&remote.url_of(&path), e);
+                        return Err(DataFusionError::Execution(e.to_string()));
+                    }
+                }
+                // Only the newest record is read.
+                let previous = folder.join(format!("{generation:020}.json"));
+                let _ = remote.store().delete(&previous).await;
+            }
+        }
         Ok(())
     }
+}
+
+/// What an incremental hunt requires of its name and parameters.
+fn check(name: &str, params: &HuntParams) -> std::result::Result<(), String> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        || name.starts_with('.')
+    {
+        return Err(format!(
+            "--incremental {name:?}: use letters, digits, '-', '_' and '.'"
+        ));
+    }
+    if params.time_column != TimeColumn::TimeGenerated {
+        return Err(
+            "--incremental hunts on TimeGenerated, the time the lake is partitioned by".into(),
+        );
+    }
+    if params.window > DAY {
+        return Err("--incremental needs a --window of at most a day".into());
+    }
+    if params.start.is_some() || params.end.is_some() {
+        return Err(
+            "--incremental chooses its own range (what changed since the last run): \
+             drop --start, --end and --last"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Why a lake holding `file`, which this project did not write, cannot be hunted
+/// incrementally: changes to such files would go unseen.
+fn foreign(file: &dyn std::fmt::Display) -> String {
+    format!(
+        "--incremental reads a lake `retrohunt ingest` writes, one file per date, to tell \
+         what changed; {file} is not one of those (hunt other tools' lakes with \
+         --start/--end)"
+    )
 }
 
 /// A findings-table row (the hunt's columns first, text as the table's reader gives it) as

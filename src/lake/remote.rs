@@ -116,10 +116,9 @@ impl RemoteWriter {
         let mut next = base.clone();
         next.generation += 1;
         for ((table, date), file) in pending {
-            let replaced = next
-                .files
-                .iter()
-                .position(|f| f.date == date && f.table() == Some(table) && own_file(&f.path));
+            let replaced = next.files.iter().position(|f| {
+                f.date == date && f.table() == Some(table) && snapshot::own_file(&f.path)
+            });
             if let Some(index) = replaced {
                 let old = next.files.remove(index);
                 next.superseded.push(Superseded {
@@ -202,7 +201,7 @@ impl RemoteWriter {
         for table in Table::ALL {
             for object in snapshot::parquet_objects(&self.remote, table.name()).await? {
                 let relative = snapshot::relative(self.remote.prefix(), &object.location);
-                if own_file(&relative)
+                if snapshot::own_file(&relative)
                     && !named.contains(&relative)
                     && object.last_modified < cutoff
                 {
@@ -228,7 +227,7 @@ impl RemoteWriter {
             .expect("not poisoned")
             .files
             .iter()
-            .find(|f| f.date == date && f.table() == Some(table) && own_file(&f.path))
+            .find(|f| f.date == date && f.table() == Some(table) && snapshot::own_file(&f.path))
             .cloned()
     }
 }
@@ -241,7 +240,7 @@ impl DateFiles for RemoteWriter {
             .expect("not poisoned")
             .files
             .iter()
-            .filter(|f| f.table() == Some(table) && own_file(&f.path))
+            .filter(|f| f.table() == Some(table) && snapshot::own_file(&f.path))
             .map(|f| f.date)
             .collect();
         for ((t, date), file) in self.pending.lock().expect("not poisoned").iter() {
@@ -316,13 +315,6 @@ impl std::fmt::Debug for RemoteWriter {
             self.remote.url_of(self.remote.prefix())
         )
     }
-}
-
-/// A date file this project writes (one per table and date); other tools' files in a date
-/// folder are carried along untouched.
-fn own_file(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name == super::layout::DATA_FILE || (name.starts_with("part-") && name.ends_with(".parquet"))
 }
 
 /// The first snapshot of a prefix that holds a lake copied from disk (or nothing yet): every

@@ -85,6 +85,13 @@ pub async fn parquet_objects(remote: &Remote, folder: &str) -> Result<Vec<Object
         .collect())
 }
 
+/// A date file this project writes (one per table and date); other tools' files in a date
+/// folder are carried along untouched.
+pub fn own_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name == super::layout::DATA_FILE || (name.starts_with("part-") && name.ends_with(".parquet"))
+}
+
 /// The date of the `date=` folder that holds `location`.
 pub fn date_of(location: &ObjectPath) -> Option<NaiveDate> {
     location.parts().find_map(|part| {
