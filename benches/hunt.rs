@@ -10,7 +10,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use datafusion::prelude::SessionContext;
 use tokio::runtime::Runtime;
 
-use retrohunt::bench::Contender;
+use retrohunt::bench::Builtin;
 use retrohunt::catalog::register_lake;
 use retrohunt::engine::{Engine, session};
 use retrohunt::generate::{TenantFormat, TenantSpec, generate};
@@ -43,10 +43,10 @@ fn hunt_engines(c: &mut Criterion) {
     group.sample_size(10);
     let params = HuntParams::default();
     for contender in [
-        Contender::ScanFloor,
-        Contender::Operator,
-        Contender::Sql,
-        Contender::SqlBucketed,
+        Builtin::ScanFloor,
+        Builtin::Operator,
+        Builtin::Sql,
+        Builtin::SqlBucketed,
     ] {
         let ctx = context(&runtime, contender.engine(), dir.path());
         group.bench_function(contender.name().replace(' ', "_"), |b| {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use retrohunt::bench::{
-    self, BenchError, BenchPlan, Contender, Job, Outcome, ProcessRunner, Runner, Size,
+    self, BenchError, BenchPlan, Builtin, Job, Outcome, ProcessRunner, Runner, Size,
 };
 use retrohunt::catalog::register_lake;
 use retrohunt::engine::{Engine, session};
@@ -101,17 +101,27 @@ fn bench_runs_every_engine_and_they_agree() {
 /// Wraps the real runner and drops the last row of one engine's result.
 struct Faulty {
     real: ProcessRunner,
-    wrong: Contender,
+    wrong: Builtin,
 }
 
 impl Runner for Faulty {
     fn run(&self, job: &Job, timeout: Duration) -> Result<Outcome, BenchError> {
         let outcome = self.real.run(job, timeout)?;
         if job.contender == self.wrong {
-            let text = std::fs::read_to_string(&job.result).unwrap();
-            let mut lines: Vec<&str> = text.lines().collect();
-            lines.pop();
-            std::fs::write(&job.result, lines.join("\n")).unwrap();
+            let file = std::fs::File::open(&job.result).unwrap();
+            let reader =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                    .unwrap()
+                    .build()
+                    .unwrap();
+            let batches: Vec<_> = reader.map(Result::unwrap).collect();
+            let schema = batches[0].schema();
+            let all = arrow::compute::concat_batches(&schema, &batches).unwrap();
+            let shorter = all.slice(0, all.num_rows() - 1);
+            let file = std::fs::File::create(&job.result).unwrap();
+            let mut writer = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
+            writer.write(&shorter).unwrap();
+            writer.close().unwrap();
         }
         Ok(outcome)
     }
@@ -130,7 +140,8 @@ fn bench_fails_loudly_when_an_engine_differs() {
             lake: lake.path().to_path_buf(),
             params: HuntParams::default(),
         }],
-        engines: vec![Contender::Sql, Contender::Operator],
+        engines: vec![Builtin::Sql, Builtin::Operator],
+        peers: Vec::new(),
         runs: 1,
         warmup: 0,
         timeout: Duration::from_secs(300),
@@ -140,13 +151,16 @@ fn bench_fails_loudly_when_an_engine_differs() {
     };
     let runner = Faulty {
         real: ProcessRunner::new(env!("CARGO_BIN_EXE_retrohunt").into()),
-        wrong: Contender::Operator,
+        wrong: Builtin::Operator,
     };
     let error = bench::run(&plan, &runner, &mut |_| {}).unwrap_err();
     let BenchError::Mismatch(mismatch) = &error else {
         panic!("expected a mismatch, got {error}");
     };
-    assert_eq!((mismatch.first, mismatch.second), ("sql", "operator"));
+    assert_eq!(
+        (mismatch.first.as_str(), mismatch.second.as_str()),
+        ("sql", "operator")
+    );
     assert_eq!(
         (mismatch.first_rows, mismatch.second_rows),
         (rows, rows - 1)
@@ -219,4 +233,97 @@ fn scaling_past_the_lake_is_a_usage_error() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("--scale asks for 5 days but"), "{stderr}");
     assert!(stderr.contains("holds 2"), "{stderr}");
+}
+
+/// DuckDB from PyPI, installed if need be: the checked-in peers run on it.
+fn ensure_duckdb() {
+    let present = std::process::Command::new("python3")
+        .args(["-c", "import duckdb"])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !present {
+        succeeded(
+            std::process::Command::new("python3")
+                .args(["-m", "pip", "install", "--quiet", "duckdb"]),
+        );
+    }
+}
+
+/// Other tools run beside ours (`--external`): the checked-in DuckDB peers' plain and
+/// bucketed joins return exactly our rows (DuckDB, sharing no code with us, as a reference),
+/// its scan floor is timed beside ours, every peer reports its own time and memory; a peer
+/// that returns other rows (our own hunt with half the window) is reported as differing,
+/// with its first differing row, and does not pass for ours.
+#[test]
+fn peers_run_beside_our_engines_and_their_rows_are_checked() {
+    ensure_duckdb();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peers/duckdb_hunt.py");
+    let duckdb = |name: &str, query: &str, out: &str| {
+        format!(
+            "{name}=python3 {script} '{{lake}}' {query}{out} --start '{{start}}' \
+             --end '{{end}}' --window {{window}}"
+        )
+    };
+    let narrow = format!(
+        "narrow={} hunt --lake '{{lake}}' --window 5m --format parquet --output '{{out}}'",
+        env!("CARGO_BIN_EXE_retrohunt")
+    );
+    let report = bench_json(&[
+        "--generate",
+        "users=40,days=2,seed=5",
+        "--engines",
+        "operator",
+        "--runs",
+        "1",
+        "--warmup",
+        "0",
+        "--start",
+        "2026-03-02T06:00:00Z",
+        "--external",
+        &duckdb("duckdb-floor", "floor", ""),
+        "--external",
+        &duckdb("duckdb-plain", "plain", " --out '{out}'"),
+        "--external",
+        &duckdb("duckdb-bucketed", "bucketed", " --out '{out}'"),
+        "--external",
+        &narrow,
+    ]);
+    let contenders = report["sizes"][0]["contenders"].as_array().unwrap();
+    let names: Vec<&str> = contenders
+        .iter()
+        .map(|c| c["contender"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "scan-floor",
+            "operator",
+            "duckdb-floor",
+            "duckdb-plain",
+            "duckdb-bucketed",
+            "narrow"
+        ]
+    );
+    let ours = contenders[1]["result_rows"].as_u64().unwrap();
+    assert!(ours > 0);
+    for peer in &contenders[2..] {
+        assert!(peer["failed"].is_null(), "{peer}");
+        assert_eq!(peer["seconds"].as_array().unwrap().len(), 1, "{peer}");
+    }
+    for duckdb in &contenders[2..5] {
+        assert!(duckdb["peak_rss"].as_u64().unwrap() > 0, "{duckdb}");
+    }
+    // DuckDB's floor reads the two sides into one row each, as ours does.
+    assert_eq!(contenders[2]["result_rows"], contenders[0]["result_rows"]);
+    for duckdb in &contenders[3..5] {
+        assert_eq!(duckdb["result_rows"].as_u64(), Some(ours), "{duckdb}");
+        assert!(duckdb["differs"].is_null(), "{duckdb}");
+    }
+    let narrow = &contenders[5];
+    assert!(narrow["result_rows"].as_u64().unwrap() < ours);
+    let differs = narrow["differs"].as_str().unwrap();
+    assert!(differs.starts_with("returned "), "{differs}");
+    // The four hunts (ours, DuckDB's two, the differing peer) pairwise.
+    assert_eq!(report["sizes"][0]["ratios"].as_array().unwrap().len(), 6);
 }

@@ -1,17 +1,38 @@
 """The hunt as a data engineer would write it in DuckDB (PyPI `duckdb`), for side-by-side
 timing with `retrohunt hunt`: the scan floor, the plain range join, and the hand-bucketed
-join, over a retrohunt lake, the findings written to Parquet.
+join, over a retrohunt lake. A peer of `retrohunt bench --external` (benches/peers/README.md).
 
-Usage: python3 benches/peers/duckdb_hunt.py LAKE floor|plain|bucketed OUTPUT.parquet
-Prints one line: the query, the rows, the seconds (from SQL text to the file written).
+Usage: python3 benches/peers/duckdb_hunt.py LAKE floor|plain|bucketed
+           [--out ROWS.parquet] [--start T] [--end T] [--window SECONDS]
+
+The query's result is materialised in DuckDB's memory (as `retrohunt bench` collects ours),
+and that is what is timed; writing it to --out comes after. The last line printed is
+{"seconds": ..., "peak_rss": ..., "rows": ...}, the figures `retrohunt bench` reports for it.
 """
-import sys
+import argparse
+import json
+import resource
 import time
 
 import duckdb
 
-LAKE, QUERY, OUTPUT = sys.argv[1], sys.argv[2], sys.argv[3]
-WINDOW = "INTERVAL 10 MINUTE"
+parser = argparse.ArgumentParser()
+parser.add_argument("lake")
+parser.add_argument("query", choices=["floor", "plain", "bucketed"])
+parser.add_argument("--out", default="")
+parser.add_argument("--start", default="")
+parser.add_argument("--end", default="")
+parser.add_argument("--window", type=float, default=600)
+args = parser.parse_args()
+LAKE = args.lake
+WINDOW = f"INTERVAL {args.window} SECOND"
+BUCKET = args.window
+# Both sides keep to the range, as the hunt's do.
+RANGE = "".join(
+    f" AND TimeGenerated {op} TIMESTAMPTZ '{value}'"
+    for op, value in ((">=", args.start), ("<=", args.end))
+    if value
+)
 
 
 def table(name):
@@ -23,13 +44,13 @@ interactive AS (
     SELECT TimeGenerated AS t, UserKey AS u, IPAddress AS ip, AutonomousSystemNumber AS asn,
            AppDisplayName AS app, CorrelationId AS cid
     FROM {table('SigninLogs')}
-    WHERE ResultType = '0' AND AutonomousSystemNumber <> ''
+    WHERE ResultType = '0' AND AutonomousSystemNumber <> ''{RANGE}
 ),
 non_interactive AS (
     SELECT TimeGenerated AS t, UserKey AS u, IPAddress AS ip, AutonomousSystemNumber AS asn,
            AppDisplayName AS app, CorrelationId AS cid
     FROM {table('AADNonInteractiveUserSignInLogs')}
-    WHERE ResultType = '0' AND AutonomousSystemNumber <> ''
+    WHERE ResultType = '0' AND AutonomousSystemNumber <> ''{RANGE}
 )"""
 
 COLUMNS = """
@@ -59,15 +80,20 @@ QUERIES = {
     # The classic rewrite: join on the user and a window-sized bucket (this one and the
     # next), then filter by time.
     "bucketed": f"""WITH {SIDES},
-        ib AS (SELECT *, CAST(floor(epoch(t) / 600) AS BIGINT) AS b FROM interactive),
-        nb AS (SELECT *, CAST(floor(epoch(t) / 600) AS BIGINT) AS b FROM non_interactive)
+        ib AS (SELECT *, CAST(floor(epoch(t) / {BUCKET}) AS BIGINT) AS b FROM interactive),
+        nb AS (SELECT *, CAST(floor(epoch(t) / {BUCKET}) AS BIGINT) AS b FROM non_interactive)
         SELECT {COLUMNS} FROM ib i JOIN nb n
           ON i.u = n.u AND (n.b = i.b OR n.b = i.b + 1)
         WHERE n.t BETWEEN i.t AND i.t + {WINDOW} AND {FILTER} {ORDER}""",
 }
 
-started = time.perf_counter()
 connection = duckdb.connect()
-connection.execute(f"COPY ({QUERIES[QUERY]}) TO '{OUTPUT}' (FORMAT parquet)")
-rows = connection.execute(f"SELECT count(*) FROM '{OUTPUT}'").fetchone()[0]
-print(f"{QUERY} {rows} rows {time.perf_counter() - started:.3f} s")
+started = time.perf_counter()
+connection.execute(f"CREATE TEMP TABLE result AS {QUERIES[args.query]}")
+seconds = time.perf_counter() - started
+if args.out:
+    connection.execute(f"COPY result TO '{args.out}' (FORMAT parquet)")
+rows = connection.execute("SELECT count(*) FROM result").fetchone()[0]
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(f"{args.query}: {rows} rows")
+print(json.dumps({"seconds": seconds, "peak_rss": peak, "rows": rows}))

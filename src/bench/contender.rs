@@ -1,14 +1,16 @@
-//! What a bench compares: the hunt on each engine, and the scan floor.
+//! What a bench compares: the hunt on each of our engines, the scan floor, and other tools'
+//! commands (peers) given the same lake and range.
 
 use clap::ValueEnum;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::engine::Engine;
 use crate::hunt::HuntQuery;
 
+/// One of this project's runs, carried out by `bench-run` in a child of this binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Contender {
+pub enum Builtin {
     /// The hunt's plain range join on stock DataFusion.
     Sql,
     /// The hunt on the window-join operator.
@@ -20,35 +22,106 @@ pub enum Contender {
     ScanFloor,
 }
 
-impl Contender {
+impl Builtin {
     pub fn name(self) -> &'static str {
         match self {
-            Contender::Sql => "sql",
-            Contender::Operator => "operator",
-            Contender::SqlBucketed => "sql-bucketed",
-            Contender::ScanFloor => "scan floor",
+            Builtin::Sql => "sql",
+            Builtin::Operator => "operator",
+            Builtin::SqlBucketed => "sql-bucketed",
+            Builtin::ScanFloor => "scan floor",
         }
     }
 
-    /// Only `operator` runs in a session with the window-join rule: the `sql*` contenders
-    /// stay honest stock baselines (the bucketed join has the band shape too).
+    /// Only `operator` runs in a session with the window-join rule: the `sql*` runs stay
+    /// honest stock baselines (the bucketed join has the band shape too).
     pub fn engine(self) -> Engine {
         match self {
-            Contender::Operator => Engine::Operator,
-            Contender::Sql | Contender::SqlBucketed | Contender::ScanFloor => Engine::Sql,
+            Builtin::Operator => Engine::Operator,
+            Builtin::Sql | Builtin::SqlBucketed | Builtin::ScanFloor => Engine::Sql,
         }
     }
 
     pub fn query(self) -> HuntQuery {
         match self {
-            Contender::Sql | Contender::Operator => HuntQuery::Hunt,
-            Contender::SqlBucketed => HuntQuery::Bucketed,
-            Contender::ScanFloor => HuntQuery::ScanFloor,
+            Builtin::Sql | Builtin::Operator => HuntQuery::Hunt,
+            Builtin::SqlBucketed => HuntQuery::Bucketed,
+            Builtin::ScanFloor => HuntQuery::ScanFloor,
+        }
+    }
+}
+
+/// Another tool, as `--external NAME=COMMAND` names it: a shell command with placeholders
+/// (see [`super::peer`]). One that writes `{out}` returns the hunt's rows, which must be ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    pub name: String,
+    pub command: String,
+}
+
+impl Peer {
+    /// `NAME=COMMAND`.
+    ///
+    /// # Errors
+    /// No `=`, an empty name or command, or a name one of our runs has.
+    pub fn parse(text: &str) -> Result<Peer, String> {
+        let (name, command) = text
+            .split_once('=')
+            .ok_or_else(|| format!("{text:?} is not NAME=COMMAND"))?;
+        let (name, command) = (name.trim(), command.trim());
+        if name.is_empty() || command.is_empty() {
+            return Err(format!("{text:?}: NAME and COMMAND must not be empty"));
+        }
+        let taken = [
+            Builtin::Sql,
+            Builtin::Operator,
+            Builtin::SqlBucketed,
+            Builtin::ScanFloor,
+        ]
+        .iter()
+        .any(|b| b.name() == name);
+        if taken {
+            return Err(format!(
+                "{name:?} is the name of one of retrohunt's own runs"
+            ));
+        }
+        Ok(Peer {
+            name: name.to_string(),
+            command: command.to_string(),
+        })
+    }
+}
+
+/// Who runs in a bench.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Contender {
+    Builtin(Builtin),
+    Peer(Peer),
+}
+
+impl Contender {
+    pub fn name(&self) -> &str {
+        match self {
+            Contender::Builtin(builtin) => builtin.name(),
+            Contender::Peer(peer) => &peer.name,
         }
     }
 
     /// Whether it returns the hunt's rows (which must then be the same for all).
-    pub fn is_hunt(self) -> bool {
-        self != Contender::ScanFloor
+    pub fn is_hunt(&self) -> bool {
+        match self {
+            Contender::Builtin(builtin) => *builtin != Builtin::ScanFloor,
+            Contender::Peer(peer) => peer.command.contains(super::peer::OUT),
+        }
+    }
+}
+
+/// Reports name a contender: ours by their `--engines` value (`scan-floor` too), peers by
+/// their own.
+impl Serialize for Contender {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Contender::Builtin(builtin) => builtin.serialize(serializer),
+            Contender::Peer(peer) => serializer.serialize_str(&peer.name),
+        }
     }
 }

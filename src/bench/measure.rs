@@ -9,7 +9,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::physical_plan::{ExecutionPlan, collect};
 use serde::{Deserialize, Serialize};
 
-use super::Contender;
+use super::Builtin;
 use crate::catalog::{register_lake, register_remote_lake};
 use crate::engine::{peak_rss, runtime, session_config, session_with};
 use crate::hunt::{HuntParams, plan_query};
@@ -20,11 +20,11 @@ use crate::store::Location;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Job {
     pub lake: PathBuf,
-    pub contender: Contender,
+    pub contender: Builtin,
     pub params: HuntParams,
     /// The memory pool's size; `None` for no limit.
     pub memory_limit: Option<usize>,
-    /// Where the result rows go, as JSON lines, for the parent to compare.
+    /// Where the result rows go, as Parquet, for the parent to compare.
     pub result: PathBuf,
 }
 
@@ -34,8 +34,8 @@ pub struct Measurement {
     /// Planning and execution, from SQL text to the last batch (opening the lake and writing
     /// the result file are not timed: they are the same for every engine).
     pub seconds: f64,
-    /// Rows the Parquet scans produced, summed over the plan's scans.
-    pub rows_scanned: u64,
+    /// Rows the Parquet scans produced, summed over the plan's scans (unknown for peers).
+    pub rows_scanned: Option<u64>,
     pub result_rows: u64,
     /// The process's peak resident memory (`VmHWM`), where the OS reports it.
     pub peak_rss: Option<u64>,
@@ -76,7 +76,7 @@ pub async fn measure(job: &Job) -> Result<Measurement> {
 
     let file = std::fs::File::create(&job.result)?;
     write_batches(
-        OutputFormat::Json,
+        OutputFormat::Parquet,
         TextSafety::Raw,
         &schema,
         &batches,
@@ -92,7 +92,7 @@ pub async fn measure(job: &Job) -> Result<Measurement> {
     };
     Ok(Measurement {
         seconds,
-        rows_scanned: sum("DataSourceExec", &|node| node.metrics()?.output_rows()).unwrap_or(0),
+        rows_scanned: sum("DataSourceExec", &|node| node.metrics()?.output_rows()),
         result_rows: batches.iter().map(|b| b.num_rows() as u64).sum(),
         peak_rss: peak_rss(),
         operator_peak: sum("WindowJoinExec", &|node| {
@@ -104,12 +104,12 @@ pub async fn measure(job: &Job) -> Result<Measurement> {
 /// The bench's EXPLAIN check: a `sql*` run that used the operator, or an `operator` run that
 /// did not, would compare the wrong things.
 fn check_engine(
-    contender: Contender,
+    contender: Builtin,
     plan: &Arc<dyn ExecutionPlan>,
     nodes: &[Arc<dyn ExecutionPlan>],
 ) -> Result<()> {
     let uses_operator = nodes.iter().any(|node| node.name() == "WindowJoinExec");
-    let expected = contender == Contender::Operator;
+    let expected = contender == Builtin::Operator;
     if uses_operator == expected {
         return Ok(());
     }

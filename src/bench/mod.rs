@@ -2,7 +2,8 @@
 //! floor, checking that every engine returns the same rows.
 //!
 //! Each run is a child process ([`process`]) so that its peak memory is its own, and a run
-//! past the timeout can be killed without taking the bench with it. Runs are interleaved
+//! past the timeout can be killed without taking the bench with it. Other tools run beside
+//! ours as shell commands ([`peer`]), and their rows are compared with ours ([`rows`]). Runs are interleaved
 //! (round by round, every engine once per round) so that drift on a shared machine hits all
 //! engines alike.
 //!
@@ -15,12 +16,14 @@
 
 mod contender;
 mod measure;
+mod peer;
 mod plot;
 mod process;
 mod report;
+mod rows;
 mod run;
 
-pub use contender::Contender;
+pub use contender::{Builtin, Contender, Peer};
 pub use measure::{Job, Measurement, measure};
 pub use plot::plot;
 pub use process::{CHILD_COMMAND, Outcome, ProcessRunner, Runner};
@@ -55,8 +58,8 @@ pub enum BenchError {
 )]
 pub struct Mismatch {
     pub size: String,
-    pub first: &'static str,
-    pub second: &'static str,
+    pub first: String,
+    pub second: String,
     pub first_rows: usize,
     pub second_rows: usize,
     /// Numbered from 1.

@@ -37,18 +37,21 @@ pub fn plot(report: &Report, path: &Path) -> Result<(), BenchError> {
     };
     // Every size measures the same contenders.
     let contenders: Vec<Contender> = report.sizes.first().map_or(Vec::new(), |size| {
-        size.contenders.iter().map(|c| c.contender).collect()
+        size.contenders
+            .iter()
+            .map(|c| c.contender.clone())
+            .collect()
     });
     let series = |value: &dyn Fn(&super::ContenderReport) -> Option<f64>, suffix: &str| {
         contenders
             .iter()
-            .map(|&contender| {
+            .map(|contender| {
                 let points = report
                     .sizes
                     .iter()
                     .enumerate()
                     .filter_map(|(index, size)| {
-                        let r = size.contenders.iter().find(|r| r.contender == contender)?;
+                        let r = size.contenders.iter().find(|r| r.contender == *contender)?;
                         Some((x(index), value(r)?))
                     })
                     .collect();

@@ -44,39 +44,13 @@ impl ProcessRunner {
 impl Runner for ProcessRunner {
     fn run(&self, job: &Job, timeout: Duration) -> Result<Outcome, BenchError> {
         let job_json = serde_json::to_string(job).expect("a job serialises");
-        let mut child = Command::new(&self.exe)
-            .arg(CHILD_COMMAND)
-            .arg(job_json)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(BenchError::Spawn)?;
-        let stdout = drain(child.stdout.take());
-        let stderr = drain(child.stderr.take());
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(status) = child.try_wait().map_err(BenchError::Spawn)? {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                // Already gone if it exited since try_wait: then kill fails harmlessly.
-                let _ = child.kill();
-                let _ = child.wait();
-                return Ok(Outcome::TimedOut);
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        let mut command = Command::new(&self.exe);
+        command.arg(CHILD_COMMAND).arg(job_json);
+        let (stdout, stderr) = match run_child(command, timeout)? {
+            Ended::Succeeded { stdout, stderr, .. } => (stdout, stderr),
+            Ended::Failed(reason) => return Ok(Outcome::Failed(reason)),
+            Ended::TimedOut => return Ok(Outcome::TimedOut),
         };
-        let stdout = stdout.join().unwrap_or_default();
-        let stderr = stderr.join().unwrap_or_default();
-        if !status.success() {
-            let reason = stderr.trim();
-            return Ok(Outcome::Failed(if reason.is_empty() {
-                format!("exited with {status}")
-            } else {
-                reason.to_string()
-            }));
-        }
         let last = stdout.lines().last().unwrap_or_default();
         serde_json::from_str(last)
             .map(Outcome::Finished)
@@ -85,6 +59,62 @@ impl Runner for ProcessRunner {
                 output: format!("{stdout}{stderr}"),
             })
     }
+}
+
+/// How a child process ended.
+pub(super) enum Ended {
+    Succeeded {
+        stdout: String,
+        stderr: String,
+        /// From spawn to exit.
+        seconds: f64,
+    },
+    /// A non-zero exit: its standard error, or its status when that is empty.
+    Failed(String),
+    /// Killed at the timeout.
+    TimedOut,
+}
+
+/// Runs `command` to its end, or kills it at `timeout`.
+pub(super) fn run_child(mut command: Command, timeout: Duration) -> Result<Ended, BenchError> {
+    let started = Instant::now();
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(BenchError::Spawn)?;
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let deadline = started + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(BenchError::Spawn)? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            // Already gone if it exited since try_wait: then kill fails harmlessly.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(Ended::TimedOut);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    if !status.success() {
+        let reason = stderr.trim();
+        return Ok(Ended::Failed(if reason.is_empty() {
+            format!("exited with {status}")
+        } else {
+            reason.to_string()
+        }));
+    }
+    Ok(Ended::Succeeded {
+        stdout,
+        stderr,
+        seconds,
+    })
 }
 
 /// Reads a pipe to its end on its own thread, so a chatty child never blocks on a full pipe.

@@ -7,7 +7,7 @@ use clap::ValueEnum;
 use comfy_table::{Table, presets};
 use serde::Serialize;
 
-use super::{BenchPlan, Contender, Measurement, Outcome, Size};
+use super::{BenchPlan, Builtin, Contender, Measurement, Outcome, Size};
 use crate::engine::machine_memory;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -91,6 +91,8 @@ pub struct ContenderReport {
     pub peak_rss: Option<u64>,
     /// The window-join operator's own peak memory, largest over runs.
     pub operator_peak: Option<u64>,
+    /// How a peer's rows differ from ours, if they do.
+    pub differs: Option<String>,
 }
 
 /// `faster` took `times` less time than `slower` (at least that, when `slower` timed out).
@@ -109,6 +111,8 @@ pub(super) struct Tally {
     timed_out: bool,
     failed: Option<String>,
     slow: bool,
+    /// A peer's rows differ from ours: how, the first time.
+    pub(super) differs: Option<String>,
 }
 
 impl Tally {
@@ -141,7 +145,7 @@ impl SizeReport {
         let mut reports: Vec<ContenderReport> = contenders
             .iter()
             .zip(tallies)
-            .map(|(&contender, tally)| ContenderReport::new(contender, tally))
+            .map(|(contender, tally)| ContenderReport::new(contender.clone(), tally))
             .collect();
         let timeout = timeout.as_secs_f64();
         // A timed-out run took longer than the timeout: that is its known lower bound.
@@ -152,7 +156,7 @@ impl SizeReport {
         };
         let floor = reports
             .iter()
-            .find(|r| r.contender == Contender::ScanFloor)
+            .find(|r| r.contender == Contender::Builtin(Builtin::ScanFloor))
             .and_then(|r| r.median_seconds);
         for report in &mut reports {
             report.times_scan_floor = floor.zip(time(report)).map(|(floor, t)| t / floor);
@@ -170,8 +174,8 @@ impl SizeReport {
                 }
                 let (faster, slower) = if ta <= tb { (a, b) } else { (b, a) };
                 ratios.push(Ratio {
-                    faster: faster.contender,
-                    slower: slower.contender,
+                    faster: faster.contender.clone(),
+                    slower: slower.contender.clone(),
                     times: ta.max(tb) / ta.min(tb),
                     at_least: slower.timed_out,
                 });
@@ -202,7 +206,7 @@ impl ContenderReport {
             }
         });
         let last = tally.measurements.last();
-        let rows_scanned = last.map(|m| m.rows_scanned);
+        let rows_scanned = last.and_then(|m| m.rows_scanned);
         let largest = |field: fn(&Measurement) -> Option<u64>| {
             tally.measurements.iter().filter_map(field).max()
         };
@@ -219,6 +223,7 @@ impl ContenderReport {
             result_rows: last.map(|m| m.result_rows),
             peak_rss: largest(|m| m.peak_rss),
             operator_peak: largest(|m| m.operator_peak),
+            differs: tally.differs,
             seconds,
         }
     }
@@ -312,6 +317,9 @@ impl Report {
             for r in &size.contenders {
                 if let Some(reason) = &r.failed {
                     out.push_str(&format!("{} failed: {reason}\n", r.contender.name()));
+                }
+                if let Some(difference) = &r.differs {
+                    out.push_str(&format!("{} {difference}\n", r.contender.name()));
                 }
             }
         }

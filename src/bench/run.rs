@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{Days, NaiveDate};
 
 use super::report::{Report, SizeReport, Tally};
-use super::{BenchError, Contender, Job, Mismatch, Outcome, Runner};
+use super::{BenchError, Builtin, Contender, Job, Mismatch, Outcome, Peer, Runner, peer, rows};
 use crate::hunt::HuntParams;
 
 /// One lake and time range to measure.
@@ -47,7 +47,9 @@ impl Size {
 pub struct BenchPlan {
     pub sizes: Vec<Size>,
     /// Hunt engines in the order to run them; the scan floor is added before them.
-    pub engines: Vec<Contender>,
+    pub engines: Vec<Builtin>,
+    /// Other tools, run after ours in every round.
+    pub peers: Vec<Peer>,
     pub runs: usize,
     /// Rounds run first and not recorded (they warm the page cache for all alike).
     pub warmup: usize,
@@ -71,37 +73,51 @@ pub fn run(
     runner: &dyn Runner,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Report, BenchError> {
-    let mut contenders = vec![Contender::ScanFloor];
+    let mut contenders = vec![Contender::Builtin(Builtin::ScanFloor)];
     for &engine in &plan.engines {
+        let engine = Contender::Builtin(engine);
         if !contenders.contains(&engine) {
             contenders.push(engine);
         }
     }
+    contenders.extend(plan.peers.iter().cloned().map(Contender::Peer));
     let mut sizes = Vec::new();
     for (index, size) in plan.sizes.iter().enumerate() {
         let mut tallies = vec![Tally::default(); contenders.len()];
         let mut reference = None;
         for round in 0..plan.warmup + plan.runs {
             let warmup = round < plan.warmup;
-            for (&contender, tally) in contenders.iter().zip(&mut tallies) {
+            for (contender, tally) in contenders.iter().zip(&mut tallies) {
                 if tally.done() {
                     continue;
                 }
-                let job = Job {
-                    lake: size.lake.clone(),
-                    contender,
-                    params: size.params,
-                    memory_limit: plan.memory_limit,
-                    result: plan.work.join(format!(
-                        "{index}-{}.json",
-                        contender.name().replace(' ', "-")
-                    )),
+                let slug: String = contender
+                    .name()
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect();
+                let result = plan.work.join(format!("{index}-{slug}.parquet"));
+                let outcome = match contender {
+                    Contender::Builtin(builtin) => {
+                        let job = Job {
+                            lake: size.lake.clone(),
+                            contender: *builtin,
+                            params: size.params,
+                            memory_limit: plan.memory_limit,
+                            result: result.clone(),
+                        };
+                        runner.run(&job, plan.timeout)?
+                    }
+                    Contender::Peer(peer) => peer::run(peer, size, &result, plan.timeout)?,
                 };
-                let outcome = runner.run(&job, plan.timeout)?;
                 if let Outcome::Finished(_) = &outcome
                     && contender.is_hunt()
                 {
-                    compare(&mut reference, contender, &job.result, &size.label)?;
+                    let differs = compare(&mut reference, contender, &result, &size.label)?;
+                    if let Some(difference) = differs {
+                        progress(&format!("{}: {difference}", contender.name()));
+                        tally.differs.get_or_insert(difference);
+                    }
                 }
                 let round = if warmup {
                     "warm-up".to_string()
@@ -134,57 +150,85 @@ fn describe(outcome: &Outcome, timeout: Duration) -> String {
 
 /// The first hunt result of a size, kept aside.
 struct Reference {
-    contender: Contender,
-    digest: blake3::Hash,
+    name: String,
+    lines: Vec<String>,
     file: PathBuf,
 }
 
 /// Checks `result` against the size's first hunt result (which it becomes if there is none).
+/// Our engines must return the same rows in the same order: a difference is an error. A
+/// peer's rows are compared as a multiset (it may order them otherwise); a difference is
+/// returned, to be reported beside its figures.
 fn compare(
     reference: &mut Option<Reference>,
-    contender: Contender,
+    contender: &Contender,
     result: &Path,
     size: &str,
-) -> Result<(), BenchError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| BenchError::Io { path, source }
+) -> Result<Option<String>, BenchError> {
+    let garbled = |reason| BenchError::Garbled {
+        reason,
+        output: format!("the rows of {}", contender.name()),
     };
-    let bytes = std::fs::read(result).map_err(io(result))?;
-    let digest = blake3::hash(&bytes);
+    let lines = rows::lines(result).map_err(garbled)?;
     let Some(first) = reference else {
-        let file = result.with_extension("reference.json");
-        std::fs::write(&file, &bytes).map_err(io(&file))?;
+        let file = result.with_extension("reference.parquet");
+        std::fs::copy(result, &file).map_err(|source| BenchError::Io {
+            path: file.clone(),
+            source,
+        })?;
         *reference = Some(Reference {
-            contender,
-            digest,
+            name: contender.name().to_string(),
+            lines,
             file,
         });
-        return Ok(());
+        return Ok(None);
     };
-    if first.digest == digest {
-        return Ok(());
+    if let Contender::Peer(_) = contender {
+        let sorted = |lines: &[String]| {
+            let mut sorted = lines.to_vec();
+            sorted.sort();
+            sorted
+        };
+        let (theirs, ours) = (sorted(&lines), sorted(&first.lines));
+        let Some(row) = first_difference(&ours, &theirs) else {
+            return Ok(None);
+        };
+        return Ok(Some(format!(
+            "returned {} rows, {} {}; first difference in sorted order at row {}: {} has \
+             {:?}, {} {:?} (rows kept in {})",
+            theirs.len(),
+            first.name,
+            ours.len(),
+            row + 1,
+            first.name,
+            ours.get(row).map_or("(no row)", String::as_str),
+            contender.name(),
+            theirs.get(row).map_or("(no row)", String::as_str),
+            result.display(),
+        )));
     }
-    let first_text = std::fs::read_to_string(&first.file).map_err(io(&first.file))?;
-    let second_text = String::from_utf8_lossy(&bytes);
-    let first_lines: Vec<&str> = first_text.lines().collect();
-    let second_lines: Vec<&str> = second_text.lines().collect();
-    let row = first_lines
-        .iter()
-        .zip(&second_lines)
-        .position(|(a, b)| a != b)
-        .unwrap_or(first_lines.len().min(second_lines.len()));
-    let line = |lines: &[&str]| lines.get(row).copied().unwrap_or("(no row)").to_string();
+    let Some(row) = first_difference(&first.lines, &lines) else {
+        return Ok(None);
+    };
+    let line = |lines: &[String]| lines.get(row).cloned().unwrap_or("(no row)".into());
     Err(BenchError::Mismatch(Box::new(Mismatch {
         size: size.to_string(),
-        first: first.contender.name(),
-        second: contender.name(),
-        first_rows: first_lines.len(),
-        second_rows: second_lines.len(),
+        first: first.name.clone(),
+        second: contender.name().to_string(),
+        first_rows: first.lines.len(),
+        second_rows: lines.len(),
         row: row + 1,
-        first_line: line(&first_lines),
-        second_line: line(&second_lines),
+        first_line: line(&first.lines),
+        second_line: line(&lines),
         first_file: first.file.display().to_string(),
         second_file: result.display().to_string(),
     })))
+}
+
+/// Where two lists of rows first differ, if they do.
+fn first_difference(a: &[String], b: &[String]) -> Option<usize> {
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(row) => Some(row),
+        None => (a.len() != b.len()).then(|| a.len().min(b.len())),
+    }
 }

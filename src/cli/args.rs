@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use retrohunt::bench::{Contender, ReportFormat};
+use retrohunt::bench::{Builtin, Peer, ReportFormat};
 use retrohunt::engine::Engine;
 use retrohunt::generate::{NetworkMix, TenantFormat, TenantSpec};
 use retrohunt::hunt::TimeColumn;
@@ -330,9 +330,17 @@ pub struct BenchArgs {
         long,
         value_enum,
         value_delimiter = ',',
-        default_values_t = [Contender::Sql, Contender::Operator, Contender::SqlBucketed]
+        default_values_t = [Builtin::Sql, Builtin::Operator, Builtin::SqlBucketed]
     )]
-    pub engines: Vec<Contender>,
+    pub engines: Vec<Builtin>,
+    /// Another tool as a contender, NAME='COMMAND' (repeatable): a shell command run after
+    /// ours in every round, with {lake}, {start}, {end} (RFC 3339, empty when open),
+    /// {window} (seconds) and {out} (a Parquet file for the hunt's rows, compared with ours)
+    /// filled in. If its last line of output is JSON with "seconds" (and "peak_rss" in
+    /// bytes), those are its figures; otherwise its whole process is timed. Checked-in
+    /// DuckDB peers: benches/peers/README.md.
+    #[arg(long = "external", value_name = "NAME=COMMAND", value_parser = Peer::parse)]
+    pub peers: Vec<Peer>,
     /// Recorded runs per engine and size.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
     pub runs: u16,

@@ -94,6 +94,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let plan = BenchPlan {
         sizes,
         engines: args.engines.clone(),
+        peers: args.peers.clone(),
         runs: args.runs.into(),
         warmup: args.warmup.into(),
         timeout: args.timeout,
