@@ -327,3 +327,75 @@ fn peers_run_beside_our_engines_and_their_rows_are_checked() {
     // The four hunts (ours, DuckDB's two, the differing peer) pairwise.
     assert_eq!(report["sizes"][0]["ratios"].as_array().unwrap().len(), 6);
 }
+
+/// `bench --ingest`: our ingest beside DuckDB's COPY of the same files (the checked-in peer),
+/// whole processes with the kernel's count of their memory; each writes what it should: our
+/// lake the records less duplicates and skipped ones (as a plain ingest says), DuckDB every
+/// record of the archive (a line each). A peer that fails is reported, not fatal.
+#[test]
+fn ingest_is_benched_beside_duckdb() {
+    ensure_duckdb();
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/data/sample");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/benches/peers/duckdb_ingest.py"
+    );
+    let lines: usize = walkdir::WalkDir::new(sample)
+        .into_iter()
+        .map(Result::unwrap)
+        // `_ground_truth.jsonl` is bookkeeping, which neither reads.
+        .filter(|e| e.file_type().is_file() && !e.file_name().to_string_lossy().starts_with('_'))
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).unwrap();
+            text.lines().filter(|l| !l.trim().is_empty()).count()
+        })
+        .sum();
+    let lake = tempfile::tempdir().unwrap();
+    let ingested = succeeded(
+        retrohunt()
+            .args(["ingest", "--lake"])
+            .arg(lake.path())
+            .arg(sample),
+    );
+    let stdout = String::from_utf8(ingested.stdout).unwrap();
+    let written: u64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("records in "))
+        .and_then(|l| l.split("written ").nth(1))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let report = bench_json(&[
+        "--ingest",
+        sample,
+        "--runs",
+        "2",
+        "--warmup",
+        "0",
+        "--external",
+        &format!("duckdb-copy=python3 {script} '{{out}}' {{input}}"),
+        "--external",
+        "broken=echo no such tool >&2; exit 3",
+    ]);
+    let contenders = report["contenders"].as_array().unwrap();
+    let names: Vec<&str> = contenders
+        .iter()
+        .map(|c| c["contender"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["retrohunt ingest", "duckdb-copy", "broken"]);
+    assert_eq!(contenders[0]["rows_out"].as_u64(), Some(written));
+    assert_eq!(contenders[1]["rows_out"].as_u64(), Some(lines as u64));
+    for contender in &contenders[..2] {
+        assert_eq!(
+            contender["seconds"].as_array().unwrap().len(),
+            2,
+            "{contender}"
+        );
+        assert!(
+            contender["peak_rss"].as_u64().unwrap() > 1 << 20,
+            "{contender}"
+        );
+        assert!(contender["mb_per_second"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(contenders[2]["failed"], "no such tool");
+}

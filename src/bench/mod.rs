@@ -15,6 +15,7 @@
 //! ```
 
 mod contender;
+mod ingest;
 mod measure;
 mod peer;
 mod plot;
@@ -24,6 +25,7 @@ mod rows;
 mod run;
 
 pub use contender::{Builtin, Contender, Peer};
+pub use ingest::{IngestContender, IngestPlan, IngestReport, run_ingest};
 pub use measure::{Job, Measurement, measure};
 pub use plot::plot;
 pub use process::{CHILD_COMMAND, Outcome, ProcessRunner, Runner};

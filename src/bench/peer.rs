@@ -10,7 +10,8 @@
 //!
 //! A peer times itself where it can: if the last line it prints is JSON with `seconds` (and
 //! `peak_rss` in bytes, `rows` when it writes no `{out}`), those are its figures, as ours
-//! cover the query and not the start of the process; otherwise its whole process is timed.
+//! cover the query and not the start of the process; otherwise its whole process is timed,
+//! and its peak memory is the kernel's count for the process.
 
 use std::path::Path;
 use std::process::Command;
@@ -47,10 +48,13 @@ pub(super) fn run(
 ) -> Result<Outcome, BenchError> {
     let mut shell = Command::new("sh");
     shell.arg("-c").arg(command_line(&peer.command, size, out));
-    let (stdout, seconds) = match run_child(shell, timeout)? {
+    let (stdout, seconds, peak_rss) = match run_child(shell, timeout)? {
         Ended::Succeeded {
-            stdout, seconds, ..
-        } => (stdout, seconds),
+            stdout,
+            seconds,
+            peak_rss,
+            ..
+        } => (stdout, seconds, peak_rss),
         Ended::Failed(reason) => return Ok(Outcome::Failed(reason)),
         Ended::TimedOut => return Ok(Outcome::TimedOut),
     };
@@ -79,7 +83,7 @@ pub(super) fn run(
         seconds: own.seconds.unwrap_or(seconds),
         rows_scanned: None,
         result_rows,
-        peak_rss: own.peak_rss,
+        peak_rss: own.peak_rss.or(peak_rss),
         operator_peak: None,
     }))
 }

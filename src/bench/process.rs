@@ -1,8 +1,9 @@
 //! Runs each measurement in a child process of this same binary, under a timeout.
 
 use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,8 @@ pub(super) enum Ended {
         stderr: String,
         /// From spawn to exit.
         seconds: f64,
+        /// Its peak resident memory (and its waited-for children's), as the kernel counted.
+        peak_rss: Option<u64>,
     },
     /// A non-zero exit: its standard error, or its status when that is empty.
     Failed(String),
@@ -87,12 +90,11 @@ pub(super) fn run_child(mut command: Command, timeout: Duration) -> Result<Ended
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
     let deadline = started + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(BenchError::Spawn)? {
-            break status;
+    let (status, peak_rss) = loop {
+        if let Some(ended) = reap(&child).map_err(BenchError::Spawn)? {
+            break ended;
         }
         if Instant::now() >= deadline {
-            // Already gone if it exited since try_wait: then kill fails harmlessly.
             let _ = child.kill();
             let _ = child.wait();
             return Ok(Ended::TimedOut);
@@ -114,7 +116,35 @@ pub(super) fn run_child(mut command: Command, timeout: Duration) -> Result<Ended
         stdout,
         stderr,
         seconds,
+        peak_rss,
     })
+}
+
+/// The child's exit status and peak memory once it has exited, `None` while it runs. `wait4`
+/// rather than `Child::try_wait`, which does not say how much memory the child took: a peer
+/// cannot be asked to report its own.
+fn reap(child: &Child) -> std::io::Result<Option<(ExitStatus, Option<u64>)>> {
+    let pid = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is a valid value of that plain C struct, and both pointers
+    // are to locals that outlive the call.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+    match reaped {
+        0 => Ok(None),
+        -1 => {
+            let error = std::io::Error::last_os_error();
+            match error.kind() {
+                std::io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(error),
+            }
+        }
+        // Linux counts `ru_maxrss` in KiB.
+        _ => Ok(Some((
+            ExitStatus::from_raw(status),
+            u64::try_from(usage.ru_maxrss).ok().map(|kib| kib * 1024),
+        ))),
+    }
 }
 
 /// Reads a pipe to its end on its own thread, so a chatty child never blocks on a full pipe.

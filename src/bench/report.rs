@@ -42,7 +42,7 @@ pub struct Machine {
 }
 
 impl Machine {
-    fn this() -> Machine {
+    pub(super) fn this() -> Machine {
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|info| {
@@ -197,14 +197,7 @@ impl ContenderReport {
         let seconds: Vec<f64> = tally.measurements.iter().map(|m| m.seconds).collect();
         let mut sorted = seconds.clone();
         sorted.sort_by(f64::total_cmp);
-        let median = (!sorted.is_empty()).then(|| {
-            let middle = sorted.len() / 2;
-            if sorted.len() % 2 == 1 {
-                sorted[middle]
-            } else {
-                (sorted[middle - 1] + sorted[middle]) / 2.0
-            }
-        });
+        let median = median(&sorted);
         let last = tally.measurements.last();
         let rows_scanned = last.and_then(|m| m.rows_scanned);
         let largest = |field: fn(&Measurement) -> Option<u64>| {
@@ -327,12 +320,22 @@ impl Report {
     }
 }
 
-fn bytes(value: Option<u64>) -> String {
+/// The middle of `sorted`, or the mean of its two middles.
+pub(super) fn median(sorted: &[f64]) -> Option<f64> {
+    let middle = sorted.len() / 2;
+    match sorted.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(sorted[middle]),
+        _ => Some((sorted[middle - 1] + sorted[middle]) / 2.0),
+    }
+}
+
+pub(super) fn bytes(value: Option<u64>) -> String {
     value.map_or("-".into(), |b| ByteSize(b).display().iec().to_string())
 }
 
 /// Thousands separated, so 12635472 reads as 12,635,472.
-fn count(value: Option<f64>) -> String {
+pub(super) fn count(value: Option<f64>) -> String {
     let Some(value) = value else {
         return "-".into();
     };

@@ -341,6 +341,16 @@ pub struct BenchArgs {
     /// DuckDB peers: benches/peers/README.md.
     #[arg(long = "external", value_name = "NAME=COMMAND", value_parser = Peer::parse)]
     pub peers: Vec<Peer>,
+    /// Bench ingest instead of the hunt: `retrohunt ingest` of these files or folders beside
+    /// each --external command, whole processes, into a fresh folder each run; peers get
+    /// {input} (the sources, quoted) and {out} (the folder to write Parquet into).
+    #[arg(
+        long,
+        num_args = 1..,
+        value_name = "SOURCE",
+        conflicts_with_all = ["lake", "generate", "scale", "plot"]
+    )]
+    pub ingest: Vec<PathBuf>,
     /// Recorded runs per engine and size.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..))]
     pub runs: u16,

@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 
 use datafusion::prelude::SessionContext;
-use retrohunt::bench::{self, BenchError, BenchPlan, Job, ProcessRunner, Size};
+use retrohunt::bench::{self, BenchError, BenchPlan, IngestPlan, Job, ProcessRunner, Size};
 use retrohunt::catalog::{RemoteLakeError, inspect_lake, register_remote_lake};
 use retrohunt::engine::default_memory_limit;
 use retrohunt::generate::{self, TenantFormat};
@@ -35,6 +35,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .tempdir(),
     }
     .context("cannot create the bench's work folder")?;
+    if !args.ingest.is_empty() {
+        let plan = IngestPlan {
+            sources: args.ingest.clone(),
+            exe: std::env::current_exe().context("cannot find this program to run it again")?,
+            peers: args.peers.clone(),
+            runs: args.runs.into(),
+            warmup: args.warmup.into(),
+            timeout: args.timeout,
+            memory_limit: args.memory.memory_limit,
+            work: work.path().to_path_buf(),
+        };
+        let report = bench::run_ingest(&plan, &mut |line| eprintln!("{line}"))?;
+        println!("{}", report.render(args.format));
+        return Ok(ExitCode::SUCCESS);
+    }
 
     let lake = match (&args.generate, &args.lake) {
         (Some(spec), _) => {
