@@ -13,7 +13,7 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use serde::Serialize;
 
 use super::process::{Ended, run_child};
-use super::report::{Machine, ReportFormat, bytes, count, median};
+use super::report::{Machine, ReportFormat, Times, bytes, count};
 use super::{BenchError, Peer};
 
 /// The placeholder for the input files, each quoted for the shell.
@@ -50,10 +50,8 @@ pub struct IngestReport {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct IngestContender {
     pub contender: String,
-    pub seconds: Vec<f64>,
-    pub median_seconds: Option<f64>,
-    pub min_seconds: Option<f64>,
-    pub max_seconds: Option<f64>,
+    #[serde(flatten)]
+    pub times: Times,
     /// Input megabytes (10^6) per second at the median.
     pub mb_per_second: Option<f64>,
     /// Rows in the Parquet files it wrote (ours: after dropping duplicates).
@@ -118,7 +116,7 @@ pub fn run_ingest(
                     tally.rows_out = Some(parquet_rows(&out));
                     tally.peak_rss = tally.peak_rss.max(peak_rss);
                     if !warmup {
-                        tally.seconds.push(seconds);
+                        tally.times.seconds.push(seconds);
                     }
                     format!("{seconds:.3} s")
                 }
@@ -142,12 +140,9 @@ pub fn run_ingest(
     let _ = std::fs::remove_dir_all(plan.work.join("out"));
     for (peer, tally) in contenders.iter().zip(&mut tallies) {
         tally.contender = name(peer).to_string();
-        let mut sorted = tally.seconds.clone();
-        sorted.sort_by(f64::total_cmp);
-        tally.median_seconds = median(&sorted);
-        tally.min_seconds = sorted.first().copied();
-        tally.max_seconds = sorted.last().copied();
+        tally.times = Times::of(std::mem::take(&mut tally.times.seconds));
         tally.mb_per_second = tally
+            .times
             .median_seconds
             .map(|seconds| input_bytes as f64 / 1e6 / seconds);
     }
@@ -229,19 +224,19 @@ impl IngestReport {
             "rows out",
             "peak RSS",
         ]);
-        let secs = |value: Option<f64>| value.map_or("-".into(), |s| format!("{s:.3} s"));
         for c in &self.contenders {
+            let [median, min, max] = c.times.cells();
             let median = match (&c.failed, c.timed_out) {
                 (Some(_), _) => "failed".to_string(),
                 (None, true) => "timed out".to_string(),
-                (None, false) => secs(c.median_seconds),
+                (None, false) => median,
             };
             table.add_row([
                 c.contender.clone(),
-                c.seconds.len().to_string(),
+                c.times.seconds.len().to_string(),
                 median,
-                secs(c.min_seconds),
-                secs(c.max_seconds),
+                min,
+                max,
                 c.mb_per_second.map_or("-".into(), |r| format!("{r:.1}")),
                 count(c.rows_out.map(|n| n as f64)),
                 bytes(c.peak_rss),

@@ -29,7 +29,7 @@ pub use ingest::{IngestContender, IngestPlan, IngestReport, run_ingest};
 pub use measure::{Job, Measurement, measure};
 pub use plot::plot;
 pub use process::{CHILD_COMMAND, Outcome, ProcessRunner, Runner};
-pub use report::{ContenderReport, Machine, Ratio, Report, ReportFormat, SizeReport};
+pub use report::{ContenderReport, Machine, Ratio, Report, ReportFormat, SizeReport, Times};
 pub use run::{BenchPlan, Size, run};
 
 use std::path::PathBuf;

@@ -59,7 +59,7 @@ pub fn plot(report: &Report, path: &Path) -> Result<(), BenchError> {
             })
             .collect::<Vec<Series>>()
     };
-    let times = series(&|r| r.median_seconds, "");
+    let times = series(&|r| r.times.median_seconds, "");
     let mut memory = series(&|r| r.peak_rss.map(|b| b as f64 / GIB), " (process)");
     memory.extend(
         series(

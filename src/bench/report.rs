@@ -71,17 +71,52 @@ pub struct SizeReport {
     pub ratios: Vec<Ratio>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct ContenderReport {
-    pub contender: Contender,
-    /// The recorded runs' times.
+/// The recorded runs' times, and their median, min and max.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Times {
     pub seconds: Vec<f64>,
-    /// Stopped at the timeout: its time is more than `timeout_seconds`.
-    pub timed_out: bool,
-    pub failed: Option<String>,
     pub median_seconds: Option<f64>,
     pub min_seconds: Option<f64>,
     pub max_seconds: Option<f64>,
+}
+
+impl Times {
+    pub(super) fn of(seconds: Vec<f64>) -> Times {
+        let mut sorted = seconds.clone();
+        sorted.sort_by(f64::total_cmp);
+        let middle = sorted.len() / 2;
+        let median_seconds = match sorted.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(sorted[middle]),
+            _ => Some((sorted[middle - 1] + sorted[middle]) / 2.0),
+        };
+        Times {
+            median_seconds,
+            min_seconds: sorted.first().copied(),
+            max_seconds: sorted.last().copied(),
+            seconds,
+        }
+    }
+
+    /// Median, min and max as table cells.
+    pub(super) fn cells(&self) -> [String; 3] {
+        let secs = |value: Option<f64>| value.map_or("-".into(), |s| format!("{s:.3} s"));
+        [
+            secs(self.median_seconds),
+            secs(self.min_seconds),
+            secs(self.max_seconds),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ContenderReport {
+    pub contender: Contender,
+    #[serde(flatten)]
+    pub times: Times,
+    /// Stopped at the timeout: its time is more than `timeout_seconds`.
+    pub timed_out: bool,
+    pub failed: Option<String>,
     /// Median over the scan floor's median; a lower bound when timed out.
     pub times_scan_floor: Option<f64>,
     pub rows_scanned: Option<u64>,
@@ -151,13 +186,14 @@ impl SizeReport {
         // A timed-out run took longer than the timeout: that is its known lower bound.
         let time = |report: &ContenderReport| {
             report
+                .times
                 .median_seconds
                 .or(report.timed_out.then_some(timeout))
         };
         let floor = reports
             .iter()
             .find(|r| r.contender == Contender::Builtin(Builtin::ScanFloor))
-            .and_then(|r| r.median_seconds);
+            .and_then(|r| r.times.median_seconds);
         for report in &mut reports {
             report.times_scan_floor = floor.zip(time(report)).map(|(floor, t)| t / floor);
         }
@@ -194,10 +230,8 @@ impl SizeReport {
 
 impl ContenderReport {
     fn new(contender: Contender, tally: Tally) -> ContenderReport {
-        let seconds: Vec<f64> = tally.measurements.iter().map(|m| m.seconds).collect();
-        let mut sorted = seconds.clone();
-        sorted.sort_by(f64::total_cmp);
-        let median = median(&sorted);
+        let times = Times::of(tally.measurements.iter().map(|m| m.seconds).collect());
+        let median = times.median_seconds;
         let last = tally.measurements.last();
         let rows_scanned = last.and_then(|m| m.rows_scanned);
         let largest = |field: fn(&Measurement) -> Option<u64>| {
@@ -207,9 +241,6 @@ impl ContenderReport {
             contender,
             timed_out: tally.timed_out,
             failed: tally.failed,
-            median_seconds: median,
-            min_seconds: sorted.first().copied(),
-            max_seconds: sorted.last().copied(),
             times_scan_floor: None,
             rows_scanned,
             rows_per_second: rows_scanned.zip(median).map(|(rows, t)| rows as f64 / t),
@@ -217,7 +248,7 @@ impl ContenderReport {
             peak_rss: largest(|m| m.peak_rss),
             operator_peak: largest(|m| m.operator_peak),
             differs: tally.differs,
-            seconds,
+            times,
         }
     }
 }
@@ -274,21 +305,21 @@ impl Report {
                 "operator peak",
             ]);
             for r in &size.contenders {
-                let secs = |value: Option<f64>| value.map_or("-".into(), |s| format!("{s:.3} s"));
+                let [median, min, max] = r.times.cells();
                 let median = match (&r.failed, r.timed_out) {
                     (Some(_), _) => "failed".to_string(),
                     (None, true) => format!("> {} s", self.timeout_seconds),
-                    (None, false) => secs(r.median_seconds),
+                    (None, false) => median,
                 };
                 let floor = r.times_scan_floor.map_or("-".into(), |x| {
                     format!("{}{x:.1}x", if r.timed_out { "> " } else { "" })
                 });
                 table.add_row([
                     r.contender.name().to_string(),
-                    r.seconds.len().to_string(),
+                    r.times.seconds.len().to_string(),
                     median,
-                    secs(r.min_seconds),
-                    secs(r.max_seconds),
+                    min,
+                    max,
                     floor,
                     count(r.rows_scanned.map(|n| n as f64)),
                     count(r.rows_per_second),
@@ -317,16 +348,6 @@ impl Report {
             }
         }
         out
-    }
-}
-
-/// The middle of `sorted`, or the mean of its two middles.
-pub(super) fn median(sorted: &[f64]) -> Option<f64> {
-    let middle = sorted.len() / 2;
-    match sorted.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(sorted[middle]),
-        _ => Some((sorted[middle - 1] + sorted[middle]) / 2.0),
     }
 }
 
