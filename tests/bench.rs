@@ -237,17 +237,7 @@ fn scaling_past_the_lake_is_a_usage_error() {
 
 /// DuckDB from PyPI, installed if need be: the checked-in peers run on it.
 fn ensure_duckdb() {
-    let present = std::process::Command::new("python3")
-        .args(["-c", "import duckdb"])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !present {
-        succeeded(
-            std::process::Command::new("python3")
-                .args(["-m", "pip", "install", "--quiet", "duckdb"]),
-        );
-    }
+    crate::emulators::python_package("duckdb", "duckdb");
 }
 
 /// Other tools run beside ours (`--external`): the checked-in DuckDB peers' plain and

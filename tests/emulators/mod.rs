@@ -54,12 +54,10 @@ fn run(mut command: Command, what: &str) {
 
 /// Installs what `kind` needs unless it is there, one test at a time.
 fn install(kind: Kind) -> Option<PathBuf> {
-    let dir = install_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    let lock = File::create(dir.join(".lock")).unwrap();
-    lock.lock().unwrap();
     match kind {
         Kind::Azurite => {
+            let dir = install_dir();
+            let _lock = install_lock();
             let binary = dir.join("node_modules/.bin/azurite-blob");
             if !binary.exists() {
                 let mut npm = Command::new("npm");
@@ -74,18 +72,33 @@ fn install(kind: Kind) -> Option<PathBuf> {
             Some(binary)
         }
         Kind::Moto => {
-            let present = Command::new("python3")
-                .args(["-c", "import moto.server, flask, flask_cors"])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if !present {
-                let mut pip = Command::new("python3");
-                pip.args(["-m", "pip", "install", "--quiet", "moto[server]"]);
-                run(pip, "install moto[server] with pip");
-            }
+            python_package("moto.server, flask, flask_cors", "moto[server]");
             None
         }
+    }
+}
+
+/// Held while something is installed: two installs side by side (npm, or pip) can clash.
+fn install_lock() -> File {
+    let dir = install_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let lock = File::create(dir.join(".lock")).unwrap();
+    lock.lock().unwrap();
+    lock
+}
+
+/// Makes `modules` importable by python3, installing `package` with pip unless they are.
+pub fn python_package(modules: &str, package: &str) {
+    let _lock = install_lock();
+    let present = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !present {
+        let mut pip = Command::new("python3");
+        pip.args(["-m", "pip", "install", "--quiet", package]);
+        run(pip, &format!("install {package} with pip"));
     }
 }
 
