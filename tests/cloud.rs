@@ -87,6 +87,19 @@ fn stdout_line<'a>(output: &'a Output, prefix: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {prefix:?} line in {stdout}"))
 }
 
+/// An ingest of the sample into `lake` finds all 31 of its files known already.
+fn assert_sample_known(lake: &str, emulator: &Emulator) {
+    let again = retrohunt()
+        .args(["ingest", "--lake", lake])
+        .args(CONTAINERS.map(sample))
+        .envs(emulator.env())
+        .output()
+        .unwrap();
+    assert_ok(&again);
+    let read = stdout_line(&again, "read ");
+    assert!(read.contains("31 unchanged files skipped"), "{read}");
+}
+
 fn assert_ok(output: &Output) {
     assert!(
         output.status.success(),
@@ -577,15 +590,7 @@ fn lakes_in_azurite_and_s3_hunt_as_on_local_disk() {
         assert_ok(&recorded);
         assert_eq!(String::from_utf8_lossy(&recorded.stdout), "n\n1342\n");
         // The first ingest into the copied lake starts from its files and its manifest.
-        let again = retrohunt()
-            .args(["ingest", "--lake", &format!("{scheme}://lakes/own")])
-            .args(CONTAINERS.map(sample))
-            .envs(emulator.env())
-            .output()
-            .unwrap();
-        assert_ok(&again);
-        let read = stdout_line(&again, "read ");
-        assert!(read.contains("31 unchanged files skipped"), "{read}");
+        assert_sample_known(&format!("{scheme}://lakes/own"), &emulator);
         let empty = retrohunt()
             .args(["hunt", "--lake", &format!("{scheme}://lakes/none")])
             .envs(emulator.env())
@@ -694,15 +699,7 @@ fn ingests_into_lakes_in_azurite_and_s3_make_the_lake_a_folder_gets() {
             .unwrap();
         assert!(hunt.stdout == expected_hunt, "{url}: hunt differs");
 
-        let again = retrohunt()
-            .args(["ingest", "--lake", &url])
-            .args(CONTAINERS.map(sample))
-            .envs(emulator.env())
-            .output()
-            .unwrap();
-        assert_ok(&again);
-        let read = stdout_line(&again, "read ");
-        assert!(read.contains("31 unchanged files skipped"), "{read}");
+        assert_sample_known(&url, &emulator);
     }
 }
 

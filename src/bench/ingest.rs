@@ -225,12 +225,8 @@ impl IngestReport {
             "peak RSS",
         ]);
         for c in &self.contenders {
-            let [median, min, max] = c.times.cells();
-            let median = match (&c.failed, c.timed_out) {
-                (Some(_), _) => "failed".to_string(),
-                (None, true) => "timed out".to_string(),
-                (None, false) => median,
-            };
+            let stopped = c.timed_out.then(|| "timed out".to_string());
+            let [median, min, max] = c.times.cells(c.failed.is_some(), stopped);
             table.add_row([
                 c.contender.clone(),
                 c.times.seconds.len().to_string(),

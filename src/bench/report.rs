@@ -98,14 +98,16 @@ impl Times {
         }
     }
 
-    /// Median, min and max as table cells.
-    pub(super) fn cells(&self) -> [String; 3] {
+    /// Median, min and max as table cells; a contender that failed, or timed out (`stopped`
+    /// says how to show it), shows that in place of its median.
+    pub(super) fn cells(&self, failed: bool, stopped: Option<String>) -> [String; 3] {
         let secs = |value: Option<f64>| value.map_or("-".into(), |s| format!("{s:.3} s"));
-        [
-            secs(self.median_seconds),
-            secs(self.min_seconds),
-            secs(self.max_seconds),
-        ]
+        let median = match (failed, stopped) {
+            (true, _) => "failed".to_string(),
+            (false, Some(stopped)) => stopped,
+            (false, None) => secs(self.median_seconds),
+        };
+        [median, secs(self.min_seconds), secs(self.max_seconds)]
     }
 }
 
@@ -305,12 +307,8 @@ impl Report {
                 "operator peak",
             ]);
             for r in &size.contenders {
-                let [median, min, max] = r.times.cells();
-                let median = match (&r.failed, r.timed_out) {
-                    (Some(_), _) => "failed".to_string(),
-                    (None, true) => format!("> {} s", self.timeout_seconds),
-                    (None, false) => median,
-                };
+                let stopped = r.timed_out.then(|| format!("> {} s", self.timeout_seconds));
+                let [median, min, max] = r.times.cells(r.failed.is_some(), stopped);
                 let floor = r.times_scan_floor.map_or("-".into(), |x| {
                     format!("{}{x:.1}x", if r.timed_out { "> " } else { "" })
                 });

@@ -87,7 +87,12 @@ enum Record {
     Folder { folder: PathBuf, _lock: File },
     /// `PREFIX/_hunts/NAME/<generation>.json`, the next put create-if-absent: a store has no
     /// lock a killed process releases, so of two runs at once the second to finish fails.
-    Store { remote: Remote, generation: u64 },
+    Store {
+        remote: Remote,
+        /// `PREFIX/_hunts/NAME`.
+        folder: ObjectPath,
+        generation: u64,
+    },
 }
 
 impl Incremental {
@@ -167,7 +172,7 @@ impl Incremental {
                 (key, format!("{}-{}", file.path, file.size))
             })
             .collect();
-        let folder = remote.prefix().clone().join("_hunts").join(name);
+        let folder = remote.prefix().clone().join(layout::HUNTS).join(name);
         let text = |e: StoreError| e.to_string();
         let mut records: Vec<(u64, ObjectPath)> = remote
             .list_all(&folder)
@@ -196,6 +201,7 @@ impl Incremental {
         };
         let record = Record::Store {
             remote: remote.clone(),
+            folder,
             generation,
         };
         Incremental::new(name, params, record, &last, files)
@@ -369,12 +375,11 @@ impl Incremental {
                 temp.as_file().sync_all().map_err(|e| io(&path, e))?;
                 temp.persist(&path).map_err(|e| io(&path, e.error))?;
             }
-            Record::Store { remote, generation } => {
-                let folder = remote
-                    .prefix()
-                    .clone()
-                    .join("_hunts")
-                    .join(self.name.as_str());
+            Record::Store {
+                remote,
+                folder,
+                generation,
+            } => {
                 let path = folder.clone().join(format!("{:020}.json", generation + 1));
                 let options = PutOptions {
                     mode: PutMode::Create,

@@ -31,7 +31,8 @@ pub struct ReadOptions {
     /// Longer records (lines) are rejected, skipped without being held [default:
     /// [`DEFAULT_MAX_RECORD`]].
     pub max_record_size: Option<usize>,
-    /// Most decompressed bytes one file may hold; the rest of a larger file is a reject
+    /// Most decompressed bytes one file may hold at once: the size of its pieces, and the cap
+    /// on what is held whole (a JSON document, Parquet), past which the rest is a reject
     /// [default: unbounded; `ingest` derives it from its memory limit].
     pub max_content_size: Option<usize>,
     /// Content parsed at a time where records can be told apart without parsing (lines, CSV
@@ -193,25 +194,17 @@ impl<'p> Collector<'p> {
     ) -> Option<bool> {
         let mut header = None;
         let mut piece = Piece::default();
-        let lines = match format {
-            Format::Parquet | Format::Csv => {
-                let cut = if format == Format::Csv {
-                    Cut::CsvRows
-                } else {
-                    Cut::Binary
-                };
-                content.next_piece(&mut piece, cut);
-                false
-            }
-            Format::Json => {
-                content.next_piece(&mut piece, Cut::Lines);
-                let lines = json_lines || super::json::line_mode(&piece.bytes);
-                if !lines && !piece.last {
-                    content.extend(&mut piece, Cut::Never);
-                }
-                lines
-            }
+        let cut = match format {
+            Format::Json => Cut::Lines,
+            Format::Csv => Cut::CsvRows,
+            Format::Parquet => Cut::Binary,
         };
+        content.next_piece(&mut piece, cut);
+        let lines = format == Format::Json && (json_lines || super::json::line_mode(&piece.bytes));
+        if format == Format::Json && !lines && !piece.last {
+            // One document: held whole.
+            content.extend(&mut piece, Cut::Never);
+        }
         loop {
             self.oversized(&piece, content.limits());
             let bytes = &piece.bytes;
@@ -237,7 +230,7 @@ impl<'p> Collector<'p> {
             if !emit(self.take()) {
                 return None;
             }
-            content.next_piece(&mut piece, if lines { Cut::Lines } else { Cut::CsvRows });
+            content.next_piece(&mut piece, cut);
         }
     }
 

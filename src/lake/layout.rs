@@ -41,8 +41,11 @@ pub fn findings_dir(root: &Path) -> PathBuf {
 }
 
 /// Each incremental hunt's lock and record of what it has hunted, by name.
+/// Where incremental hunts keep their records, below a lake's root or prefix.
+pub const HUNTS: &str = "_hunts";
+
 pub fn hunts_dir(root: &Path) -> PathBuf {
-    root.join("_hunts")
+    root.join(HUNTS)
 }
 
 pub fn rejects_dir(root: &Path) -> PathBuf {
