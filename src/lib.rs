@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod catalog;
+pub mod cluster;
 pub mod engine;
 pub mod generate;
 pub mod hunt;

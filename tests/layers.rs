@@ -12,6 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["ingest", "catalog"],
     &["hunt", "generate"],
     &["triage"],
+    &["cluster"],
     &["bench"],
 ];
 

@@ -16,6 +16,7 @@
 //! - `cloud`: ingest from Azure Blob Storage and S3, on Azurite and moto started by the tests.
 //! - `triage`: exclusions per rule kind, enrichment on a known history, the summary.
 //! - `bench`: `retrohunt bench` runs, compares engines, and catches one that differs.
+//! - `cluster`: the hunt and band joins on a Ballista cluster against the same on this machine.
 
 mod emulators;
 mod util;
@@ -23,6 +24,7 @@ mod util;
 mod bench;
 mod cli;
 mod cloud;
+mod cluster;
 mod crash;
 mod explain;
 mod foreign_lakes;

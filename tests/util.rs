@@ -27,6 +27,15 @@ pub fn retrohunt() -> Command {
     command
 }
 
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Runs `command` to its end, failing the test with its standard error unless it succeeded.
 pub fn succeeded(mut command: impl BorrowMut<Command>) -> Output {
     let output = command.borrow_mut().output().unwrap();

@@ -11,16 +11,23 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
-use datafusion::common::{Result, Statistics, internal_err};
+use datafusion::common::config::{TableOptions, TableParquetOptions};
+use datafusion::common::{DataFusionError, Result, Statistics, internal_err};
 use datafusion::datasource::TableType;
-use datafusion::datasource::listing::{ListingTable, PartitionedFile};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl, PartitionedFile,
+};
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
+use datafusion::execution::TaskContext;
+use datafusion::execution::cache::cache_manager::FileStatisticsCache;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
+use prost::Message;
 
 use super::foreign;
 
@@ -36,13 +43,84 @@ pub struct LakeTable {
     skip: BTreeSet<PathBuf>,
 }
 
+/// The Hive partition column of the lake's folders (`date=YYYY-MM-DD`).
+const DATE: &str = "date";
+
+/// What a plan shipped to another process (a cluster's scheduler) carries of a lake table:
+/// where its files are and how to read them. The files are listed again there.
+#[derive(Clone, PartialEq, prost::Message)]
+struct LakeTableProto {
+    #[prost(string, tag = "1")]
+    url: String,
+    #[prost(bool, tag = "2")]
+    foreign: bool,
+    #[prost(string, repeated, tag = "3")]
+    skip: Vec<String>,
+}
+
 impl LakeTable {
-    pub fn new(files: ListingTable, foreign: bool, skip: BTreeSet<PathBuf>) -> Self {
-        LakeTable {
-            files,
+    /// The table of the files under `url` (a table's folder), read as `schema`, the `date`
+    /// Hive partition included. `foreign`: it holds files other tools wrote (see `foreign.rs`).
+    ///
+    /// # Errors
+    /// A URL DataFusion cannot list.
+    pub fn open(
+        url: &str,
+        schema: SchemaRef,
+        parquet: TableParquetOptions,
+        statistics: Option<Arc<FileStatisticsCache>>,
+        foreign: bool,
+        skip: BTreeSet<PathBuf>,
+    ) -> Result<Self> {
+        let format = ParquetFormat::default().with_options(parquet);
+        let options = ListingOptions::new(Arc::new(format))
+            .with_file_extension(".parquet")
+            .with_table_partition_cols(vec![(DATE.to_string(), DataType::Date32)]);
+        let config = ListingTableConfig::new(ListingTableUrl::parse(url)?)
+            .with_listing_options(options)
+            .with_schema(schema);
+        Ok(LakeTable {
+            files: ListingTable::try_new(config)?.with_cache(statistics),
             foreign,
             skip,
-        }
+        })
+    }
+
+    /// `table` encoded for a plan shipped to another process, `None` if it is not a lake table.
+    pub fn encode(table: &dyn TableProvider) -> Option<Vec<u8>> {
+        let table = table.downcast_ref::<LakeTable>()?;
+        let proto = LakeTableProto {
+            url: table.files.table_paths().first()?.as_str().to_string(),
+            foreign: table.foreign,
+            skip: table.skip.iter().map(|p| p.display().to_string()).collect(),
+        };
+        Some(proto.encode_to_vec())
+    }
+
+    /// The table [`LakeTable::encode`] encoded, read as `schema` (the plan carries it, the
+    /// `date` partition included) with the Parquet options of the session decoding it.
+    ///
+    /// # Errors
+    /// Bytes that are not an encoded lake table.
+    pub fn decode(buf: &[u8], schema: SchemaRef, ctx: &TaskContext) -> Result<Self> {
+        let proto = LakeTableProto::decode(buf)
+            .map_err(|e| DataFusionError::Internal(format!("a lake table's encoding: {e}")))?;
+        let parquet =
+            TableOptions::default_from_session_config(ctx.session_config().options()).parquet;
+        let files: Vec<_> = schema
+            .fields()
+            .iter()
+            .filter(|field| field.name() != DATE)
+            .cloned()
+            .collect();
+        LakeTable::open(
+            &proto.url,
+            Arc::new(Schema::new(files)),
+            parquet,
+            ctx.runtime_env().cache_manager.get_file_statistic_cache(),
+            proto.foreign,
+            proto.skip.iter().map(PathBuf::from).collect(),
+        )
     }
 
     /// `scan` without the partitions of skipped files (each file is its own partition).

@@ -71,20 +71,15 @@ pub(super) async fn register_tables(
     skip: &BTreeSet<PathBuf>,
 ) -> Result<()> {
     for table in Table::ALL {
-        let url = format!("{base}/{}/", table.name());
-        let format = ParquetFormat::default().with_options(ctx.copied_table_options().parquet);
-        let options = ListingOptions::new(Arc::new(format))
-            .with_file_extension(".parquet")
-            .with_table_partition_cols(vec![("date".to_string(), DataType::Date32)]);
-        let config = ListingTableConfig::new(ListingTableUrl::parse(&url)?)
-            .with_listing_options(options)
-            .with_schema(read_schema());
-        let files = ListingTable::try_new(config)?
-            .with_cache(ctx.runtime_env().cache_manager.get_file_statistic_cache());
-        ctx.register_table(
-            TableReference::bare(table.name()),
-            Arc::new(LakeTable::new(files, foreign[table as usize], skip.clone())),
+        let lake_table = LakeTable::open(
+            &format!("{base}/{}/", table.name()),
+            read_schema(),
+            ctx.copied_table_options().parquet,
+            ctx.runtime_env().cache_manager.get_file_statistic_cache(),
+            foreign[table as usize],
+            skip.clone(),
         )?;
+        ctx.register_table(TableReference::bare(table.name()), Arc::new(lake_table))?;
     }
     Ok(())
 }

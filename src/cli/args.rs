@@ -1,5 +1,6 @@
 //! What the user can type.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -44,12 +45,63 @@ pub enum Command {
         #[command(subcommand)]
         command: TriageCommand,
     },
+    /// Run a process of an Apache DataFusion Ballista cluster that hunts with this binary's
+    /// operators: one scheduler, any number of executors.
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
     /// One measured run of `bench`, in its own process (internal).
     #[command(name = "bench-run", hide = true)]
     BenchRun {
         /// The job, as JSON.
         job: String,
     },
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ClusterCommand {
+    /// Run the scheduler: clients send it queries (`--cluster df://HOST:PORT`), executors
+    /// register with it, and it plans each query into stages and hands them out.
+    Scheduler {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:50050")]
+        bind: SocketAddr,
+        /// An executor not heard from for this long is taken for dead, and its work is run
+        /// again on the others.
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        executor_timeout: Duration,
+    },
+    /// Run an executor: it registers with the scheduler and runs the tasks it is given.
+    Executor(ExecutorArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExecutorArgs {
+    /// The scheduler's address.
+    #[arg(long, value_name = "[df://]HOST:PORT")]
+    pub scheduler: String,
+    /// Where other executors and clients fetch this executor's results (Arrow Flight).
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub bind: SocketAddr,
+    /// The port the scheduler reaches this executor on, at --bind's host.
+    /// [default: --bind's port + 1]
+    #[arg(long)]
+    pub grpc_port: Option<u16>,
+    /// Tasks run at once. [default: the machine's cores]
+    #[arg(long)]
+    pub concurrent_tasks: Option<usize>,
+    /// Memory the running tasks share (e.g. 8GiB). [default: Ballista's share of the
+    /// machine's memory]
+    #[arg(long, value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
+    /// Where shuffle files are written. [default: a temporary folder]
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// How often to tell the scheduler this executor is alive: well inside its
+    /// --executor-timeout.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub heartbeat_interval: Duration,
 }
 
 #[derive(Debug, clap::Args)]
@@ -152,6 +204,11 @@ pub struct EngineArgs {
     /// How band joins run: the window-join operator, or stock DataFusion.
     #[arg(long, value_enum, default_value_t = Engine::Operator)]
     pub engine: Engine,
+    /// Run on an Apache DataFusion Ballista cluster, started with `retrohunt cluster`: its
+    /// scheduler's address. The lake must be a folder the scheduler and every executor read
+    /// at the same path.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
     #[command(flatten)]
     pub memory: MemoryArg,
 }

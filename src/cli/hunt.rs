@@ -40,6 +40,16 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             .into());
         }
     }
+    if args.engine.cluster.is_some()
+        && (args.triage.enrich || args.triage.summary || args.incremental.is_some())
+    {
+        return Err(Usage(
+            "--enrich, --summary and --incremental join the findings, held on this machine, \
+             with the lake: they do not run with --cluster yet"
+                .into(),
+        )
+        .into());
+    }
     let lookback = lookback(&args.triage.lookback)?;
     let lake = open_lake(&args.lake, &args.engine).await?;
     let hunted = hunt(&lake, &args, &params, exclusions.as_ref(), lookback).await;

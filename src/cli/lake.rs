@@ -12,6 +12,7 @@ use retrohunt::catalog::{
     LakeDates, RemoteLakeError, damaged_files, damaged_paths, inspect_lake, register_lake_skipping,
     register_remote_lake,
 };
+use retrohunt::cluster;
 use retrohunt::engine::{default_memory_limit, runtime, session_config, session_with};
 use retrohunt::hunt::{HuntParams, Incremental};
 use retrohunt::ingest::{self, IngestOptions};
@@ -116,6 +117,14 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
             )
             .into());
         }
+        if engine.cluster.is_some() {
+            return Err(Usage(
+                "--cluster reads a lake in a folder the scheduler and executors share; a lake \
+                 in object storage is read on this machine only, for now"
+                    .into(),
+            )
+            .into());
+        }
         let runtime = runtime(limit).context("cannot set up the memory pool")?;
         let ctx = session_with(engine.engine, session_config(limit), runtime);
         let registered =
@@ -143,7 +152,12 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
     let snapshot = ReadSnapshot::take(&folder)
         .with_context(|| format!("cannot open lake {}", folder.display()))?;
     let runtime = runtime(limit).context("cannot set up the memory pool")?;
-    let ctx = session_with(engine.engine, session_config(limit), runtime);
+    let ctx = match &engine.cluster {
+        None => session_with(engine.engine, session_config(limit), runtime),
+        Some(url) => cluster::connect(url, engine.engine, session_config(limit), runtime)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?,
+    };
     let skip = if lake.skip_bad_files {
         let damaged = damaged_files(&folder);
         for file in &damaged {

@@ -2,6 +2,7 @@
 
 mod args;
 mod bench;
+mod cluster;
 mod generate;
 mod hunt;
 mod ingest;
@@ -30,6 +31,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Sql(args) => runtime()?.block_on(sql::run(args)),
         Command::Bench(args) => bench::run(args),
         Command::Triage { command } => runtime()?.block_on(triage::run(command)),
+        Command::Cluster { command } => runtime()?.block_on(cluster::run(command)),
         Command::BenchRun { job } => runtime()?.block_on(bench::run_child(job)),
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use clap::ValueEnum;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::context::SessionState;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -28,9 +29,18 @@ pub fn session(engine: Engine) -> SessionContext {
 /// A session of `engine` on `config` and `runtime` (which holds the memory pool).
 pub fn session_with(
     engine: Engine,
-    mut config: SessionConfig,
+    config: SessionConfig,
     runtime: Arc<RuntimeEnv>,
 ) -> SessionContext {
+    SessionContext::new_with_state(state_with(engine, config, runtime))
+}
+
+/// The state [`session_with`] runs in.
+pub fn state_with(
+    engine: Engine,
+    mut config: SessionConfig,
+    runtime: Arc<RuntimeEnv>,
+) -> SessionState {
     config.options_mut().sql_parser.enable_ident_normalization = false;
     let builder = SessionStateBuilder::new()
         .with_default_features()
@@ -44,9 +54,9 @@ pub fn session_with(
             builder
                 .with_config(config)
                 .with_optimizer_rule(Arc::new(WindowJoinRule))
-                .with_query_planner(Arc::new(WindowJoinQueryPlanner))
+                .with_query_planner(Arc::new(WindowJoinQueryPlanner::default()))
                 .with_physical_optimizer_rule(Arc::new(PrefixSortRule))
         }
     };
-    SessionContext::new_with_state(builder.build())
+    builder.build()
 }

@@ -24,11 +24,47 @@ struct IpInRanges {
 /// garbage) lies in none. An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) is its IPv4
 /// address, as the sign-in logs write both forms for the same client.
 pub fn ip_in_ranges(expr: Expr, ranges: Vec<IpNet>) -> Expr {
-    let udf = ScalarUDF::new_from_impl(IpInRanges {
+    udf(ranges).call(vec![datafusion::logical_expr::cast(expr, DataType::Utf8)])
+}
+
+fn udf(ranges: Vec<IpNet>) -> ScalarUDF {
+    ScalarUDF::new_from_impl(IpInRanges {
         ranges,
         signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
-    });
-    udf.call(vec![datafusion::logical_expr::cast(expr, DataType::Utf8)])
+    })
+}
+
+/// The name plans give the function.
+pub const IP_IN_RANGES: &str = "ip_in_ranges";
+
+/// What a plan shipped to another process (a cluster's scheduler or executor) must carry
+/// of `function` when it is `ip_in_ranges`: its ranges, one per line. Each call has its own
+/// ranges, so the name alone cannot find it in a registry there. `None` for other functions.
+pub fn encode_ip_in_ranges(function: &ScalarUDF) -> Option<Vec<u8>> {
+    let ranges = &function.inner().downcast_ref::<IpInRanges>()?.ranges;
+    let lines: Vec<String> = ranges.iter().map(ToString::to_string).collect();
+    Some(lines.join("\n").into_bytes())
+}
+
+/// The function [`encode_ip_in_ranges`] encoded.
+///
+/// # Errors
+/// Bytes that are not CIDR ranges, one per line.
+pub fn decode_ip_in_ranges(definition: &[u8]) -> Result<Arc<ScalarUDF>> {
+    let text = std::str::from_utf8(definition).map_err(|e| {
+        datafusion::common::DataFusionError::Internal(format!("{IP_IN_RANGES}: {e}"))
+    })?;
+    let ranges = text
+        .lines()
+        .map(|line| {
+            line.parse::<IpNet>().map_err(|e| {
+                datafusion::common::DataFusionError::Internal(format!(
+                    "{IP_IN_RANGES}: {line:?} is not a CIDR range: {e}"
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Arc::new(udf(ranges)))
 }
 
 impl IpInRanges {
@@ -46,7 +82,7 @@ impl IpInRanges {
 
 impl ScalarUDFImpl for IpInRanges {
     fn name(&self) -> &str {
-        "ip_in_ranges"
+        IP_IN_RANGES
     }
 
     fn signature(&self) -> &Signature {
@@ -80,6 +116,19 @@ mod tests {
             ranges: list.iter().map(|r| r.parse().unwrap()).collect(),
             signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
         }
+    }
+
+    #[test]
+    fn ranges_survive_encoding() {
+        let list = ["198.51.100.0/24", "2001:db8:100::/48"];
+        let function = udf(list.iter().map(|r| r.parse().unwrap()).collect());
+        let bytes = encode_ip_in_ranges(&function).expect("ip_in_ranges encodes");
+        assert_eq!(bytes, b"198.51.100.0/24\n2001:db8:100::/48");
+        let decoded = decode_ip_in_ranges(&bytes).unwrap();
+        let decoded = decoded.inner().downcast_ref::<IpInRanges>().unwrap();
+        assert!(decoded.contains("198.51.100.7") && decoded.contains("2001:db8:100::1"));
+        assert!(!decoded.contains("198.51.101.7"));
+        assert!(decode_ip_in_ranges(b"10.0.0.0/8\nnot a range").is_err());
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! that cannot get its emulator fails with the reason; none is skipped.
 
 use std::fs::File;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::util::free_port;
 
 const AZURITE: &str = "azurite@3.35.0";
 
@@ -100,15 +102,6 @@ pub fn python_package(modules: &str, package: &str) {
         pip.args(["-m", "pip", "install", "--quiet", package]);
         run(pip, &format!("install {package} with pip"));
     }
-}
-
-/// A loopback port nothing listens on now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start(kind: Kind) -> Emulator {

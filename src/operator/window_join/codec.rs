@@ -112,6 +112,7 @@ enum BecauseProto {
     FewFiles = 1,
     InexactSpans = 2,
     SpansOverlap = 3,
+    Distributed = 4,
 }
 
 impl From<Bound> for BoundProto {
@@ -141,6 +142,7 @@ fn encode_layout(layout: &Layout) -> LayoutFields {
                 Because::FewFiles => BecauseProto::FewFiles,
                 Because::InexactSpans => BecauseProto::InexactSpans,
                 Because::SpansOverlap => BecauseProto::SpansOverlap,
+                Because::Distributed => BecauseProto::Distributed,
             },
             partitions: (Vec::new(), Vec::new()),
         },
@@ -189,6 +191,7 @@ fn decode_layout(proto: &WindowJoinExecProto, bounds: (Bound, Bound)) -> Result<
                 BecauseProto::FewFiles => Because::FewFiles,
                 BecauseProto::InexactSpans => Because::InexactSpans,
                 BecauseProto::SpansOverlap => Because::SpansOverlap,
+                BecauseProto::Distributed => Because::Distributed,
             }));
         }
         LayoutProto::TimeAlignedLeft => Driver::Left,

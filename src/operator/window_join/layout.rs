@@ -94,6 +94,9 @@ pub enum Because {
     InexactSpans,
     /// The files' time spans overlap so much that partners would be read many times.
     SpansOverlap,
+    /// The plan runs on a cluster, whose stages hand each task only its own partition of an
+    /// input: an output partition cannot read its partners' partitions there.
+    Distributed,
 }
 
 impl fmt::Display for Because {
@@ -103,6 +106,7 @@ impl fmt::Display for Because {
             Because::FewFiles => "fewer files than target partitions",
             Because::InexactSpans => "files' time statistics are missing or inexact",
             Because::SpansOverlap => "files' time spans overlap",
+            Because::Distributed => "a cluster's tasks read only their own partition",
         })
     }
 }

@@ -15,11 +15,13 @@ use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, Phy
 
 use super::exec::WindowJoinExec;
 use super::files;
-use super::layout::{self, Layout, SideSpans};
+use super::layout::{self, Because, Layout, SideSpans};
 use super::node::WindowJoinNode;
 
 #[derive(Debug, Default)]
-pub struct WindowJoinPlanner;
+struct WindowJoinPlanner {
+    distributed: bool,
+}
 
 #[async_trait]
 impl ExtensionPlanner for WindowJoinPlanner {
@@ -70,19 +72,23 @@ impl ExtensionPlanner for WindowJoinPlanner {
         };
         let streamed =
             in_order(left, left_keys, &left_time)? && in_order(right, right_keys, &right_time)?;
-        let layout = layout::choose(
-            &SideSpans {
-                plan: left,
-                time: &left_time,
-            },
-            &SideSpans {
-                plan: right,
-                time: &right_time,
-            },
-            (band.lower.inclusive_lower(), band.upper.inclusive_upper()),
-            session.config().target_partitions(),
-            streamed,
-        );
+        let layout = if self.distributed {
+            Layout::KeyPartitioned(Because::Distributed)
+        } else {
+            layout::choose(
+                &SideSpans {
+                    plan: left,
+                    time: &left_time,
+                },
+                &SideSpans {
+                    plan: right,
+                    time: &right_time,
+                },
+                (band.lower.inclusive_lower(), band.upper.inclusive_upper()),
+                session.config().target_partitions(),
+                streamed,
+            )
+        };
         let (left, right) = match &layout {
             Layout::TimeAligned(_) => (files::pin(left)?, files::pin(right)?),
             Layout::KeyPartitioned(_) => (left.clone(), right.clone()),
@@ -102,7 +108,19 @@ impl ExtensionPlanner for WindowJoinPlanner {
 
 /// DataFusion's planner with the window join added.
 #[derive(Debug, Default)]
-pub struct WindowJoinQueryPlanner;
+pub struct WindowJoinQueryPlanner {
+    distributed: bool,
+}
+
+impl WindowJoinQueryPlanner {
+    /// A planner for a cluster's scheduler. Ballista cuts the plan into stages, and a task of a
+    /// stage reads only its own partition of each input, so the time-aligned layout, whose
+    /// output partitions read their partners' input partitions, is never chosen there: both
+    /// inputs are shuffled by key instead.
+    pub fn distributed() -> Self {
+        WindowJoinQueryPlanner { distributed: true }
+    }
+}
 
 #[async_trait]
 impl QueryPlanner for WindowJoinQueryPlanner {
@@ -111,8 +129,10 @@ impl QueryPlanner for WindowJoinQueryPlanner {
         logical_plan: &LogicalPlan,
         session: &dyn Session,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(WindowJoinPlanner)])
-            .create_physical_plan(logical_plan, session)
-            .await
+        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(WindowJoinPlanner {
+            distributed: self.distributed,
+        })])
+        .create_physical_plan(logical_plan, session)
+        .await
     }
 }

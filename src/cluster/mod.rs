@@ -1,0 +1,23 @@
+//! The hunt on an Apache DataFusion Ballista cluster, for when one machine is outgrown: the
+//! same SQL and the same window-join operator, planned by a Ballista scheduler and run by its
+//! executors, both processes of this binary (`retrohunt cluster scheduler|executor`).
+//!
+//! What had to change for the operator to run there, and where:
+//! - Plans cross processes as protobuf: `codec.rs` wraps Ballista's codecs with this crate's
+//!   (window join, prefix sort, the lake's tables, `ip_in_ranges` with its ranges).
+//! - Ballista cuts a plan into stages at every shuffle, and a task reads only its own
+//!   partition of a stage's input. The time-aligned layout reads other partitions, so the
+//!   scheduler (`scheduler.rs`) plans the window join key-partitioned: both sides shuffled by
+//!   user, each partition merged on its own, sorted after the shuffle.
+//! - The client (`client.rs`) only parses and optimises, so the window-join node is already in
+//!   the plan it sends; the scheduler plans it.
+
+mod client;
+mod codec;
+mod executor;
+mod scheduler;
+
+pub use client::{config, connect, scheduler_address, start_in_process};
+pub use codec::{ClusterLogicalCodec, ClusterPhysicalCodec};
+pub use executor::{ExecutorOptions, run_executor};
+pub use scheduler::{run_scheduler, scheduler_session};

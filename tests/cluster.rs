@@ -1,0 +1,384 @@
+//! The hunt on a Ballista cluster against the same hunt on this machine (stock SQL and the
+//! operator, locally, are the reference): in this process on random generated tenants with
+//! heavy accounts, and as real processes of the built binary on loopback ports, one of them
+//! killed in the middle of a query.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::RecordBatch;
+use arrow::util::pretty::pretty_format_batches;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use proptest::prelude::*;
+
+use crate::util::{free_port, retrohunt, succeeded};
+use retrohunt::catalog::register_lake;
+use retrohunt::cluster;
+use retrohunt::engine::{Engine, session_with};
+use retrohunt::generate::{TenantFormat, TenantSpec, generate};
+use retrohunt::hunt::{self, HuntParams};
+
+const MINUTE: i64 = 60 * 1_000_000_000;
+
+fn tenant(lake: &Path, users: usize, days: u32, seed: u64, heavy_per_mille: u32) {
+    let spec = TenantSpec {
+        heavy_per_mille,
+        ..TenantSpec::new(users, days, seed)
+    };
+    generate(&spec, TenantFormat::Lake, lake).unwrap();
+}
+
+fn config(partitions: usize, batch_size: usize) -> SessionConfig {
+    SessionConfig::new()
+        .with_target_partitions(partitions)
+        .with_batch_size(batch_size)
+}
+
+/// The hunt's rows, as text, in the order the hunt returns them.
+async fn hunt_rows(ctx: &SessionContext, lake: &Path, params: &HuntParams) -> (usize, String) {
+    register_lake(ctx, lake.to_str().unwrap()).await.unwrap();
+    let batches: Vec<RecordBatch> = hunt::plan(ctx, params)
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let rows = batches.iter().map(RecordBatch::num_rows).sum();
+    (rows, pretty_format_batches(&batches).unwrap().to_string())
+}
+
+async fn explained(ctx: &SessionContext, lake: &Path, params: &HuntParams) -> String {
+    register_lake(ctx, lake.to_str().unwrap()).await.unwrap();
+    let plan = hunt::plan(ctx, params)
+        .await
+        .unwrap()
+        .explain(false, false)
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    pretty_format_batches(&plan).unwrap().to_string()
+}
+
+#[test]
+fn a_cluster_in_this_process_returns_the_local_rows() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = runtime.block_on(cluster::start_in_process(2)).unwrap();
+    let on_cluster = |engine, config| {
+        runtime
+            .block_on(cluster::connect(&url, engine, config, Arc::default()))
+            .unwrap()
+    };
+
+    // The plan the scheduler made: the operator inside a stage, both sides shuffled by key.
+    let lake = tempfile::tempdir().unwrap();
+    tenant(lake.path(), 40, 3, 1, 100);
+    let plan = runtime.block_on(explained(
+        &on_cluster(Engine::Operator, config(4, 8192)),
+        lake.path(),
+        &HuntParams::default(),
+    ));
+    assert!(
+        plan.contains("WindowJoinExec")
+            && plan.contains("key-partitioned (a cluster's tasks read only their own partition)")
+            && plan.contains("UnresolvedShuffleExec")
+            && plan.contains("ShuffleWriterExec")
+            && !plan.contains("time-aligned")
+            && !plan.contains("PrefixSortExec"),
+        "{plan}"
+    );
+
+    let found = std::cell::Cell::new(0);
+    let cases = ProptestConfig {
+        cases: 6,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    };
+    proptest!(cases, |(
+        users in 10usize..60,
+        days in 1u32..4,
+        seed in any::<u64>(),
+        heavy_per_mille in prop::sample::select(vec![0u32, 100, 400]),
+        window_minutes in prop::sample::select(vec![1i64, 10, 180]),
+        partitions in 1usize..5,
+        batch_size in prop::sample::select(vec![7usize, 8192]),
+    )| {
+        let lake = tempfile::tempdir().unwrap();
+        tenant(lake.path(), users, days, seed, heavy_per_mille);
+        let params = HuntParams { window: window_minutes * MINUTE, ..HuntParams::default() };
+        let local = |engine| {
+            let ctx = session_with(engine, config(partitions, batch_size), Arc::default());
+            runtime.block_on(hunt_rows(&ctx, lake.path(), &params))
+        };
+        let remote = |engine| {
+            let ctx = on_cluster(engine, config(partitions, batch_size));
+            runtime.block_on(hunt_rows(&ctx, lake.path(), &params))
+        };
+        let reference = local(Engine::Sql);
+        prop_assert_eq!(&local(Engine::Operator), &reference);
+        prop_assert_eq!(&remote(Engine::Operator), &reference);
+        prop_assert_eq!(&remote(Engine::Sql), &reference);
+        found.set(found.get() + reference.0);
+    });
+    // Generated tenants hold injected attacks: an empty answer everywhere proves nothing.
+    assert!(found.get() > 0);
+}
+
+/// A process of the cluster, killed by its id when the test ends however it ends.
+struct Process {
+    child: Child,
+    name: String,
+}
+
+impl Process {
+    fn start(name: &str, args: &[&str]) -> Process {
+        let child = Command::new(env!("CARGO_BIN_EXE_retrohunt"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the {name}: {e}"));
+        Process {
+            child,
+            name: name.to_string(),
+        }
+    }
+
+    /// SIGKILL, then reaped.
+    fn kill(&mut self) {
+        // SAFETY: kill(2) on the id of a child this process has not reaped yet.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+
+    fn assert_running(&mut self) {
+        assert!(
+            self.child.try_wait().unwrap().is_none(),
+            "the {} exited",
+            self.name
+        );
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn wait_for(address: SocketAddr, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the {what} never listened on {address}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A scheduler and two executors of the built binary, on loopback ports.
+struct Cluster {
+    url: String,
+    scheduler: Process,
+    executors: Vec<Process>,
+    work_dirs: Vec<tempfile::TempDir>,
+}
+
+impl Cluster {
+    fn start(executors: usize) -> Cluster {
+        let port = free_port();
+        let scheduler_address = format!("127.0.0.1:{port}");
+        let scheduler = Process::start(
+            "scheduler",
+            &[
+                "cluster",
+                "scheduler",
+                "--bind",
+                &scheduler_address,
+                "--executor-timeout",
+                "6s",
+            ],
+        );
+        wait_for(scheduler_address.parse().unwrap(), "scheduler");
+        let mut started = Vec::new();
+        let mut work_dirs = Vec::new();
+        for n in 0..executors {
+            let work_dir = tempfile::tempdir().unwrap();
+            let (flight, grpc) = (free_port(), free_port());
+            let bind = format!("127.0.0.1:{flight}");
+            started.push(Process::start(
+                &format!("executor {n}"),
+                &[
+                    "cluster",
+                    "executor",
+                    "--scheduler",
+                    &scheduler_address,
+                    "--bind",
+                    &bind,
+                    "--grpc-port",
+                    &grpc.to_string(),
+                    "--concurrent-tasks",
+                    "2",
+                    "--heartbeat-interval",
+                    "1s",
+                    "--work-dir",
+                    work_dir.path().to_str().unwrap(),
+                ],
+            ));
+            wait_for(bind.parse().unwrap(), "executor");
+            work_dirs.push(work_dir);
+        }
+        Cluster {
+            url: format!("df://{scheduler_address}"),
+            scheduler,
+            executors: started,
+            work_dirs,
+        }
+    }
+
+    /// Whether an executor ran tasks: each makes a folder named after its job in the work
+    /// folder (beside DataFusion's spill folder, made at start).
+    fn worked(&self, executor: usize) -> bool {
+        std::fs::read_dir(self.work_dirs[executor].path())
+            .unwrap()
+            .filter_map(Result::ok)
+            .any(|entry| {
+                !entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("datafusion-")
+            })
+    }
+}
+
+/// `retrohunt ARGS --format csv` on this machine and on the cluster: both outputs.
+fn local_and_cluster(cluster: &Cluster, args: &[&str]) -> (Vec<u8>, Vec<u8>) {
+    let run = |extra: &[&str]| {
+        succeeded(retrohunt().args(args).args(["--format", "csv"]).args(extra)).stdout
+    };
+    (run(&[]), run(&["--cluster", &cluster.url]))
+}
+
+/// Band joins users write, each with a total order so outputs compare byte for byte.
+const BAND_JOINS: [&str; 3] = [
+    // Forward, BETWEEN, with a residual beside the window.
+    "SELECT i.UserPrincipalName, i.TimeGenerated AS t1, n.TimeGenerated AS t2, n.IPAddress \
+     FROM SigninLogs i JOIN AADNonInteractiveUserSignInLogs n \
+       ON lower(i.UserPrincipalName) = lower(n.UserPrincipalName) \
+      AND n.TimeGenerated BETWEEN i.TimeGenerated AND i.TimeGenerated + INTERVAL '5 minutes' \
+     WHERE i.IPAddress <> n.IPAddress \
+     ORDER BY 1, 2, 3, 4",
+    // Backward and exclusive, the non-interactive side first.
+    "SELECT n.UserPrincipalName, n.TimeGenerated AS t1, i.TimeGenerated AS t2, i.AppDisplayName \
+     FROM AADNonInteractiveUserSignInLogs n JOIN SigninLogs i \
+       ON n.UserPrincipalName = i.UserPrincipalName \
+      AND i.TimeGenerated > n.TimeGenerated - INTERVAL '2 minutes' \
+      AND i.TimeGenerated < n.TimeGenerated \
+     ORDER BY 1, 2, 3, 4",
+    // A self-join of one table, counted per user.
+    "SELECT a.UserPrincipalName, count(*) AS pairs \
+     FROM SigninLogs a JOIN SigninLogs b \
+       ON a.UserPrincipalName = b.UserPrincipalName \
+      AND b.TimeGenerated >= a.TimeGenerated AND b.TimeGenerated <= a.TimeGenerated + INTERVAL '1 hour' \
+     GROUP BY a.UserPrincipalName ORDER BY 1, 2",
+];
+
+#[test]
+fn a_cluster_of_processes_returns_the_local_rows_and_survives_or_fails_a_killed_executor() {
+    // Large enough that a hunt on the cluster takes seconds, so the kill below lands in one.
+    let lake = tempfile::tempdir().unwrap();
+    tenant(lake.path(), 1500, 10, 12, 100);
+    let lake_arg = lake.path().to_str().unwrap();
+    let mut cluster = Cluster::start(2);
+
+    let (local, remote) = local_and_cluster(&cluster, &["hunt", "--lake", lake_arg]);
+    let lines = local.iter().filter(|&&b| b == b'\n').count();
+    assert!(lines > 1, "the hunt found nothing to compare");
+    assert!(local == remote, "the hunt on the cluster differs");
+    assert!(
+        cluster.worked(0) && cluster.worked(1),
+        "both executors should have run tasks"
+    );
+    for query in BAND_JOINS {
+        let (local, remote) = local_and_cluster(&cluster, &["sql", "--lake", lake_arg, query]);
+        assert!(local.iter().filter(|&&b| b == b'\n').count() > 1, "{query}");
+        assert!(local == remote, "the cluster differs on {query}");
+    }
+
+    // An executor killed in the middle of a query: the query returns the same rows (Ballista
+    // ran the lost work again) or fails saying so, and never writes a partial answer.
+    let out = tempfile::tempdir().unwrap();
+    let output = out.path().join("findings.csv");
+    let client = retrohunt()
+        .args([
+            "hunt",
+            "--lake",
+            lake_arg,
+            "--format",
+            "csv",
+            "--cluster",
+            &cluster.url,
+        ])
+        .arg("--output")
+        .arg(&output)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    cluster.executors[1].kill();
+    let ended = ended_within(client, Duration::from_secs(180));
+    let stderr = String::from_utf8_lossy(&ended.stderr);
+    if ended.status.success() {
+        assert_eq!(std::fs::read(&output).unwrap(), local, "{stderr}");
+    } else {
+        assert_eq!(ended.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("error"), "{stderr}");
+        assert!(!output.exists(), "a failed query left {}", output.display());
+    }
+    // The cluster still answers, with the executor that is left.
+    cluster.scheduler.assert_running();
+    cluster.executors[0].assert_running();
+    let (_, remote) = local_and_cluster(&cluster, &["hunt", "--lake", lake_arg]);
+    assert!(remote == local, "after the kill the cluster differs");
+}
+
+/// `child`'s end; a query that hangs fails the test (and is killed) rather than hang it.
+fn ended_within(mut child: Child, limit: Duration) -> std::process::Output {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the query hung for {limit:?} after an executor was killed");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_scheduler_that_cannot_be_reached_is_named() {
+    let port = free_port();
+    let output = retrohunt()
+        .args(["hunt", "--cluster", &format!("df://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cannot reach the cluster's scheduler at 127.0.0.1:{port}"
+        )),
+        "{stderr}"
+    );
+}
