@@ -102,13 +102,15 @@ fn a_cluster_in_this_process_returns_the_local_rows() {
         ..ProptestConfig::default()
     };
     proptest!(cases, |(
-        users in 10usize..60,
+        users in 10usize..30,
         days in 1u32..4,
         seed in any::<u64>(),
         heavy_per_mille in prop::sample::select(vec![0u32, 100, 400]),
         window_minutes in prop::sample::select(vec![1i64, 10, 180]),
         partitions in 1usize..5,
-        batch_size in prop::sample::select(vec![7usize, 8192]),
+        // Small batches split a user's rows across batches; smaller still would mean
+        // millions of batches through the shuffles of the larger cases.
+        batch_size in prop::sample::select(vec![61usize, 8192]),
     )| {
         let lake = tempfile::tempdir().unwrap();
         tenant(lake.path(), users, days, seed, heavy_per_mille);
