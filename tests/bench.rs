@@ -142,6 +142,7 @@ fn bench_fails_loudly_when_an_engine_differs() {
         }],
         engines: vec![Builtin::Sql, Builtin::Operator],
         peers: Vec::new(),
+        cluster: None,
         runs: 1,
         warmup: 0,
         timeout: Duration::from_secs(300),

@@ -316,6 +316,23 @@ fn a_cluster_of_processes_returns_the_local_rows_and_survives_or_fails_a_killed_
         assert!(local.iter().filter(|&&b| b == b'\n').count() > 1, "{query}");
         assert!(local == remote, "the cluster differs on {query}");
     }
+    bench_runs_the_cluster_beside_the_local_operator(&cluster, lake_arg, lines as u64 - 1);
+    // Exclusions: their CIDR ranges travel with the plan to the executors.
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/exclusions.example.toml");
+    let args = [
+        "hunt",
+        "--lake",
+        lake_arg,
+        "--exclusions",
+        rules.to_str().unwrap(),
+    ];
+    let (kept, remote) = local_and_cluster(&cluster, &args);
+    let kept_lines = kept.iter().filter(|&&b| b == b'\n').count();
+    assert!(
+        (2..lines).contains(&kept_lines),
+        "the exclusions should drop some findings and keep some: {kept_lines} of {lines} lines"
+    );
+    assert!(kept == remote, "the cluster differs with exclusions");
 
     // An executor killed in the middle of a query: the query returns the same rows (Ballista
     // ran the lost work again) or fails saying so, and never writes a partial answer.
@@ -355,6 +372,40 @@ fn a_cluster_of_processes_returns_the_local_rows_and_survives_or_fails_a_killed_
     assert!(remote == local, "after the kill the cluster differs");
 }
 
+/// `retrohunt bench` with the `cluster` engine: it must return the hunt's `findings` rows,
+/// which the bench checks against the local operator's, and report no operator peak (the
+/// operator ran out of the client's sight).
+fn bench_runs_the_cluster_beside_the_local_operator(cluster: &Cluster, lake: &str, findings: u64) {
+    let output = succeeded(retrohunt().args([
+        "bench",
+        "--lake",
+        lake,
+        "--engines",
+        "operator,cluster",
+        "--cluster",
+        &cluster.url,
+        "--runs",
+        "1",
+        "--warmup",
+        "0",
+        "--format",
+        "json",
+    ]));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let contenders = report["sizes"][0]["contenders"].as_array().unwrap();
+    let names: Vec<&str> = contenders
+        .iter()
+        .map(|c| c["contender"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["scan-floor", "operator", "cluster"]);
+    for hunt in &contenders[1..] {
+        assert!(hunt["failed"].is_null(), "{hunt}");
+        assert_eq!(hunt["result_rows"].as_u64(), Some(findings), "{hunt}");
+    }
+    assert!(contenders[1]["operator_peak"].as_u64().unwrap() > 0);
+    assert!(contenders[2]["operator_peak"].is_null());
+}
+
 /// `child`'s end; a query that hangs fails the test (and is killed) rather than hang it.
 fn ended_within(mut child: Child, limit: Duration) -> std::process::Output {
     let deadline = Instant::now() + limit;
@@ -366,6 +417,31 @@ fn ended_within(mut child: Child, limit: Duration) -> std::process::Output {
         std::thread::sleep(Duration::from_millis(100));
     }
     child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_cluster_engine_and_its_scheduler_come_together() {
+    let usage = |args: &[&str]| {
+        let output = retrohunt().arg("bench").args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let stderr = usage(&["--engines", "operator,cluster"]);
+    assert!(
+        stderr.contains("the cluster engine needs a scheduler"),
+        "{stderr}"
+    );
+    let stderr = usage(&["--engines", "operator", "--cluster", "df://127.0.0.1:1"]);
+    assert!(stderr.contains("add it to --engines"), "{stderr}");
+    let stderr = usage(&[
+        "--engines",
+        "cluster",
+        "--cluster",
+        "df://127.0.0.1:1",
+        "--lake",
+        "s3://bucket/lake",
+    ]);
+    assert!(stderr.contains("does not run on a cluster yet"), "{stderr}");
 }
 
 #[test]

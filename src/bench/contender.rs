@@ -17,6 +17,9 @@ pub enum Builtin {
     Operator,
     /// The hunt rewritten by hand to join on user and time bucket, on stock DataFusion.
     SqlBucketed,
+    /// The hunt on the window-join operator, run on the Ballista cluster that `--cluster`
+    /// names.
+    Cluster,
     /// The hunt's columns and filters without the join; always measured, as the yardstick.
     #[value(skip)]
     ScanFloor,
@@ -28,22 +31,23 @@ impl Builtin {
             Builtin::Sql => "sql",
             Builtin::Operator => "operator",
             Builtin::SqlBucketed => "sql-bucketed",
+            Builtin::Cluster => "cluster",
             Builtin::ScanFloor => "scan floor",
         }
     }
 
-    /// Only `operator` runs in a session with the window-join rule: the `sql*` runs stay
+    /// Only `operator` and `cluster` run in a session with the window-join rule: the `sql*` runs stay
     /// honest stock baselines (the bucketed join has the band shape too).
     pub fn engine(self) -> Engine {
         match self {
-            Builtin::Operator => Engine::Operator,
+            Builtin::Operator | Builtin::Cluster => Engine::Operator,
             Builtin::Sql | Builtin::SqlBucketed | Builtin::ScanFloor => Engine::Sql,
         }
     }
 
     pub fn query(self) -> HuntQuery {
         match self {
-            Builtin::Sql | Builtin::Operator => HuntQuery::Hunt,
+            Builtin::Sql | Builtin::Operator | Builtin::Cluster => HuntQuery::Hunt,
             Builtin::SqlBucketed => HuntQuery::Bucketed,
             Builtin::ScanFloor => HuntQuery::ScanFloor,
         }
@@ -71,14 +75,10 @@ impl Peer {
         if name.is_empty() || command.is_empty() {
             return Err(format!("{text:?}: NAME and COMMAND must not be empty"));
         }
-        let taken = [
-            Builtin::Sql,
-            Builtin::Operator,
-            Builtin::SqlBucketed,
-            Builtin::ScanFloor,
-        ]
-        .iter()
-        .any(|b| b.name() == name);
+        let taken = Builtin::value_variants()
+            .iter()
+            .chain([&Builtin::ScanFloor])
+            .any(|b| b.name() == name);
         if taken {
             return Err(format!(
                 "{name:?} is the name of one of retrohunt's own runs"

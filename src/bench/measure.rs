@@ -4,13 +4,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use datafusion::common::plan_err;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::{DataFusionError, Result};
-use datafusion::physical_plan::{ExecutionPlan, collect};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::{ExecutionPlan, collect, displayable};
 use serde::{Deserialize, Serialize};
 
 use super::Builtin;
 use crate::catalog::{register_lake, register_remote_lake};
+use crate::cluster;
 use crate::engine::{peak_rss, runtime, session_config, session_with};
 use crate::hunt::{HuntParams, plan_query};
 use crate::output::{OutputFormat, TextSafety, write_batches};
@@ -26,6 +29,9 @@ pub struct Job {
     pub memory_limit: Option<usize>,
     /// Where the result rows go, as Parquet, for the parent to compare.
     pub result: PathBuf,
+    /// The scheduler (`df://host:port`) a `cluster` run is sent to.
+    #[serde(default)]
+    pub cluster: Option<String>,
 }
 
 /// What one run measured.
@@ -50,15 +56,23 @@ pub struct Measurement {
 /// limit among them), a plan that does not use the engine it claims, or the result file
 /// failing to write.
 pub async fn measure(job: &Job) -> Result<Measurement> {
-    let ctx = session_with(
-        job.contender.engine(),
-        session_config(job.memory_limit),
-        runtime(job.memory_limit)?,
-    );
+    let (config, runtime) = (session_config(job.memory_limit), runtime(job.memory_limit)?);
+    let ctx = match (job.contender, &job.cluster) {
+        (Builtin::Cluster, Some(url)) => {
+            cluster::connect(url, job.contender.engine(), config, runtime).await?
+        }
+        (Builtin::Cluster, None) => {
+            return plan_err!("the cluster run needs a scheduler: --cluster df://HOST:PORT");
+        }
+        (contender, _) => session_with(contender.engine(), config, runtime),
+    };
     let lake = job.lake.to_string_lossy();
     let location = Location::parse(&lake).map_err(|e| DataFusionError::External(e.into()))?;
     match location {
         Location::Local(_) => register_lake(&ctx, &lake).await?,
+        Location::Remote(_) if job.cluster.is_some() => {
+            return plan_err!("a lake in object storage does not run on a cluster yet");
+        }
         Location::Remote(remote) => {
             register_remote_lake(&ctx, &remote)
                 .await
@@ -68,9 +82,10 @@ pub async fn measure(job: &Job) -> Result<Measurement> {
     let started = Instant::now();
     let frame = plan_query(&ctx, job.contender.query(), &job.params).await?;
     let schema = Arc::new(frame.schema().as_arrow().clone());
+    let logical = frame.clone().into_optimized_plan()?;
     let plan = frame.create_physical_plan().await?;
     let nodes = nodes(&plan);
-    check_engine(job.contender, &plan, &nodes)?;
+    check_engine(job.contender, &logical, &plan, &nodes)?;
     let batches = collect(plan.clone(), ctx.task_ctx()).await?;
     let seconds = started.elapsed().as_secs_f64();
 
@@ -101,28 +116,51 @@ pub async fn measure(job: &Job) -> Result<Measurement> {
     })
 }
 
-/// The bench's EXPLAIN check: a `sql*` run that used the operator, or an `operator` run that
-/// did not, would compare the wrong things.
+/// The bench's EXPLAIN check: a `sql*` run that used the operator, an `operator` run that
+/// did not, or a `cluster` run that ran here would compare the wrong things. A cluster's
+/// physical plan is made on its scheduler, out of sight; what the client ships is its
+/// logical plan, where the operator's node is already placed, and the scheduler plans that
+/// node as the operator.
 fn check_engine(
     contender: Builtin,
+    logical: &LogicalPlan,
     plan: &Arc<dyn ExecutionPlan>,
     nodes: &[Arc<dyn ExecutionPlan>],
 ) -> Result<()> {
-    let uses_operator = nodes.iter().any(|node| node.name() == "WindowJoinExec");
-    let expected = contender == Builtin::Operator;
+    let (uses_operator, plan_text) = if contender == Builtin::Cluster {
+        if plan.name() != "DistributedQueryExec" {
+            return plan_err!(
+                "the cluster run was planned to run in this process:\n{}",
+                displayable(plan.as_ref()).indent(false)
+            );
+        }
+        let mut found = false;
+        logical.apply(|node| {
+            found |= matches!(node, LogicalPlan::Extension(e) if e.node.name() == "WindowJoin");
+            Ok(if found {
+                TreeNodeRecursion::Stop
+            } else {
+                TreeNodeRecursion::Continue
+            })
+        })?;
+        (found, logical.display_indent().to_string())
+    } else {
+        let found = nodes.iter().any(|node| node.name() == "WindowJoinExec");
+        (found, displayable(plan.as_ref()).indent(false).to_string())
+    };
+    let expected = matches!(contender, Builtin::Operator | Builtin::Cluster);
     if uses_operator == expected {
         return Ok(());
     }
-    let plan = datafusion::physical_plan::displayable(plan.as_ref()).indent(false);
-    Err(DataFusionError::Plan(format!(
-        "the {} run {} the window-join operator:\n{plan}",
+    plan_err!(
+        "the {} run {} the window-join operator:\n{plan_text}",
         contender.name(),
         if uses_operator {
             "was planned on"
         } else {
             "was not planned on"
         }
-    )))
+    )
 }
 
 fn nodes(plan: &Arc<dyn ExecutionPlan>) -> Vec<Arc<dyn ExecutionPlan>> {

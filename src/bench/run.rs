@@ -50,6 +50,8 @@ pub struct BenchPlan {
     pub engines: Vec<Builtin>,
     /// Other tools, run after ours in every round.
     pub peers: Vec<Peer>,
+    /// The scheduler (`df://host:port`) the `cluster` engine runs on.
+    pub cluster: Option<String>,
     pub runs: usize,
     /// Rounds run first and not recorded (they warm the page cache for all alike).
     pub warmup: usize,
@@ -105,6 +107,10 @@ pub fn run(
                             params: size.params,
                             memory_limit: plan.memory_limit,
                             result: result.clone(),
+                            cluster: plan
+                                .cluster
+                                .clone()
+                                .filter(|_| *builtin == Builtin::Cluster),
                         };
                         runner.run(&job, plan.timeout)?
                     }

@@ -398,6 +398,11 @@ pub struct BenchArgs {
     /// DuckDB peers: benches/peers/README.md.
     #[arg(long = "external", value_name = "NAME=COMMAND", value_parser = Peer::parse)]
     pub peers: Vec<Peer>,
+    /// The scheduler of the Ballista cluster (started with `retrohunt cluster`) that the
+    /// `cluster` engine runs on. The lake must be a folder it and its executors read at the
+    /// same path.
+    #[arg(long, value_name = "df://HOST:PORT", conflicts_with = "ingest")]
+    pub cluster: Option<String>,
     /// Bench ingest instead of the hunt: `retrohunt ingest` of these files or folders beside
     /// each --external command, whole processes, into a fresh folder each run; peers get
     /// {input} (the sources, quoted) and {out} (the folder to write Parquet into).

@@ -7,7 +7,9 @@ use anyhow::Context;
 use chrono::NaiveDate;
 
 use datafusion::prelude::SessionContext;
-use retrohunt::bench::{self, BenchError, BenchPlan, IngestPlan, Job, ProcessRunner, Size};
+use retrohunt::bench::{
+    self, BenchError, BenchPlan, Builtin, IngestPlan, Job, ProcessRunner, Size,
+};
 use retrohunt::catalog::{RemoteLakeError, inspect_lake, register_remote_lake};
 use retrohunt::engine::default_memory_limit;
 use retrohunt::generate::{self, TenantFormat};
@@ -22,6 +24,7 @@ use super::results::query_failed;
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args.params)?;
+    check_cluster(&args)?;
     let work = match &args.work {
         Some(dir) => {
             std::fs::create_dir_all(dir)
@@ -110,6 +113,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         sizes,
         engines: args.engines.clone(),
         peers: args.peers.clone(),
+        cluster: args.cluster.clone(),
         runs: args.runs.into(),
         warmup: args.warmup.into(),
         timeout: args.timeout,
@@ -133,6 +137,32 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("chart written to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `cluster` engine and `--cluster` come together, over a lake the cluster can read.
+fn check_cluster(args: &BenchArgs) -> Result<(), Usage> {
+    let engine = args.engines.contains(&Builtin::Cluster);
+    match &args.cluster {
+        None if engine => Err(Usage(
+            "the cluster engine needs a scheduler: --cluster df://HOST:PORT".into(),
+        )),
+        Some(_) if !engine => Err(Usage(
+            "--cluster is for the cluster engine: add it to --engines".into(),
+        )),
+        Some(_) if remote_lake(args.lake.as_deref()) => Err(Usage(
+            "a lake in object storage does not run on a cluster yet: bench a folder".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn remote_lake(lake: Option<&Path>) -> bool {
+    lake.is_some_and(|lake| {
+        matches!(
+            Location::parse(&lake.to_string_lossy()),
+            Ok(Location::Remote(_))
+        )
+    })
 }
 
 /// The lake at `lake` (a folder, `file://` or a store's URL) as the bench's children open it,

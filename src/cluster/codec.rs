@@ -1,7 +1,7 @@
 //! The codecs a cluster's processes encode plans with. Ballista ships plans as protobuf: the
 //! client's logical plan to the scheduler, each stage's physical plan to the executors. A codec
 //! handed to Ballista replaces its own, which encodes its shuffle nodes, so these wrap it:
-//! what is this crate's (the window join, the prefix sort, the lake's tables, `ip_in_ranges`)
+//! what is this crate's (the window join, the prefix sort, the lake's tables)
 //! is encoded here, everything else by Ballista's codec. One leading byte says which.
 
 use std::sync::Arc;
@@ -22,7 +22,6 @@ use datafusion_proto::physical_plan::{
 use crate::catalog::LakeTable;
 use crate::operator::physical_codec;
 use crate::operator::window_join::WindowJoinLogicalCodec;
-use crate::triage::{IP_IN_RANGES, decode_ip_in_ranges, encode_ip_in_ranges};
 
 /// The first byte of a node's encoding: whose codec wrote the rest.
 const BALLISTA: u8 = 0;
@@ -53,34 +52,6 @@ fn split(buf: &[u8]) -> Result<(u8, &[u8])> {
     match buf.split_first() {
         Some((&tag, rest)) if tag == BALLISTA || tag == OURS => Ok((tag, rest)),
         _ => internal_err!("a plan node encoded by neither this crate's codec nor Ballista's"),
-    }
-}
-
-/// Functions are found by name in the decoding side's registry, except `ip_in_ranges`,
-/// which carries its ranges.
-fn encode_function(
-    function: &ScalarUDF,
-    buf: &mut Vec<u8>,
-    otherwise: impl FnOnce(&mut Vec<u8>) -> Result<()>,
-) -> Result<()> {
-    match encode_ip_in_ranges(function) {
-        Some(definition) => {
-            buf.extend_from_slice(&definition);
-            Ok(())
-        }
-        None => otherwise(buf),
-    }
-}
-
-fn decode_function(
-    name: &str,
-    buf: &[u8],
-    otherwise: impl FnOnce() -> Result<Arc<ScalarUDF>>,
-) -> Result<Arc<ScalarUDF>> {
-    if name == IP_IN_RANGES {
-        decode_ip_in_ranges(buf)
-    } else {
-        otherwise()
     }
 }
 
@@ -166,11 +137,11 @@ impl LogicalExtensionCodec for ClusterLogicalCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        decode_function(name, buf, || self.ballista.try_decode_udf(name, buf))
+        self.ballista.try_decode_udf(name, buf)
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_function(node, buf, |buf| self.ballista.try_encode_udf(node, buf))
+        self.ballista.try_encode_udf(node, buf)
     }
 }
 
@@ -217,10 +188,10 @@ impl PhysicalExtensionCodec for ClusterPhysicalCodec {
     }
 
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        decode_function(name, buf, || self.ballista.try_decode_udf(name, buf))
+        self.ballista.try_decode_udf(name, buf)
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
-        encode_function(node, buf, |buf| self.ballista.try_encode_udf(node, buf))
+        self.ballista.try_encode_udf(node, buf)
     }
 }

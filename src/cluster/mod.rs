@@ -4,7 +4,7 @@
 //!
 //! What had to change for the operator to run there, and where:
 //! - Plans cross processes as protobuf: `codec.rs` wraps Ballista's codecs with this crate's
-//!   (window join, prefix sort, the lake's tables, `ip_in_ranges` with its ranges).
+//!   (window join, prefix sort, the lake's tables).
 //! - Ballista cuts a plan into stages at every shuffle, and a task reads only its own
 //!   partition of a stage's input. The time-aligned layout reads other partitions, so the
 //!   scheduler (`scheduler.rs`) plans the window join key-partitioned: both sides shuffled by

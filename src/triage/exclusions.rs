@@ -27,9 +27,6 @@ use serde::Deserialize;
 use super::ip_ranges::ip_in_ranges;
 use crate::schema::Table;
 
-/// The column that holds the matching rule's index while rows are tagged; never in the output.
-const EXCLUDED_BY: &str = "__excluded_by";
-
 #[derive(Debug, thiserror::Error)]
 pub enum ExclusionError {
     #[error("cannot read exclusions {path}: {source}")]
@@ -242,6 +239,11 @@ impl Exclusions {
     /// Runs `frame` (the hunt's columns, possibly enriched) and splits its rows into those no
     /// rule matches, in `frame`'s order, and a count per rule in file order.
     ///
+    /// The rules are evaluated on the collected rows, not planned on top of `frame`: a
+    /// projection above a sort lets DataFusion spread the sorted rows over partitions again
+    /// (to compute the projection in parallel), and the kept rows would come back out of
+    /// the hunt's order.
+    ///
     /// # Errors
     /// Planning and execution errors; app ids are resolved to display names from the lake
     /// in `ctx`.
@@ -281,18 +283,16 @@ impl Exclusions {
             return Ok((frame.collect().await?, counts));
         };
         let tag = tag.otherwise(lit(ScalarValue::UInt32(None)))?;
-        let tagged = frame.with_column(EXCLUDED_BY, tag)?.collect().await?;
-        let mut kept = Vec::with_capacity(tagged.len());
-        for batch in tagged {
-            let column = batch.schema().index_of(EXCLUDED_BY)?;
-            let rules = batch.column(column).as_primitive::<UInt32Type>();
+        let tag = ctx.create_physical_expr(tag, frame.schema())?;
+        let rows = frame.collect().await?;
+        let mut kept = Vec::with_capacity(rows.len());
+        for batch in rows {
+            let rules = tag.evaluate(&batch)?.into_array(batch.num_rows())?;
+            let rules = rules.as_primitive::<UInt32Type>();
             for rule in rules.iter().flatten() {
                 counts[rule as usize].rows += 1;
             }
-            let keep = is_null(rules)?;
-            let mut columns: Vec<usize> = (0..batch.num_columns()).collect();
-            columns.remove(column);
-            kept.push(filter_record_batch(&batch, &keep)?.project(&columns)?);
+            kept.push(filter_record_batch(&batch, &is_null(rules)?)?);
         }
         Ok((kept, counts))
     }

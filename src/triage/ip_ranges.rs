@@ -35,37 +35,7 @@ fn udf(ranges: Vec<IpNet>) -> ScalarUDF {
 }
 
 /// The name plans give the function.
-pub const IP_IN_RANGES: &str = "ip_in_ranges";
-
-/// What a plan shipped to another process (a cluster's scheduler or executor) must carry
-/// of `function` when it is `ip_in_ranges`: its ranges, one per line. Each call has its own
-/// ranges, so the name alone cannot find it in a registry there. `None` for other functions.
-pub fn encode_ip_in_ranges(function: &ScalarUDF) -> Option<Vec<u8>> {
-    let ranges = &function.inner().downcast_ref::<IpInRanges>()?.ranges;
-    let lines: Vec<String> = ranges.iter().map(ToString::to_string).collect();
-    Some(lines.join("\n").into_bytes())
-}
-
-/// The function [`encode_ip_in_ranges`] encoded.
-///
-/// # Errors
-/// Bytes that are not CIDR ranges, one per line.
-pub fn decode_ip_in_ranges(definition: &[u8]) -> Result<Arc<ScalarUDF>> {
-    let text = std::str::from_utf8(definition).map_err(|e| {
-        datafusion::common::DataFusionError::Internal(format!("{IP_IN_RANGES}: {e}"))
-    })?;
-    let ranges = text
-        .lines()
-        .map(|line| {
-            line.parse::<IpNet>().map_err(|e| {
-                datafusion::common::DataFusionError::Internal(format!(
-                    "{IP_IN_RANGES}: {line:?} is not a CIDR range: {e}"
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Arc::new(udf(ranges)))
-}
+const IP_IN_RANGES: &str = "ip_in_ranges";
 
 impl IpInRanges {
     fn contains(&self, text: &str) -> bool {
@@ -116,19 +86,6 @@ mod tests {
             ranges: list.iter().map(|r| r.parse().unwrap()).collect(),
             signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
         }
-    }
-
-    #[test]
-    fn ranges_survive_encoding() {
-        let list = ["198.51.100.0/24", "2001:db8:100::/48"];
-        let function = udf(list.iter().map(|r| r.parse().unwrap()).collect());
-        let bytes = encode_ip_in_ranges(&function).expect("ip_in_ranges encodes");
-        assert_eq!(bytes, b"198.51.100.0/24\n2001:db8:100::/48");
-        let decoded = decode_ip_in_ranges(&bytes).unwrap();
-        let decoded = decoded.inner().downcast_ref::<IpInRanges>().unwrap();
-        assert!(decoded.contains("198.51.100.7") && decoded.contains("2001:db8:100::1"));
-        assert!(!decoded.contains("198.51.101.7"));
-        assert!(decode_ip_in_ranges(b"10.0.0.0/8\nnot a range").is_err());
     }
 
     #[test]

@@ -12,7 +12,6 @@ mod summary;
 
 pub use enrich::{Lookback, enrich};
 pub use exclusions::{ExclusionError, Exclusions, RuleCount};
-pub use ip_ranges::{IP_IN_RANGES, decode_ip_in_ranges, encode_ip_in_ranges};
 pub use measure::{Excluded, hunt_and_exclude};
 pub use suggest::{Suggestions, Thresholds, suggest};
 pub use summary::summarize;
