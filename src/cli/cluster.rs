@@ -13,7 +13,9 @@ use super::args::ClusterCommand;
 const DEFAULT_LOG: &str = "warn,ballista_scheduler=info,ballista_executor=info";
 
 pub async fn run(command: ClusterCommand) -> anyhow::Result<ExitCode> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_LOG)).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_LOG))
+        .format_timestamp_millis()
+        .init();
     match command {
         ClusterCommand::Scheduler {
             bind,
