@@ -317,7 +317,30 @@ fn a_cluster_of_processes_returns_the_local_rows_and_survives_or_fails_a_killed_
         assert!(local == remote, "the cluster differs on {query}");
     }
     bench_runs_the_cluster_beside_the_local_operator(&cluster, lake_arg, lines as u64 - 1);
-    // Exclusions: their CIDR ranges travel with the plan to the executors.
+    // --partitions reaches the scheduler, which cuts the shuffles into that many partitions,
+    // and the rows stay the same on both sides.
+    let explain = succeeded(retrohunt().args([
+        "hunt",
+        "--lake",
+        lake_arg,
+        "--explain",
+        "--partitions",
+        "5",
+        "--cluster",
+        &cluster.url,
+    ]));
+    let explain = String::from_utf8_lossy(&explain.stdout);
+    assert!(
+        explain.contains("Hash([UserPrincipalName@1], 5)"),
+        "{explain}"
+    );
+    let (local3, remote3) =
+        local_and_cluster(&cluster, &["hunt", "--lake", lake_arg, "--partitions", "3"]);
+    assert!(
+        local3 == local && remote3 == local,
+        "--partitions 3 changed the rows"
+    );
+    // Exclusions: the client applies them to the rows the cluster returns, in their order.
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/exclusions.example.toml");
     let args = [
         "hunt",

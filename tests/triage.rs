@@ -373,7 +373,7 @@ fn enrichment_reads_the_users_history() {
         let limit = Some(1024);
         let starved = retrohunt::engine::session_with(
             engine,
-            retrohunt::engine::session_config(limit),
+            retrohunt::engine::session_config(limit, None),
             retrohunt::engine::runtime(limit).unwrap(),
         );
         let error = runtime()

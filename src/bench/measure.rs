@@ -56,7 +56,10 @@ pub struct Measurement {
 /// limit among them), a plan that does not use the engine it claims, or the result file
 /// failing to write.
 pub async fn measure(job: &Job) -> Result<Measurement> {
-    let (config, runtime) = (session_config(job.memory_limit), runtime(job.memory_limit)?);
+    let (config, runtime) = (
+        session_config(job.memory_limit, None),
+        runtime(job.memory_limit)?,
+    );
     let ctx = match (job.contender, &job.cluster) {
         (Builtin::Cluster, Some(url)) => {
             cluster::connect(url, job.contender.engine(), config, runtime).await?

@@ -209,6 +209,12 @@ pub struct EngineArgs {
     /// at the same path.
     #[arg(long, value_name = "df://HOST:PORT")]
     pub cluster: Option<String>,
+    /// How many partitions a query is spread over. On a cluster it is how many tasks the
+    /// stages after a shuffle (the join, the sorts) can run at once: set it to the cluster's
+    /// concurrent tasks, executors times their --concurrent-tasks.
+    /// [default: this machine's cores]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub partitions: Option<u16>,
     #[command(flatten)]
     pub memory: MemoryArg,
 }

@@ -107,6 +107,7 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
         None => sample_lake()?,
     };
     let limit = engine.memory.memory_limit.or_else(default_memory_limit);
+    let config = session_config(limit, engine.partitions.map(usize::from));
     let text = location.to_string_lossy();
     if let Location::Remote(remote) = Location::parse(&text).map_err(|e| Usage(e.to_string()))? {
         if lake.skip_bad_files {
@@ -126,7 +127,7 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
             .into());
         }
         let runtime = runtime(limit).context("cannot set up the memory pool")?;
-        let ctx = session_with(engine.engine, session_config(limit), runtime);
+        let ctx = session_with(engine.engine, config, runtime);
         let registered =
             register_remote_lake(&ctx, &remote)
                 .await
@@ -153,8 +154,8 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
         .with_context(|| format!("cannot open lake {}", folder.display()))?;
     let runtime = runtime(limit).context("cannot set up the memory pool")?;
     let ctx = match &engine.cluster {
-        None => session_with(engine.engine, session_config(limit), runtime),
-        Some(url) => cluster::connect(url, engine.engine, session_config(limit), runtime)
+        None => session_with(engine.engine, config, runtime),
+        Some(url) => cluster::connect(url, engine.engine, config, runtime)
             .await
             .map_err(|e| anyhow::anyhow!(e))?,
     };

@@ -44,12 +44,16 @@ fn proc_bytes(file: &str, key: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// The session settings that depend on the limit. Every sort sets aside
+/// The session settings that depend on the limit and on how many partitions a query is
+/// spread over (the machine's cores when `None`). Every sort sets aside
 /// `sort_spill_reservation_bytes` per partition (10 MB by default) to merge what it spilled;
 /// under a small limit those reservations alone would fill the pool, so they are scaled to a
 /// share of it.
-pub fn session_config(limit: Option<usize>) -> SessionConfig {
+pub fn session_config(limit: Option<usize>, partitions: Option<usize>) -> SessionConfig {
     let mut config = SessionConfig::new();
+    if let Some(partitions) = partitions {
+        config = config.with_target_partitions(partitions);
+    }
     if let Some(limit) = limit {
         let share = limit / (4 * config.target_partitions().max(1));
         let execution = &mut config.options_mut().execution;
