@@ -340,6 +340,15 @@ fn a_cluster_of_processes_returns_the_local_rows_and_survives_or_fails_a_killed_
         local3 == local && remote3 == local,
         "--partitions 3 changed the rows"
     );
+    // Enrichment and the summary join the findings the client holds with the lake there.
+    for triage in ["--enrich", "--summary"] {
+        let (local, remote) = local_and_cluster(&cluster, &["hunt", "--lake", lake_arg, triage]);
+        assert!(
+            local.iter().filter(|&&b| b == b'\n').count() > 1,
+            "{triage}"
+        );
+        assert!(local == remote, "the cluster differs with {triage}");
+    }
     // Exclusions: the client applies them to the rows the cluster returns, in their order.
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/exclusions.example.toml");
     let args = [
@@ -393,6 +402,35 @@ fn a_cluster_of_processes_returns_the_local_rows_and_survives_or_fails_a_killed_
     cluster.executors[0].assert_running();
     let (_, remote) = local_and_cluster(&cluster, &["hunt", "--lake", lake_arg]);
     assert!(remote == local, "after the kill the cluster differs");
+
+    // Incremental runs record their findings in the lake: two copies of it, one hunted here and
+    // one on the cluster, run after run.
+    let copy = tempfile::tempdir().unwrap();
+    tenant(copy.path(), 1500, 10, 12, 100);
+    let copy_arg = copy.path().to_str().unwrap();
+    for run in ["first", "second"] {
+        let incremental = |lake: &str, extra: &[&str]| {
+            let args = [
+                "hunt",
+                "--lake",
+                lake,
+                "--incremental",
+                "nightly",
+                "--format",
+                "csv",
+            ];
+            succeeded(retrohunt().args(args).args(extra)).stdout
+        };
+        let here = incremental(lake_arg, &[]);
+        let there = incremental(copy_arg, &["--cluster", &cluster.url]);
+        assert!(
+            here == there,
+            "the {run} incremental run differs on the cluster"
+        );
+        let found = here.iter().filter(|&&b| b == b'\n').count();
+        let expected = if run == "first" { lines } else { 1 };
+        assert_eq!(found, expected, "the {run} incremental run");
+    }
 }
 
 /// `retrohunt bench` with the `cluster` engine: it must return the hunt's `findings` rows,

@@ -116,3 +116,32 @@ fn incremental_runs_report_every_pair_once_in_24_chunks() {
 fn incremental_runs_report_every_pair_once_in_7_chunks() {
     check(9, 7);
 }
+
+/// An incremental run's first findings are the whole hunt's, printed in the hunt's order, on a
+/// lake of many daily files whose findings span many batches; with --enrich too.
+#[test]
+fn a_first_incremental_run_prints_the_hunt_in_its_order() {
+    let lake = tempfile::tempdir().unwrap();
+    let lake_arg = lake.path().to_str().unwrap();
+    succeeded(retrohunt().args([
+        "generate", "--format", "lake", "--users", "400", "--days", "10", "--seed", "5", "--out",
+        lake_arg,
+    ]));
+    for extra in [&[][..], &["--enrich"][..]] {
+        let hunt = |more: &[&str]| {
+            let args = ["hunt", "--lake", lake_arg, "--format", "csv"];
+            succeeded(retrohunt().args(args).args(extra).args(more)).stdout
+        };
+        let whole = hunt(&[]);
+        let name = format!("nightly{}", extra.len());
+        let first = hunt(&["--incremental", &name]);
+        assert!(
+            whole.iter().filter(|&&b| b == b'\n').count() > 10_000,
+            "{extra:?}"
+        );
+        assert!(
+            first == whole,
+            "{extra:?}: the first run's rows or order differ"
+        );
+    }
+}

@@ -63,7 +63,9 @@ fn hunt_excluding(
         let ctx = session(engine);
         register_lake(&ctx, lake.to_str().unwrap()).await.unwrap();
         let frame = hunt::plan(&ctx, &HuntParams::default()).await.unwrap();
-        exclusions.apply(&ctx, frame).await.unwrap()
+        let schema = Arc::new(frame.schema().as_arrow().clone());
+        let rows = frame.collect().await.unwrap();
+        exclusions.apply(&ctx, &schema, rows).await.unwrap()
     })
 }
 

@@ -10,8 +10,6 @@ use clap::ValueEnum;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::dataframe::DataFrame;
-use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use retrohunt::hunt::{self, HuntParams, Incremental, Run, with_run};
 use retrohunt::triage::{self, Exclusions, Lookback, RuleCount};
@@ -40,16 +38,6 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             .into());
         }
     }
-    if args.engine.cluster.is_some()
-        && (args.triage.enrich || args.triage.summary || args.incremental.is_some())
-    {
-        return Err(Usage(
-            "--enrich, --summary and --incremental join the findings, held on this machine, \
-             with the lake: they do not run with --cluster yet"
-                .into(),
-        )
-        .into());
-    }
     let lookback = lookback(&args.triage.lookback)?;
     let lake = open_lake(&args.lake, &args.engine).await?;
     let hunted = hunt(&lake, &args, &params, exclusions.as_ref(), lookback).await;
@@ -64,7 +52,9 @@ async fn hunt(
     exclusions: Option<&Exclusions>,
     lookback: Lookback,
 ) -> anyhow::Result<ExitCode> {
-    let ctx = &lake.ctx;
+    // With --cluster, the hunt's join runs there; what joins the findings this process holds
+    // with the lake (reconciling an incremental run, enrichment) runs here.
+    let (ctx, local) = (&lake.ctx, &lake.local);
     let started = Instant::now();
     let frame = hunt::plan(ctx, params)
         .await
@@ -81,28 +71,35 @@ async fn hunt(
         Some(name) => Some(lake.start_incremental(name, params).await?),
         None => None,
     };
-    let (frame, params, retracted) = match &incremental {
-        None => (frame, *params, None),
+    // From here on the findings are rows this process holds, in the hunt's order. They are
+    // not planned as a table again: DataFusion would spread them over partitions to work on
+    // them in parallel, and give them back out of order.
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let (found, params, retracted) = match &incremental {
+        None => (frame.collect().await.map_err(query_failed)?, *params, None),
         Some(run) => {
-            let (frame, params, retracted) = incremental_findings(ctx, frame, run, params).await?;
-            (frame, params, Some(retracted))
+            let (found, params, retracted) =
+                incremental_findings(ctx, local, &schema, run, params).await?;
+            (found, params, Some(retracted))
         }
     };
     let params = &params;
-    let frame = if args.triage.enrich || args.triage.summary {
-        let schema = Arc::new(frame.schema().as_arrow().clone());
-        let findings = frame.collect().await.map_err(query_failed)?;
-        triage::enrich(ctx, schema, findings, params, lookback)
+    let (schema, found) = if args.triage.enrich || args.triage.summary {
+        let enriched = triage::enrich(local, schema, found, params, lookback)
             .await
-            .context("cannot plan the enrichment")?
+            .context("cannot plan the enrichment")?;
+        let schema = Arc::new(enriched.schema().as_arrow().clone());
+        (schema, enriched.collect().await.map_err(query_failed)?)
     } else {
-        frame
+        (schema, found)
     };
-    let schema = Arc::new(frame.schema().as_arrow().clone());
     let batches = match exclusions {
-        None => frame.collect().await.map_err(query_failed)?,
+        None => found,
         Some(exclusions) => {
-            let (kept, counts) = exclusions.apply(ctx, frame).await.map_err(query_failed)?;
+            let (kept, counts) = exclusions
+                .apply(local, &schema, found)
+                .await
+                .map_err(query_failed)?;
             report_exclusions(&kept, &counts);
             kept
         }
@@ -149,7 +146,7 @@ async fn hunt(
             .context("cannot record the incremental run")?;
     }
     let (schema, batches) = if args.triage.summary {
-        triage::summarize(ctx, schema, batches)
+        triage::summarize(local, schema, batches)
             .await
             .map_err(query_failed)?
     } else {
@@ -176,13 +173,14 @@ async fn hunt(
 /// The findings of an incremental run: the hunt over each range where something changed, the
 /// latest first (so the rows keep the hunt's order), less what earlier runs reported; the
 /// parameters that span them, for the enrichment; and earlier findings no longer in the lake.
+/// The ranges are hunted in `ctx` (on the cluster, with one), the rows reconciled in `local`.
 async fn incremental_findings(
     ctx: &SessionContext,
-    whole: DataFrame,
+    local: &SessionContext,
+    schema: &SchemaRef,
     run: &Incremental,
     params: &HuntParams,
-) -> anyhow::Result<(DataFrame, HuntParams, (SchemaRef, Vec<RecordBatch>))> {
-    let schema = Arc::new(whole.schema().as_arrow().clone());
+) -> anyhow::Result<(Vec<RecordBatch>, HuntParams, (SchemaRef, Vec<RecordBatch>))> {
     let mut found = Vec::new();
     for &(start, end) in run.ranges.iter().rev() {
         let range = HuntParams {
@@ -194,17 +192,16 @@ async fn incremental_findings(
         found.extend(frame.collect().await.map_err(query_failed)?);
     }
     let reconciled = run
-        .reconcile(ctx, &schema, found)
+        .reconcile(local, schema, found)
         .await
         .map_err(query_failed)?;
-    let table = MemTable::try_new(schema.clone(), vec![reconciled.new])?;
     let spanned = HuntParams {
         start: run.ranges.first().map(|r| r.0),
         end: run.ranges.last().map(|r| r.1),
         ..*params
     };
-    let retracted = (schema, reconciled.retracted);
-    Ok((ctx.read_table(Arc::new(table))?, spanned, retracted))
+    let retracted = (Arc::clone(schema), reconciled.retracted);
+    Ok((reconciled.new, spanned, retracted))
 }
 
 /// The run in one JSON line, for a scheduler's log: what was hunted, what was found, how long

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context;
 use datafusion::prelude::SessionContext;
@@ -27,8 +28,13 @@ use super::{Usage, escape_lines};
 
 /// A lake opened for reading.
 pub struct Lake {
-    /// A session with the lake's tables registered.
+    /// A session with the lake's tables registered; its queries run on the cluster with
+    /// `--cluster`.
     pub ctx: SessionContext,
+    /// A session on this machine with the same tables, for queries that join rows this
+    /// process holds (findings in memory) with the lake: a cluster cannot read those. It is
+    /// `ctx` itself when there is no cluster.
+    pub local: SessionContext,
     pub dates: LakeDates,
     place: Place,
 }
@@ -128,6 +134,7 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
         }
         let runtime = runtime(limit).context("cannot set up the memory pool")?;
         let ctx = session_with(engine.engine, config, runtime);
+        let local = ctx.clone();
         let registered =
             register_remote_lake(&ctx, &remote)
                 .await
@@ -140,6 +147,7 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
                 })?;
         return Ok(Lake {
             ctx,
+            local,
             dates: registered.dates,
             place: Place::Store {
                 remote,
@@ -153,8 +161,9 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
     let snapshot = ReadSnapshot::take(&folder)
         .with_context(|| format!("cannot open lake {}", folder.display()))?;
     let runtime = runtime(limit).context("cannot set up the memory pool")?;
+    let local = session_with(engine.engine, config.clone(), Arc::clone(&runtime));
     let ctx = match &engine.cluster {
-        None => session_with(engine.engine, config, runtime),
+        None => local.clone(),
         Some(url) => cluster::connect(url, engine.engine, config, runtime)
             .await
             .map_err(|e| anyhow::anyhow!(e))?,
@@ -173,12 +182,20 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
     } else {
         BTreeSet::new()
     };
-    register_lake_skipping(&ctx, &location.to_string_lossy(), &skip)
-        .await
-        .map_err(|error| name_damage(Some(&folder), error.into()))
-        .with_context(|| format!("cannot open lake {}", location.display()))?;
+    let sessions = if engine.cluster.is_some() {
+        vec![&ctx, &local]
+    } else {
+        vec![&ctx]
+    };
+    for session in sessions {
+        register_lake_skipping(session, &location.to_string_lossy(), &skip)
+            .await
+            .map_err(|error| name_damage(Some(&folder), error.into()))
+            .with_context(|| format!("cannot open lake {}", location.display()))?;
+    }
     Ok(Lake {
         ctx,
+        local,
         dates,
         place: Place::Disk {
             folder,

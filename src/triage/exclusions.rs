@@ -10,12 +10,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::compute::{cast, filter_record_batch, is_null};
-use datafusion::arrow::datatypes::{DataType, UInt32Type};
-use datafusion::common::{ScalarValue, TableReference};
-use datafusion::dataframe::DataFrame;
+use datafusion::arrow::datatypes::{DataType, SchemaRef, UInt32Type};
+use datafusion::common::{DFSchema, ScalarValue, TableReference};
 use datafusion::error::Result;
 use datafusion::functions::expr_fn::{lower, regexp_like};
 use datafusion::logical_expr::conditional_expressions::CaseBuilder;
@@ -236,21 +236,20 @@ impl Exclusions {
             .collect()
     }
 
-    /// Runs `frame` (the hunt's columns, possibly enriched) and splits its rows into those no
-    /// rule matches, in `frame`'s order, and a count per rule in file order.
+    /// Splits `rows` (the hunt's columns, possibly enriched, as `schema` says) into those no
+    /// rule matches, in their order, and a count per rule in file order.
     ///
-    /// The rules are evaluated on the collected rows, not planned on top of `frame`: a
-    /// projection above a sort lets DataFusion spread the sorted rows over partitions again
-    /// (to compute the projection in parallel), and the kept rows would come back out of
-    /// the hunt's order.
+    /// The rules are evaluated on the rows as they are, not planned as a query over them:
+    /// DataFusion spreads the rows of a query over partitions to work on them in parallel,
+    /// and the kept rows would come back out of the hunt's order.
     ///
     /// # Errors
-    /// Planning and execution errors; app ids are resolved to display names from the lake
-    /// in `ctx`.
+    /// Evaluation errors; app ids are resolved to display names from the lake in `ctx`.
     pub async fn apply(
         &self,
         ctx: &SessionContext,
-        frame: DataFrame,
+        schema: &SchemaRef,
+        rows: Vec<RecordBatch>,
     ) -> Result<(Vec<RecordBatch>, Vec<RuleCount>)> {
         let ids: Vec<&str> = self
             .rules
@@ -280,11 +279,10 @@ impl Exclusions {
             })
             .collect();
         let Some(mut tag) = tag else {
-            return Ok((frame.collect().await?, counts));
+            return Ok((rows, counts));
         };
         let tag = tag.otherwise(lit(ScalarValue::UInt32(None)))?;
-        let tag = ctx.create_physical_expr(tag, frame.schema())?;
-        let rows = frame.collect().await?;
+        let tag = ctx.create_physical_expr(tag, &DFSchema::try_from(Arc::clone(schema))?)?;
         let mut kept = Vec::with_capacity(rows.len());
         for batch in rows {
             let rules = tag.evaluate(&batch)?.into_array(batch.num_rows())?;

@@ -48,7 +48,10 @@ pub async fn hunt_and_exclude(
     let schema = Arc::new(frame.schema().as_arrow().clone());
     let found = frame.collect().await?;
     let enriched = enrich(ctx, schema, found.clone(), params, lookback).await?;
-    let (kept, counts) = exclusions.apply(ctx, enriched).await?;
+    let schema = Arc::new(enriched.schema().as_arrow().clone());
+    let (kept, counts) = exclusions
+        .apply(ctx, &schema, enriched.collect().await?)
+        .await?;
     Ok(Excluded {
         found,
         kept,
