@@ -11,6 +11,7 @@ use arrow::error::{ArrowError, Result};
 use chrono::{DateTime, SecondsFormat};
 use clap::ValueEnum;
 
+use super::parquet::write_parquet;
 use super::safety::{TextSafety, escape_for_terminal, neutralise_formula};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,13 +40,8 @@ pub fn write_batches<W: Write + Send>(
     let defanged = safety == TextSafety::Defanged;
     match format {
         OutputFormat::Parquet => {
-            let parquet = |e| ArrowError::ExternalError(Box::new(e));
-            let mut writer =
-                parquet::arrow::ArrowWriter::try_new(out, schema.clone(), None).map_err(parquet)?;
-            for batch in batches {
-                writer.write(batch).map_err(parquet)?;
-            }
-            writer.close().map_err(parquet)?;
+            write_parquet(out, schema, batches)
+                .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
         }
         OutputFormat::Table => {
             let (schema, batches) = text(schema, batches, defanged.then_some(escape_for_terminal))?;

@@ -1,6 +1,7 @@
 //! Writing query results for people and for other tools, and files that appear whole.
 
 mod format;
+mod parquet;
 mod safety;
 mod whole;
 
