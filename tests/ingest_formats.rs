@@ -375,3 +375,78 @@ fn files_read_in_pieces_read_like_whole_files() {
         ]
     );
 }
+
+/// GUIDs that another tool stored as Parquet's 16-byte UUID type read as the text the logs
+/// write: DuckDB, given Log Analytics JSON lines, infers `Id`, `CorrelationId`, `AppId` and
+/// `UserId` as UUIDs and writes them so. Ingesting its Parquet must give the lake the same
+/// GUIDs, and so the same duplicates, as ingesting the JSON lines themselves. (Before, every
+/// such `Id` read as empty and no duplicate was removed.)
+#[test]
+fn guids_stored_as_uuids_read_as_their_text() {
+    crate::emulators::python_package("duckdb", "duckdb");
+    let json = tempfile::tempdir().unwrap();
+    let spec = retrohunt::generate::TenantSpec::new(80, 3, 4);
+    retrohunt::generate::generate(
+        &spec,
+        retrohunt::generate::TenantFormat::LaJsonl,
+        json.path(),
+    )
+    .unwrap();
+    let parquet = tempfile::tempdir().unwrap();
+    let script = "import duckdb, sys\n\
+        for table in ['SigninLogs', 'AADNonInteractiveUserSignInLogs']:\n\
+        \x20   duckdb.sql(f\"COPY (SELECT * FROM read_json('{sys.argv[1]}/{table}/*.jsonl')) \
+        TO '{sys.argv[2]}/{table}.parquet' (FORMAT parquet)\")\n";
+    let status = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(json.path())
+        .arg(parquet.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exported: Vec<PathBuf> = Table::ALL
+        .iter()
+        .map(|t| parquet.path().join(format!("{}.parquet", t.name())))
+        .collect();
+    // The test means something only if the GUIDs really are 16-byte values there.
+    let file = std::fs::File::open(&exported[0]).unwrap();
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let id = reader
+        .schema()
+        .field_with_name("Id")
+        .unwrap()
+        .data_type()
+        .clone();
+    assert_eq!(id, DataType::FixedSizeBinary(16));
+
+    let (from_json, from_parquet) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let inputs: Vec<PathBuf> = Table::ALL
+        .iter()
+        .map(|t| json.path().join(t.name()))
+        .collect();
+    let json_summary = ingest(from_json.path(), &inputs);
+    let parquet_summary = ingest(from_parquet.path(), &exported);
+    let duplicates =
+        |s: &retrohunt::ingest::Summary| -> u64 { s.tables.iter().map(|t| t.duplicates).sum() };
+    assert!(duplicates(&json_summary) > 0, "{json_summary}");
+    assert_eq!(
+        parquet_summary.written(),
+        json_summary.written(),
+        "{parquet_summary}"
+    );
+    assert_eq!(duplicates(&parquet_summary), duplicates(&json_summary));
+    for table in Table::ALL {
+        let guids = |lake: &std::path::Path| {
+            let mut rows: Vec<(String, String)> = read_table(lake, table)
+                .into_iter()
+                .map(|row| (row.id, row.correlation_id))
+                .collect();
+            rows.sort();
+            rows
+        };
+        let ours = guids(from_json.path());
+        assert!(ours.iter().all(|(id, _)| id.len() == 36), "{table:?}");
+        assert_eq!(guids(from_parquet.path()), ours, "{table:?}");
+    }
+}

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimestampNanosecondType};
 use bytes::Bytes;
@@ -81,6 +81,8 @@ impl Columns {
         };
         let mut unmapped = Vec::new();
         for (field, array) in batch.schema().fields().iter().zip(batch.columns()) {
+            let uuids = uuids_as_text(array);
+            let array = uuids.as_ref().unwrap_or(array);
             let convert = |to: &DataType| {
                 cast(array, to).map_err(|e| format!("column {:?}: {e}", field.name()))
             };
@@ -102,7 +104,10 @@ impl Columns {
                 }
                 Some(Target::TableType) => columns.table_type = Some(convert(&DataType::Utf8)?),
                 Some(Target::UserKey) => columns.user_key = Some(convert(&DataType::Utf8)?),
-                _ => unmapped.push((field.clone(), array.clone())),
+                _ => unmapped.push((
+                    arrow::datatypes::Field::new(field.name(), array.data_type().clone(), true),
+                    array.clone(),
+                )),
             }
         }
         if !unmapped.is_empty() {
@@ -145,6 +150,34 @@ impl Columns {
         row.set_additional_fields(Cow::Borrowed(extra));
         Ok(row)
     }
+}
+
+/// GUIDs (`Id`, `CorrelationId`, `AppId`, ...) that a writer stored as 16-byte values, as
+/// Parquet's UUID type has them (DuckDB writes GUIDs it read from JSON so), in the text form the
+/// logs write them in: lower-case hex, 8-4-4-4-12. Arrow casts no such values to text; left
+/// out, an `Id` would be empty and deduplicate nothing.
+fn uuids_as_text(array: &ArrayRef) -> Option<ArrayRef> {
+    let uuids = array.as_fixed_size_binary_opt()?;
+    if uuids.value_length() != 16 {
+        return None;
+    }
+    let text: StringArray = uuids
+        .iter()
+        .map(|bytes| {
+            bytes.map(|bytes| {
+                let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    &hex[..8],
+                    &hex[8..12],
+                    &hex[12..16],
+                    &hex[16..20],
+                    &hex[20..]
+                )
+            })
+        })
+        .collect();
+    Some(std::sync::Arc::new(text))
 }
 
 fn is_scalar(data_type: &DataType) -> bool {
