@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimestampNanosecondType};
 use bytes::Bytes;
@@ -157,27 +157,30 @@ impl Columns {
 /// logs write them in: lower-case hex, 8-4-4-4-12. Arrow casts no such values to text; left
 /// out, an `Id` would be empty and deduplicate nothing.
 fn uuids_as_text(array: &ArrayRef) -> Option<ArrayRef> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let uuids = array.as_fixed_size_binary_opt()?;
     if uuids.value_length() != 16 {
         return None;
     }
-    let text: StringArray = uuids
-        .iter()
-        .map(|bytes| {
-            bytes.map(|bytes| {
-                let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-                format!(
-                    "{}-{}-{}-{}-{}",
-                    &hex[..8],
-                    &hex[8..12],
-                    &hex[12..16],
-                    &hex[16..20],
-                    &hex[20..]
-                )
-            })
-        })
-        .collect();
-    Some(std::sync::Arc::new(text))
+    let mut text = StringBuilder::with_capacity(uuids.len(), uuids.len() * 36);
+    let mut buffer = [b'-'; 36];
+    for bytes in uuids.iter() {
+        let Some(bytes) = bytes else {
+            text.append_null();
+            continue;
+        };
+        let mut at = 0;
+        for (index, byte) in bytes.iter().enumerate() {
+            if matches!(index, 4 | 6 | 8 | 10) {
+                at += 1;
+            }
+            buffer[at] = HEX[usize::from(byte >> 4)];
+            buffer[at + 1] = HEX[usize::from(byte & 0xf)];
+            at += 2;
+        }
+        text.append_value(std::str::from_utf8(&buffer).expect("hex digits and dashes"));
+    }
+    Some(std::sync::Arc::new(text.finish()))
 }
 
 fn is_scalar(data_type: &DataType) -> bool {

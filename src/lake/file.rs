@@ -18,6 +18,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
 use parquet::file::reader::ChunkReader;
+use parquet::schema::types::ColumnPath;
 
 use super::error::LakeError;
 use crate::schema::{Text, col, lake_schema};
@@ -67,7 +68,23 @@ fn writer_properties() -> WriterProperties {
             nulls_first: ORDER.nulls_first,
         })
         .collect();
-    parquet_properties()
+    // Columns no query can skip pages by: JSON documents, and GUIDs that are random within a
+    // file. Their page statistics are the costliest to compute (comparing long texts,
+    // a fifth of some ingests) and would never prune anything.
+    let unprunable = Text::ALL.into_iter().filter(|text| {
+        text.is_json()
+            || matches!(
+                text,
+                Text::Id | Text::CorrelationId | Text::SessionId | Text::UniqueTokenIdentifier
+            )
+    });
+    unprunable
+        .fold(parquet_properties(), |properties, text| {
+            properties.set_column_statistics_enabled(
+                ColumnPath::from(text.name()),
+                EnabledStatistics::None,
+            )
+        })
         .set_sorting_columns(Some(sorting))
         .build()
 }
