@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::util::{retrohunt, samples, sql_csv, succeeded};
+use crate::util::{retrohunt, samples, sql_csv, succeeded, usage_error};
 
 /// `generate --format lake` of `users` over two days into `dir/lake`.
 fn generated_lake(dir: &Path, users: &str, seed: &str) -> PathBuf {
@@ -186,14 +186,6 @@ fn hunt_engines_agree_and_respect_the_memory_limit() {
         ),
         "{gcs}"
     );
-}
-
-/// Standard error of a run that must end with exit status 2 (an argument to change).
-fn usage_error(args: &[&str]) -> String {
-    let output = retrohunt().args(args).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-    stderr
 }
 
 /// `retrohunt hunt | head` is normal use: a reader that stops early is not a failure.

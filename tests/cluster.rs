@@ -14,7 +14,7 @@ use arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use proptest::prelude::*;
 
-use crate::util::{free_port, retrohunt, succeeded};
+use crate::util::{free_port, retrohunt, succeeded, usage_error};
 use retrohunt::catalog::register_lake;
 use retrohunt::cluster;
 use retrohunt::engine::{Engine, session_with};
@@ -482,19 +482,21 @@ fn ended_within(mut child: Child, limit: Duration) -> std::process::Output {
 
 #[test]
 fn the_cluster_engine_and_its_scheduler_come_together() {
-    let usage = |args: &[&str]| {
-        let output = retrohunt().arg("bench").args(args).output().unwrap();
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        String::from_utf8_lossy(&output.stderr).into_owned()
-    };
-    let stderr = usage(&["--engines", "operator,cluster"]);
+    let stderr = usage_error(&["bench", "--engines", "operator,cluster"]);
     assert!(
         stderr.contains("the cluster engine needs a scheduler"),
         "{stderr}"
     );
-    let stderr = usage(&["--engines", "operator", "--cluster", "df://127.0.0.1:1"]);
+    let stderr = usage_error(&[
+        "bench",
+        "--engines",
+        "operator",
+        "--cluster",
+        "df://127.0.0.1:1",
+    ]);
     assert!(stderr.contains("add it to --engines"), "{stderr}");
-    let stderr = usage(&[
+    let stderr = usage_error(&[
+        "bench",
         "--engines",
         "cluster",
         "--cluster",

@@ -47,6 +47,14 @@ pub fn succeeded(mut command: impl BorrowMut<Command>) -> Output {
     output
 }
 
+/// Standard error of a run that must end with exit status 2 (an argument to change).
+pub fn usage_error(args: &[&str]) -> String {
+    let output = retrohunt().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    stderr
+}
+
 /// `retrohunt sql --format csv` of `query` over `lake`: its standard output, the run having
 /// succeeded.
 pub fn sql_csv(lake: &Path, query: &str) -> Vec<u8> {

@@ -36,8 +36,8 @@ impl Builtin {
         }
     }
 
-    /// Only `operator` and `cluster` run in a session with the window-join rule: the `sql*` runs stay
-    /// honest stock baselines (the bucketed join has the band shape too).
+    /// Only `operator` and `cluster` run in a session with the window-join rule: the `sql*`
+    /// runs stay honest stock baselines (the bucketed join has the band shape too).
     pub fn engine(self) -> Engine {
         match self {
             Builtin::Operator | Builtin::Cluster => Engine::Operator,

@@ -182,12 +182,9 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
     } else {
         BTreeSet::new()
     };
-    let sessions = if engine.cluster.is_some() {
-        vec![&ctx, &local]
-    } else {
-        vec![&ctx]
-    };
-    for session in sessions {
+    // Without a cluster, `ctx` is `local`: one registration.
+    let cluster = engine.cluster.is_some().then_some(&ctx);
+    for session in std::iter::once(&local).chain(cluster) {
         register_lake_skipping(session, &location.to_string_lossy(), &skip)
             .await
             .map_err(|error| name_damage(Some(&folder), error.into()))

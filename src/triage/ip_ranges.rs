@@ -24,18 +24,12 @@ struct IpInRanges {
 /// garbage) lies in none. An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) is its IPv4
 /// address, as the sign-in logs write both forms for the same client.
 pub fn ip_in_ranges(expr: Expr, ranges: Vec<IpNet>) -> Expr {
-    udf(ranges).call(vec![datafusion::logical_expr::cast(expr, DataType::Utf8)])
-}
-
-fn udf(ranges: Vec<IpNet>) -> ScalarUDF {
-    ScalarUDF::new_from_impl(IpInRanges {
+    let udf = ScalarUDF::new_from_impl(IpInRanges {
         ranges,
         signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
-    })
+    });
+    udf.call(vec![datafusion::logical_expr::cast(expr, DataType::Utf8)])
 }
-
-/// The name plans give the function.
-const IP_IN_RANGES: &str = "ip_in_ranges";
 
 impl IpInRanges {
     fn contains(&self, text: &str) -> bool {
@@ -52,7 +46,7 @@ impl IpInRanges {
 
 impl ScalarUDFImpl for IpInRanges {
     fn name(&self) -> &str {
-        IP_IN_RANGES
+        "ip_in_ranges"
     }
 
     fn signature(&self) -> &Signature {
