@@ -73,9 +73,6 @@ pub async fn measure(job: &Job) -> Result<Measurement> {
     let location = Location::parse(&lake).map_err(|e| DataFusionError::External(e.into()))?;
     match location {
         Location::Local(_) => register_lake(&ctx, &lake).await?,
-        Location::Remote(_) if job.cluster.is_some() => {
-            return plan_err!("a lake in object storage does not run on a cluster yet");
-        }
         Location::Remote(remote) => {
             register_remote_lake(&ctx, &remote)
                 .await

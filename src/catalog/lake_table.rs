@@ -30,6 +30,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use prost::Message;
 
 use super::foreign;
+use crate::lake::snapshot::SnapshotView;
 
 /// More partitions than a lake has dates: each file becomes its own group.
 const ONE_GROUP_PER_FILE: usize = 1 << 20;
@@ -41,6 +42,10 @@ pub struct LakeTable {
     foreign: bool,
     /// Damaged files the user chose to hunt without.
     skip: BTreeSet<PathBuf>,
+    /// For a lake in a store, the files of the snapshot read; shipped with the table so that
+    /// a cluster's scheduler lists those and no others (a writer's unpublished files, or
+    /// files a later commit replaced, are in the same folders).
+    view: Option<Arc<SnapshotView>>,
 }
 
 /// The Hive partition column of the lake's folders (`date=YYYY-MM-DD`).
@@ -56,6 +61,17 @@ struct LakeTableProto {
     foreign: bool,
     #[prost(string, repeated, tag = "3")]
     skip: Vec<String>,
+    #[prost(message, optional, tag = "4")]
+    snapshot: Option<SnapshotViewProto>,
+}
+
+/// A [`SnapshotView`]: paths inside the store.
+#[derive(Clone, PartialEq, prost::Message)]
+struct SnapshotViewProto {
+    #[prost(string, repeated, tag = "1")]
+    live: Vec<String>,
+    #[prost(string, repeated, tag = "2")]
+    tables: Vec<String>,
 }
 
 impl LakeTable {
@@ -83,7 +99,13 @@ impl LakeTable {
             files: ListingTable::try_new(config)?.with_cache(statistics),
             foreign,
             skip,
+            view: None,
         })
+    }
+
+    /// This table as of the snapshot `view` shows (`None`: every file listed).
+    pub fn seen_through(self, view: Option<Arc<SnapshotView>>) -> Self {
+        LakeTable { view, ..self }
     }
 
     /// `table` encoded for a plan shipped to another process, `None` if it is not a lake table.
@@ -93,18 +115,35 @@ impl LakeTable {
             url: table.files.table_paths().first()?.as_str().to_string(),
             foreign: table.foreign,
             skip: table.skip.iter().map(|p| p.display().to_string()).collect(),
+            snapshot: table.view.as_ref().map(|view| {
+                let (live, tables) = view.paths();
+                SnapshotViewProto { live, tables }
+            }),
         };
         Some(proto.encode_to_vec())
     }
 
     /// The table [`LakeTable::encode`] encoded, read as `schema` (the plan carries it, the
-    /// `date` partition included) with the Parquet options of the session decoding it.
+    /// `date` partition included) with the Parquet options of the session decoding it. A
+    /// snapshot it carries restricts the store of that session's runtime, which on a
+    /// scheduler is the query's own.
     ///
     /// # Errors
-    /// Bytes that are not an encoded lake table.
+    /// Bytes that are not an encoded lake table, or a store the runtime cannot build.
     pub fn decode(buf: &[u8], schema: SchemaRef, ctx: &TaskContext) -> Result<Self> {
         let proto = LakeTableProto::decode(buf)
             .map_err(|e| DataFusionError::Internal(format!("a lake table's encoding: {e}")))?;
+        let view = match proto.snapshot {
+            None => None,
+            Some(view) => {
+                let view = Arc::new(SnapshotView::from_paths(&view.live, &view.tables));
+                let store_url = ListingTableUrl::parse(&proto.url)?.object_store();
+                let runtime = ctx.runtime_env();
+                let store = runtime.object_store(&store_url)?;
+                runtime.register_object_store(store_url.as_ref(), view.over(store));
+                Some(view)
+            }
+        };
         let parquet =
             TableOptions::default_from_session_config(ctx.session_config().options()).parquet;
         let files: Vec<_> = schema
@@ -121,6 +160,7 @@ impl LakeTable {
             proto.foreign,
             proto.skip.iter().map(PathBuf::from).collect(),
         )
+        .map(|table| table.seen_through(view))
     }
 
     /// `scan` without the partitions of skipped files (each file is its own partition).

@@ -20,6 +20,7 @@ use super::damaged::parquet_files;
 use super::foreign::holds_foreign_files;
 use super::lake_table::LakeTable;
 use crate::lake::layout::{FINDINGS_TABLE, findings_dir};
+use crate::lake::snapshot::SnapshotView;
 use crate::schema::{Table, lake_schema};
 
 /// Registers both tables of the lake at `location` (a path or a URL whose object store is
@@ -53,7 +54,7 @@ pub async fn register_lake_skipping(
                 holds_foreign_files(&Path::new(dir).join(table.name()), skip)?;
         }
     }
-    register_tables(ctx, base, foreign, skip).await?;
+    register_tables(ctx, base, foreign, skip, None).await?;
     if let Some(dir) = local
         && !parquet_files(&findings_dir(Path::new(dir))).is_empty()
     {
@@ -63,12 +64,13 @@ pub async fn register_lake_skipping(
 }
 
 /// Registers both tables under `base`; `foreign` says, per table, whether it holds files other
-/// tools wrote (see `foreign.rs`).
+/// tools wrote (see `foreign.rs`); `view`, which files of a lake in a store are its snapshot's.
 pub(super) async fn register_tables(
     ctx: &SessionContext,
     base: &str,
     foreign: [bool; 2],
     skip: &BTreeSet<PathBuf>,
+    view: Option<Arc<SnapshotView>>,
 ) -> Result<()> {
     for table in Table::ALL {
         let lake_table = LakeTable::open(
@@ -78,7 +80,8 @@ pub(super) async fn register_tables(
             ctx.runtime_env().cache_manager.get_file_statistic_cache(),
             foreign[table as usize],
             skip.clone(),
-        )?;
+        )?
+        .seen_through(view.clone());
         ctx.register_table(TableReference::bare(table.name()), Arc::new(lake_table))?;
     }
     Ok(())

@@ -1,8 +1,9 @@
 //! A lake in object storage (`--lake az://…`, `s3://…`): its tables' files listed through the
 //! store, their footers read by range to tell the lake's own files from other tools', and the
-//! tables registered on a session that holds the store.
+//! tables registered on sessions that hold the store (a cluster's among them).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use datafusion::error::DataFusionError;
@@ -13,7 +14,7 @@ use super::contents::{LakeDates, NotALake};
 use super::foreign::holds_foreign_objects;
 use super::register::{register_findings, register_tables};
 use crate::lake::layout::FINDINGS_TABLE;
-use crate::lake::snapshot::{self, Snapshot};
+use crate::lake::snapshot::{self, Snapshot, SnapshotView};
 use crate::schema::Table;
 use crate::store::{Remote, StoreError};
 
@@ -27,55 +28,97 @@ pub enum RemoteLakeError {
     DataFusion(#[from] DataFusionError),
 }
 
-/// A lake in a store as registered: its dates, and the snapshot read (none for a lake no
-/// ingest of ours has written to: every file there).
+/// A lake in a store as read: its dates, and the snapshot read (none for a lake no ingest of
+/// ours has written to: every file there).
 #[derive(Debug)]
 pub struct RemoteLake {
     pub dates: LakeDates,
     pub snapshot: Option<Snapshot>,
+    /// The lake's location, seen through its snapshot when it has one.
+    seen: Remote,
+    view: Option<Arc<SnapshotView>>,
+    /// Per table, whether it holds files other tools wrote.
+    foreign: [bool; 2],
+    findings: bool,
+}
+
+impl RemoteLake {
+    /// The lake under `remote` as of its latest snapshot: its files listed, and their footers
+    /// read to tell the lake's own files from other tools'.
+    ///
+    /// # Errors
+    /// A prefix with no data files of either table (not a lake), a store that cannot be
+    /// listed, or a data file whose footer cannot be read.
+    pub async fn open(remote: &Remote) -> Result<RemoteLake, RemoteLakeError> {
+        // A lake this tool writes is its latest snapshot's files; one copied from disk, or
+        // written by another tool, is every file there.
+        let snapshot = snapshot::latest(remote).await?;
+        let view = snapshot
+            .as_ref()
+            .map(|snapshot| Arc::new(SnapshotView::of(remote, snapshot)));
+        let seen = match &view {
+            Some(view) => remote.through(view.over(Arc::clone(remote.store()))),
+            None => remote.clone(),
+        };
+        let mut tables = Vec::new();
+        let mut foreign = [false; 2];
+        for table in Table::ALL {
+            let files = snapshot::parquet_objects(&seen, table.name()).await?;
+            foreign[table as usize] =
+                holds_foreign_objects(seen.store(), &files, |f| seen.url_of(&f.location)).await?;
+            tables.push((table, dates(&files)));
+        }
+        if tables.iter().all(|(_, dates)| dates.is_empty()) {
+            return Err(NotALake::NoTables(PathBuf::from(seen.url_of(seen.prefix()))).into());
+        }
+        let findings = !snapshot::parquet_objects(&seen, FINDINGS_TABLE)
+            .await?
+            .is_empty();
+        Ok(RemoteLake {
+            dates: LakeDates { tables },
+            snapshot,
+            seen,
+            view,
+            foreign,
+            findings,
+        })
+    }
+
+    /// Registers the lake's tables with `ctx`, its store included. On a cluster's session the
+    /// tables carry the snapshot, so the scheduler lists what was listed here.
+    ///
+    /// # Errors
+    /// A table DataFusion cannot register.
+    pub async fn register(&self, ctx: &SessionContext) -> Result<(), DataFusionError> {
+        ctx.register_object_store(self.seen.store_url(), Arc::clone(self.seen.store()));
+        let base = self.seen.table_url(self.seen.prefix());
+        register_tables(
+            ctx,
+            &base,
+            self.foreign,
+            &Default::default(),
+            self.view.clone(),
+        )
+        .await?;
+        if self.findings {
+            register_findings(ctx, &base).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Registers the lake under `remote` with `ctx`, its store included, as of its latest
 /// snapshot.
 ///
 /// # Errors
-/// A prefix with no data files of either table (not a lake), a store that cannot be listed,
-/// or a data file whose footer cannot be read.
+/// As [`RemoteLake::open`] and [`RemoteLake::register`].
 pub async fn register_remote_lake(
     ctx: &SessionContext,
     remote: &Remote,
 ) -> Result<RemoteLake, RemoteLakeError> {
-    // A lake this tool writes is its latest snapshot's files; one copied from disk, or written
-    // by another tool, is every file there.
-    let snapshot = snapshot::latest(remote).await?;
-    let remote = match &snapshot {
-        Some(snapshot) => &remote.through(snapshot::restricted(remote, snapshot)),
-        None => remote,
-    };
-    ctx.register_object_store(remote.store_url(), std::sync::Arc::clone(remote.store()));
-    let mut tables = Vec::new();
-    let mut foreign = [false; 2];
-    for table in Table::ALL {
-        let files = snapshot::parquet_objects(remote, table.name()).await?;
-        foreign[table as usize] =
-            holds_foreign_objects(remote.store(), &files, |f| remote.url_of(&f.location)).await?;
-        tables.push((table, dates(&files)));
-    }
-    if tables.iter().all(|(_, dates)| dates.is_empty()) {
-        return Err(NotALake::NoTables(PathBuf::from(remote.url_of(remote.prefix()))).into());
-    }
-    let base = remote.table_url(remote.prefix());
-    register_tables(ctx, &base, foreign, &Default::default()).await?;
-    if !snapshot::parquet_objects(remote, FINDINGS_TABLE)
-        .await?
-        .is_empty()
-    {
-        register_findings(ctx, &base).await?;
-    }
-    Ok(RemoteLake {
-        dates: LakeDates { tables },
-        snapshot,
-    })
+    let lake = RemoteLake::open(remote).await?;
+    lake.register(ctx).await?;
+    Ok(lake)
 }
 
 /// The dates of the `date=` folders that hold `files`, ascending.

@@ -206,7 +206,7 @@ pub struct EngineArgs {
     pub engine: Engine,
     /// Run on an Apache DataFusion Ballista cluster, started with `retrohunt cluster`: its
     /// scheduler's address. The lake must be a folder the scheduler and every executor read
-    /// at the same path.
+    /// at the same path, or in a store their environment has credentials for.
     #[arg(long, value_name = "df://HOST:PORT")]
     pub cluster: Option<String>,
     /// How many partitions a query is spread over. On a cluster it is how many tasks the
@@ -406,7 +406,7 @@ pub struct BenchArgs {
     pub peers: Vec<Peer>,
     /// The scheduler of the Ballista cluster (started with `retrohunt cluster`) that the
     /// `cluster` engine runs on. The lake must be a folder it and its executors read at the
-    /// same path.
+    /// same path, or in a store their environment has credentials for.
     #[arg(long, value_name = "df://HOST:PORT", conflicts_with = "ingest")]
     pub cluster: Option<String>,
     /// Bench ingest instead of the hunt: `retrohunt ingest` of these files or folders beside

@@ -139,7 +139,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The `cluster` engine and `--cluster` come together, over a lake the cluster can read.
+/// The `cluster` engine and `--cluster` come together.
 fn check_cluster(args: &BenchArgs) -> Result<(), Usage> {
     let engine = args.engines.contains(&Builtin::Cluster);
     match &args.cluster {
@@ -149,20 +149,8 @@ fn check_cluster(args: &BenchArgs) -> Result<(), Usage> {
         Some(_) if !engine => Err(Usage(
             "--cluster is for the cluster engine: add it to --engines".into(),
         )),
-        Some(_) if remote_lake(args.lake.as_deref()) => Err(Usage(
-            "a lake in object storage does not run on a cluster yet: bench a folder".into(),
-        )),
         _ => Ok(()),
     }
-}
-
-fn remote_lake(lake: Option<&Path>) -> bool {
-    lake.is_some_and(|lake| {
-        matches!(
-            Location::parse(&lake.to_string_lossy()),
-            Ok(Location::Remote(_))
-        )
-    })
 }
 
 /// The lake at `lake` (a folder, `file://` or a store's URL) as the bench's children open it,

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use indicatif::ProgressBar;
 
 use retrohunt::catalog::{
-    LakeDates, RemoteLakeError, damaged_files, damaged_paths, inspect_lake, register_lake_skipping,
-    register_remote_lake,
+    LakeDates, RemoteLake, RemoteLakeError, damaged_files, damaged_paths, inspect_lake,
+    register_lake_skipping,
 };
 use retrohunt::cluster;
 use retrohunt::engine::{default_memory_limit, runtime, session_config, session_with};
@@ -104,6 +104,34 @@ impl Lake {
     }
 }
 
+/// A session on this machine, and the one queries run in: the cluster's with `--cluster`,
+/// else the same one.
+async fn sessions(
+    engine: &EngineArgs,
+    config: SessionConfig,
+    limit: Option<usize>,
+) -> anyhow::Result<(SessionContext, SessionContext)> {
+    let runtime = runtime(limit).context("cannot set up the memory pool")?;
+    let local = session_with(engine.engine, config.clone(), Arc::clone(&runtime));
+    let ctx = match &engine.cluster {
+        None => local.clone(),
+        Some(url) => cluster::connect(url, engine.engine, config, runtime)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?,
+    };
+    Ok((local, ctx))
+}
+
+/// The sessions a lake's tables are registered in: `local`, and `ctx` when it is another
+/// (a cluster's).
+fn lake_sessions<'a>(
+    local: &'a SessionContext,
+    ctx: &'a SessionContext,
+) -> impl Iterator<Item = &'a SessionContext> {
+    let cluster = (ctx.session_id() != local.session_id()).then_some(ctx);
+    std::iter::once(local).chain(cluster)
+}
+
 /// The lake at `--lake`, or without it the cached sample lake. A folder that is not a lake is
 /// a usage error saying what it is instead. With `--skip-bad-files`, every file is read once
 /// first and the damaged ones are left out, each named on standard error.
@@ -124,27 +152,21 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
             )
             .into());
         }
-        if engine.cluster.is_some() {
-            return Err(Usage(
-                "--cluster reads a lake in a folder the scheduler and executors share; a lake \
-                 in object storage is read on this machine only, for now"
-                    .into(),
-            )
-            .into());
-        }
-        let runtime = runtime(limit).context("cannot set up the memory pool")?;
-        let ctx = session_with(engine.engine, config, runtime);
-        let local = ctx.clone();
-        let registered =
-            register_remote_lake(&ctx, &remote)
+        let opened = |error: RemoteLakeError| match error {
+            RemoteLakeError::NotALake(not) => anyhow::Error::from(Usage(not.to_string())),
+            other => anyhow::Error::from(other).context(format!(
+                "cannot open lake {}",
+                remote.url_of(remote.prefix())
+            )),
+        };
+        let registered = RemoteLake::open(&remote).await.map_err(opened)?;
+        let (local, ctx) = sessions(engine, config, limit).await?;
+        for session in lake_sessions(&local, &ctx) {
+            registered
+                .register(session)
                 .await
-                .map_err(|error| match error {
-                    RemoteLakeError::NotALake(not) => anyhow::Error::from(Usage(not.to_string())),
-                    other => anyhow::Error::from(other).context(format!(
-                        "cannot open lake {}",
-                        remote.url_of(remote.prefix())
-                    )),
-                })?;
+                .map_err(|e| opened(e.into()))?;
+        }
         return Ok(Lake {
             ctx,
             local,
@@ -160,14 +182,7 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
     // Before the tables list their files.
     let snapshot = ReadSnapshot::take(&folder)
         .with_context(|| format!("cannot open lake {}", folder.display()))?;
-    let runtime = runtime(limit).context("cannot set up the memory pool")?;
-    let local = session_with(engine.engine, config.clone(), Arc::clone(&runtime));
-    let ctx = match &engine.cluster {
-        None => local.clone(),
-        Some(url) => cluster::connect(url, engine.engine, config, runtime)
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?,
-    };
+    let (local, ctx) = sessions(engine, config, limit).await?;
     let skip = if lake.skip_bad_files {
         let damaged = damaged_files(&folder);
         for file in &damaged {
@@ -182,9 +197,7 @@ pub async fn open_lake(lake: &LakeArg, engine: &EngineArgs) -> anyhow::Result<La
     } else {
         BTreeSet::new()
     };
-    // Without a cluster, `ctx` is `local`: one registration.
-    let cluster = engine.cluster.is_some().then_some(&ctx);
-    for session in std::iter::once(&local).chain(cluster) {
+    for session in lake_sessions(&local, &ctx) {
         register_lake_skipping(session, &location.to_string_lossy(), &skip)
             .await
             .map_err(|error| name_damage(Some(&folder), error.into()))

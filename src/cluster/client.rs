@@ -14,6 +14,7 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::codec::{ClusterLogicalCodec, ClusterPhysicalCodec};
+use super::runtime_with_stores;
 use super::scheduler::scheduler_session;
 use crate::engine::{Engine, state_with};
 
@@ -111,7 +112,7 @@ pub async fn start_in_process(concurrent_tasks: usize) -> Result<String> {
     let scheduler = SchedulerGrpcClient::connect(format!("http://localhost:{}", address.port()))
         .await
         .map_err(|e| DataFusionError::External(e.into()))?;
-    let runtime = Arc::new(RuntimeEnv::default());
+    let runtime = runtime_with_stores(None)?;
     ballista_executor::new_standalone_executor_from_builder(
         scheduler,
         concurrent_tasks,

@@ -9,7 +9,7 @@ use ballista_core::config::TaskSchedulingPolicy;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 
 use super::codec::{ClusterLogicalCodec, ClusterPhysicalCodec};
-use super::config;
+use super::{config, runtime_with_stores};
 
 /// How an executor joins a cluster.
 #[derive(Debug, Clone)]
@@ -38,6 +38,10 @@ pub struct ExecutorOptions {
 /// The addresses cannot be bound, or the scheduler cannot be reached.
 pub async fn run_executor(options: ExecutorOptions) -> ballista_core::error::Result<()> {
     let defaults = ExecutorProcessConfig::default();
+    // One runtime for every task (Ballista gives each its own memory pool over it), so each
+    // store is built once.
+    let runtime = runtime_with_stores(options.work_dir.clone())
+        .map_err(ballista_core::error::BallistaError::from)?;
     let settings = ExecutorProcessConfig {
         bind_host: options.bind.ip().to_string(),
         external_host: Some(options.bind.ip().to_string()),
@@ -50,9 +54,13 @@ pub async fn run_executor(options: ExecutorOptions) -> ballista_core::error::Res
         task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
         vcores: options.concurrent_tasks.unwrap_or(defaults.vcores),
         memory_pool_size: options.memory_limit,
-        work_dir: options.work_dir.map(|dir| dir.display().to_string()),
+        work_dir: options
+            .work_dir
+            .as_ref()
+            .map(|dir| dir.display().to_string()),
         executor_heartbeat_interval_seconds: options.heartbeat_interval.as_secs().max(1),
         override_config_producer: Some(Arc::new(config)),
+        override_runtime_producer: Some(Arc::new(move |_| Ok(Arc::clone(&runtime)))),
         override_logical_codec: Some(Arc::new(ClusterLogicalCodec::default())),
         override_physical_codec: Some(Arc::new(ClusterPhysicalCodec::default())),
         ..defaults

@@ -17,7 +17,27 @@ mod codec;
 mod executor;
 mod scheduler;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datafusion::common::Result;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+
+use crate::store::StoresFromEnvironment;
+
 pub use client::{config, connect, scheduler_address, start_in_process};
 pub use codec::{ClusterLogicalCodec, ClusterPhysicalCodec};
 pub use executor::{ExecutorOptions, run_executor};
 pub use scheduler::{run_scheduler, scheduler_session};
+
+/// A runtime for a cluster's process: plans name lakes in object storage by URL alone, so
+/// stores are built from those URLs and this process's environment (`AZURE_STORAGE_*`,
+/// `AWS_*`). Spills go to `work_dir` when given.
+fn runtime_with_stores(work_dir: Option<PathBuf>) -> Result<Arc<RuntimeEnv>> {
+    let builder = RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::new(StoresFromEnvironment::default()));
+    match work_dir {
+        Some(dir) => builder.with_temp_file_path(dir).build_arc(),
+        None => builder.build_arc(),
+    }
+}

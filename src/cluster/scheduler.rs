@@ -19,7 +19,7 @@ use datafusion::execution::context::SessionState;
 use datafusion::prelude::SessionConfig;
 
 use super::codec::{ClusterLogicalCodec, ClusterPhysicalCodec};
-use super::config;
+use super::{config, runtime_with_stores};
 use crate::operator::window_join::WindowJoinQueryPlanner;
 
 /// The session a query's plan is made in on the scheduler, from the client's settings.
@@ -37,13 +37,18 @@ use crate::operator::window_join::WindowJoinQueryPlanner;
 ///   whole hunt would run as one task. DataFusion's sort runs per partition in the join's
 ///   stage, and its merge gets a stage of its own.
 ///
+/// Ballista builds a session, and so this runtime, for every query: a lake in a store is
+/// listed through the snapshot the query's plan carries (`catalog/lake_table.rs`), which
+/// restricts this runtime's store and no other query's.
+///
 /// # Errors
-/// None today; Ballista's signature allows them.
+/// The runtime cannot be built.
 pub fn scheduler_session(config: SessionConfig) -> Result<SessionState> {
     let mut config = config.with_ballista_adaptive_query_planner(false);
     config.options_mut().optimizer.prefer_existing_sort = false;
     Ok(SessionStateBuilder::new()
         .with_default_features()
+        .with_runtime_env(runtime_with_stores(None)?)
         .with_config(config)
         .with_optimizer_rules(ballista_default_optimizer_rules())
         .with_query_planner(Arc::new(WindowJoinQueryPlanner::distributed()))

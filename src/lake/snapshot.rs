@@ -146,22 +146,65 @@ fn parse(bytes: &Bytes) -> Result<Snapshot, String> {
     serde_json::from_slice(bytes).map_err(|e| format!("not a snapshot: {e}"))
 }
 
-/// `inner` as readers of `snapshot` must see it: below the tables' folders, only the
-/// snapshot's files are listed.
-pub fn restricted(remote: &Remote, snapshot: &Snapshot) -> Arc<dyn ObjectStore> {
-    let prefix = remote.prefix();
-    Arc::new(SnapshotStore {
-        inner: Arc::clone(remote.store()),
-        live: snapshot
-            .files
+/// What readers of a snapshot see of its lake's store: below the tables' folders, only the
+/// snapshot's files. It travels in plans shipped to a cluster (`catalog/lake_table.rs`), whose
+/// scheduler lists the tables again and must see what the client saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotView {
+    live: HashSet<ObjectPath>,
+    tables: Vec<ObjectPath>,
+}
+
+impl SnapshotView {
+    pub fn of(remote: &Remote, snapshot: &Snapshot) -> SnapshotView {
+        let prefix = remote.prefix();
+        SnapshotView {
+            live: snapshot
+                .files
+                .iter()
+                .map(|f| child(prefix, &f.path))
+                .collect(),
+            tables: Table::ALL
+                .iter()
+                .map(|t| prefix.clone().join(t.name()))
+                .collect(),
+        }
+    }
+
+    /// The view of [`SnapshotView::paths`].
+    pub fn from_paths(live: &[String], tables: &[String]) -> SnapshotView {
+        SnapshotView {
+            live: live.iter().map(|p| ObjectPath::from(p.as_str())).collect(),
+            tables: tables
+                .iter()
+                .map(|p| ObjectPath::from(p.as_str()))
+                .collect(),
+        }
+    }
+
+    /// The live files and the tables' folders, as paths inside the store, sorted.
+    pub fn paths(&self) -> (Vec<String>, Vec<String>) {
+        let mut live: Vec<String> = self.live.iter().map(ToString::to_string).collect();
+        live.sort();
+        let tables = self.tables.iter().map(ToString::to_string).collect();
+        (live, tables)
+    }
+
+    fn visible(&self, location: &ObjectPath) -> bool {
+        let in_table = self
+            .tables
             .iter()
-            .map(|f| child(prefix, &f.path))
-            .collect(),
-        tables: Table::ALL
-            .iter()
-            .map(|t| prefix.clone().join(t.name()))
-            .collect(),
-    })
+            .any(|t| location.prefix_match(t).is_some());
+        !in_table || self.live.contains(location)
+    }
+
+    /// `inner` as readers of the snapshot must see it.
+    pub fn over(self: &Arc<Self>, inner: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {
+        Arc::new(SnapshotStore {
+            inner,
+            view: Arc::clone(self),
+        })
+    }
 }
 
 /// `relative` (`a/b/c`) below `prefix`.
@@ -174,18 +217,7 @@ pub fn child(prefix: &ObjectPath, relative: &str) -> ObjectPath {
 #[derive(Debug)]
 struct SnapshotStore {
     inner: Arc<dyn ObjectStore>,
-    live: HashSet<ObjectPath>,
-    tables: Vec<ObjectPath>,
-}
-
-impl SnapshotStore {
-    fn visible(&self, location: &ObjectPath) -> bool {
-        let in_table = self
-            .tables
-            .iter()
-            .any(|t| location.prefix_match(t).is_some());
-        !in_table || self.live.contains(location)
-    }
+    view: Arc<SnapshotView>,
 }
 
 impl std::fmt::Display for SnapshotStore {
@@ -232,16 +264,10 @@ impl ObjectStore for SnapshotStore {
         &self,
         prefix: Option<&ObjectPath>,
     ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        let live = self.live.clone();
-        let tables = self.tables.clone();
+        let view = Arc::clone(&self.view);
         self.inner
             .list(prefix)
-            .try_filter(move |meta| {
-                let in_table = tables
-                    .iter()
-                    .any(|t| meta.location.prefix_match(t).is_some());
-                futures::future::ready(!in_table || live.contains(&meta.location))
-            })
+            .try_filter(move |meta| futures::future::ready(view.visible(&meta.location)))
             .boxed()
     }
 
@@ -250,7 +276,9 @@ impl ObjectStore for SnapshotStore {
         prefix: Option<&ObjectPath>,
     ) -> object_store::Result<ListResult> {
         let mut listing = self.inner.list_with_delimiter(prefix).await?;
-        listing.objects.retain(|meta| self.visible(&meta.location));
+        listing
+            .objects
+            .retain(|meta| self.view.visible(&meta.location));
         Ok(listing)
     }
 

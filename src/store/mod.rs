@@ -8,10 +8,12 @@
 
 mod error;
 mod location;
+mod registry;
 mod requests;
 mod runtime;
 
 pub use error::{FailureKind, StoreError};
 pub use location::{Location, Remote};
+pub use registry::StoresFromEnvironment;
 pub use requests::RequestCounts;
 pub use runtime::BlockingRuntime;
