@@ -446,8 +446,8 @@ fn a_cluster_of_processes_returns_the_local_rows_and_survives_or_fails_a_killed_
 /// date files the first wrote, which stay for readers of the older snapshot) and holding a
 /// killed writer's file. The scheduler lists the tables itself, so it must list what the
 /// client's snapshot names and nothing else, and its executors must reach the store from
-/// their own environment. Counts, the hunt on both engines and the bench's cluster engine
-/// must give what the same ingests give in a folder on this machine.
+/// their own environment. Counts, the hunt on both engines, incremental runs and the bench's
+/// cluster engine must give what the same ingests give in a folder on this machine.
 #[test]
 fn lakes_in_azurite_and_s3_hunt_on_a_cluster_as_of_their_snapshot() {
     let archive = crate::util::diagnostic_tenant(300, 3, 21);
@@ -497,6 +497,10 @@ fn lakes_in_azurite_and_s3_hunt_on_a_cluster_as_of_their_snapshot() {
     for output in &reference {
         assert!(output.iter().filter(|&&b| b == b'\n').count() > 1);
     }
+    // The first incremental run reports the whole hunt, and records it in the lake.
+    let incremental: &[&str] = &["hunt", "--incremental", "nightly"];
+    let first_run = run(&disk, incremental, None);
+    assert!(first_run == reference[1]);
     let cluster = Cluster::start(2, &env);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for emulator in [&azure, &s3] {
@@ -540,6 +544,13 @@ fn lakes_in_azurite_and_s3_hunt_on_a_cluster_as_of_their_snapshot() {
                 "{lake} {args:?} on the cluster"
             );
         }
+        assert!(run(&lake, incremental, Some(&cluster)) == first_run);
+        let second_run = run(&lake, incremental, Some(&cluster));
+        assert_eq!(
+            String::from_utf8_lossy(&second_run).lines().count(),
+            1,
+            "{lake}"
+        );
     }
     let findings = reference[1].iter().filter(|&&b| b == b'\n').count() as u64 - 1;
     bench_runs_the_cluster_beside_the_local_operator(
