@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Schema};
-use datafusion::common::Result;
 use datafusion::common::config::ConfigOptions;
+use datafusion::common::{Result, ScalarValue};
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
 use datafusion::physical_expr::expressions::{CaseExpr, Column, IsNullExpr, lit};
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
@@ -115,10 +115,12 @@ pub fn adapt(scan: Arc<dyn ExecutionPlan>, wanted: usize) -> Result<Arc<dyn Exec
         Arc::new(Column::new(schema.field(index).name(), index))
     };
     let is_text = |index: usize| {
-        schema.field(index).data_type() == &DataType::Utf8
-            && Text::ALL
-                .iter()
-                .any(|text| text.name() == schema.field(index).name())
+        matches!(
+            schema.field(index).data_type(),
+            DataType::Utf8 | DataType::Utf8View
+        ) && Text::ALL
+            .iter()
+            .any(|text| text.name() == schema.field(index).name())
     };
     let exprs = (0..wanted)
         .map(|index| {
@@ -127,13 +129,13 @@ pub fn adapt(scan: Arc<dyn ExecutionPlan>, wanted: usize) -> Result<Arc<dyn Exec
                 let upn = schema.index_of(Text::UserPrincipalName.name())?;
                 let lower = ScalarFunctionExpr::try_new(
                     datafusion::functions::string::lower(),
-                    vec![empty_if_null(column(upn))?],
+                    vec![empty_if_null(column(upn), &schema)?],
                     &schema,
                     Arc::new(ConfigOptions::default()),
                 )?;
                 otherwise(column(index), Arc::new(lower))?
             } else if is_text(index) {
-                empty_if_null(column(index))?
+                empty_if_null(column(index), &schema)?
             } else {
                 column(index)
             };
@@ -143,8 +145,10 @@ pub fn adapt(scan: Arc<dyn ExecutionPlan>, wanted: usize) -> Result<Arc<dyn Exec
     Ok(Arc::new(ProjectionExec::try_new(exprs, scan)?))
 }
 
-fn empty_if_null(text: Arc<dyn PhysicalExpr>) -> Result<Arc<dyn PhysicalExpr>> {
-    otherwise(text, lit(""))
+/// `text` (a column of the scan's `schema`), or `""` of its type where it is null.
+fn empty_if_null(text: Arc<dyn PhysicalExpr>, schema: &Schema) -> Result<Arc<dyn PhysicalExpr>> {
+    let empty = ScalarValue::try_from_string(String::new(), &text.data_type(schema)?)?;
+    otherwise(text, lit(empty))
 }
 
 /// `value`, or `fallback` where it is null.

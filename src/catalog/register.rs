@@ -72,10 +72,11 @@ pub(super) async fn register_tables(
     skip: &BTreeSet<PathBuf>,
     view: Option<Arc<SnapshotView>>,
 ) -> Result<()> {
+    let schema = read_schema(&text_type(ctx));
     for table in Table::ALL {
         let lake_table = LakeTable::open(
             &format!("{base}/{}/", table.name()),
-            read_schema(),
+            Arc::clone(&schema),
             ctx.copied_table_options().parquet,
             ctx.runtime_env().cache_manager.get_file_statistic_cache(),
             foreign[table as usize],
@@ -107,12 +108,38 @@ pub(super) async fn register_findings(ctx: &SessionContext, base: &str) -> Resul
 }
 
 /// The lake's schema with every column nullable: files other tools wrote may lack columns or
-/// hold nulls, which the scan must be able to carry until `foreign.rs` adapts them.
-fn read_schema() -> SchemaRef {
+/// hold nulls, which the scan must be able to carry until `foreign.rs` adapts them. Text is
+/// read as `text`.
+fn read_schema(text: &DataType) -> SchemaRef {
     let fields = lake_schema()
         .fields()
         .iter()
-        .map(|field| field.as_ref().clone().with_nullable(true))
+        .map(|field| {
+            let field = field.as_ref().clone().with_nullable(true);
+            match field.data_type() {
+                DataType::Utf8 => field.with_data_type(text.clone()),
+                _ => field,
+            }
+        })
         .collect::<Vec<_>>();
     Arc::new(Schema::new(fields))
+}
+
+/// How `ctx` reads the lake's text. On one machine, as views (`Utf8View`) into the decoded
+/// pages: no value is copied until a row is kept, which makes the hunt's scan about a third
+/// faster (BENCHMARKS.md). On a cluster, plainly: batches cross processes as Arrow IPC, which
+/// sends a view array's whole buffers, so views would ship every page a batch touches.
+fn text_type(ctx: &SessionContext) -> DataType {
+    let on_cluster = ctx
+        .state()
+        .config()
+        .options()
+        .extensions
+        .get::<ballista_core::config::BallistaConfig>()
+        .is_some();
+    if on_cluster {
+        DataType::Utf8
+    } else {
+        DataType::Utf8View
+    }
 }

@@ -6,6 +6,7 @@
 //! so appends need no lock. In a lake in object storage the file is one put, which a store
 //! makes visible whole, refused if the name exists.
 
+use crate::output::plain_text;
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
@@ -88,7 +89,7 @@ fn encode(
     batches: &[RecordBatch],
 ) -> std::io::Result<()> {
     let properties = parquet_properties().build();
-    let mut writer = ArrowWriter::try_new(out, schema.clone(), Some(properties))?;
+    let mut writer = ArrowWriter::try_new(out, plain_text(schema), Some(properties))?;
     for batch in batches {
         writer.write(batch)?;
     }

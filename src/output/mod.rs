@@ -6,5 +6,6 @@ mod safety;
 mod whole;
 
 pub use format::{OutputFormat, write_batches};
+pub use parquet::plain_text;
 pub use safety::{TextSafety, escape_for_terminal, neutralise_formula};
 pub use whole::{IfExists, write_whole};

@@ -3,11 +3,15 @@
 //! the calling thread, one column after another: a hunt's million findings then spend a fifth
 //! of the hunt writing. Each row group's columns are independent, so they are encoded on
 //! scoped threads and appended in order; the file is the one `ArrowWriter` would write.
+//!
+//! Text the engine holds as views (`Utf8View`, as the lake is read) is written as plain
+//! `Utf8` in the file's Arrow schema: the Parquet data is the same either way, and readers
+//! that predate views (older pyarrow, other tools) read the file as they read it before.
 
 use std::io::Write;
 use std::sync::Arc;
 
-use arrow::datatypes::Schema;
+use arrow::datatypes::{DataType, Schema};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::compute_leaves;
@@ -24,6 +28,7 @@ pub fn write_parquet<W: Write + Send>(
     schema: &Arc<Schema>,
     batches: &[RecordBatch],
 ) -> Result<()> {
+    let schema = &plain_text(schema);
     let rows_per_group = WriterProperties::default().max_row_group_row_count();
     let (mut file, factory) =
         ArrowWriter::try_new(out, Arc::clone(schema), None)?.into_serialized_writer()?;
@@ -42,6 +47,20 @@ pub fn write_parquet<W: Write + Send>(
     }
     file.close()?;
     Ok(())
+}
+
+/// `schema` with its top-level `Utf8View` columns as `Utf8`. The encoder reads the arrays
+/// as they are; only the schema written in the file changes.
+pub fn plain_text(schema: &Arc<Schema>) -> Arc<Schema> {
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|field| match field.data_type() {
+            DataType::Utf8View => Arc::new(field.as_ref().clone().with_data_type(DataType::Utf8)),
+            _ => Arc::clone(field),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// `batches` cut into groups of `rows` rows (the last one shorter), slicing a batch where a
@@ -137,8 +156,8 @@ fn encode(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{ArrayRef, Int64Array, StringArray, StructArray};
-    use arrow::datatypes::{DataType, Field};
+    use arrow::array::{Array, ArrayRef, Int64Array, StringArray, StringViewArray, StructArray};
+    use arrow::datatypes::Field;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     fn batch(schema: &Arc<Schema>, from: i64, rows: i64) -> RecordBatch {
@@ -219,5 +238,26 @@ mod tests {
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(out)).unwrap();
         assert_eq!(reader.schema().as_ref(), schema.as_ref());
         assert_eq!(reader.metadata().num_row_groups(), 0);
+    }
+
+    #[test]
+    fn views_are_written_as_plain_text() {
+        let values = ["", "short", "a value longer than twelve bytes", "x"];
+        let views = Arc::new(Schema::new(vec![Field::new("t", DataType::Utf8View, true)]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&views),
+            vec![Arc::new(StringViewArray::from_iter(
+                values.iter().map(|v| Some(*v)).chain([None]),
+            ))],
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        write_parquet(&mut out, &views, &[batch]).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(out)).unwrap();
+        let read: Vec<RecordBatch> = reader.build().unwrap().map(Result::unwrap).collect();
+        let plain = Schema::new(vec![Field::new("t", DataType::Utf8, true)]);
+        assert_eq!(read[0].schema().as_ref(), &plain);
+        let expected = StringArray::from_iter(values.iter().map(|v| Some(*v)).chain([None]));
+        assert_eq!(read[0].column(0).as_ref(), &expected as &dyn Array);
     }
 }

@@ -28,6 +28,7 @@ use futures::StreamExt;
 
 use super::band::Bound;
 use super::files;
+use super::held::compacted;
 use super::layout::{self, Alignment, Driver, Layout, SideSpans, Span};
 use super::metrics::WindowJoinMetrics;
 use super::stream::{self, Input, Params, Residual};
@@ -232,6 +233,10 @@ impl WindowJoinExec {
             let ordering = Self::lex_ordering(partner_keys, partner.time);
             let reservation = MemoryConsumer::new(format!("WindowJoinMerge[{d}]"))
                 .register(context.memory_pool());
+            // The merge reserves for every batch it holds, and a batch of text read as
+            // views holds the pages it came from: copied out, it holds only its rows. The
+            // partner is the smaller side, so the copy is the cheaper one.
+            let streams = streams.into_iter().map(compacting).collect();
             // The merge's own rows are counted by the join's left/right_rows.
             let uncounted = BaselineMetrics::new(&ExecutionPlanMetricsSet::new(), d);
             StreamingMergeBuilder::new()
@@ -530,4 +535,11 @@ impl ExecutionPlan for WindowJoinExec {
     fn metrics(&self) -> Option<MetricsSet> {
         Some(self.metrics.clone_inner())
     }
+}
+
+/// `stream` with every batch's text in buffers of its own (see `held.rs`).
+fn compacting(stream: SendableRecordBatchStream) -> SendableRecordBatchStream {
+    let schema = stream.schema();
+    let batches = stream.map(|batch| Ok(compacted(&batch?)?));
+    Box::pin(RecordBatchStreamAdapter::new(schema, batches))
 }

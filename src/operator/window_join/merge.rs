@@ -12,19 +12,22 @@ use datafusion::arrow::datatypes::UInt32Type;
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::row::{Row, Rows};
 
+use super::held::{HeldBuffers, compacted};
+
 /// A batch of one side, its rows valid (no null key or time) and in (key, time) order, with
 /// the keys in row format (comparable as bytes) and the times as integers.
 pub struct Chunk {
     pub batch: RecordBatch,
     pub keys: Rows,
     pub times: ScalarBuffer<i64>,
-    /// Memory held, for the reservation.
+    /// Memory of the keys and times, which only this chunk holds (its batch's buffers may
+    /// be shared: see [`HeldBuffers`]).
     size: usize,
 }
 
 impl Chunk {
     pub fn new(batch: RecordBatch, keys: Rows, times: ScalarBuffer<i64>) -> Self {
-        let size = batch.get_array_memory_size() + keys.size() + times.inner().capacity();
+        let size = keys.size() + times.inner().capacity();
         Chunk {
             batch,
             keys,
@@ -73,7 +76,9 @@ pub struct Merge {
     /// Rows in `window`, and bytes of `window` and `left`: kept as chunks come and go, since
     /// the stream reads them after every step.
     window_rows: usize,
-    held_bytes: usize,
+    /// The held chunks' own memory, and their batches' buffers counted once.
+    chunk_bytes: usize,
+    buffers: HeldBuffers,
     first_chunk: usize,
     right_done: bool,
     /// First right row not before (key, time + lower) of the current left row.
@@ -103,7 +108,8 @@ impl Merge {
             upper,
             window: VecDeque::new(),
             window_rows: 0,
-            held_bytes: 0,
+            chunk_bytes: 0,
+            buffers: HeldBuffers::default(),
             first_chunk: 0,
             right_done: false,
             front: start,
@@ -126,7 +132,7 @@ impl Merge {
         );
         self.drop_left();
         if chunk.len() > 0 {
-            self.held_bytes += chunk.size;
+            self.hold(&chunk);
             self.left = Some(chunk);
         }
         self.left_row = 0;
@@ -139,7 +145,7 @@ impl Merge {
     pub fn push_right(&mut self, chunk: Chunk) {
         if chunk.len() > 0 {
             self.window_rows += chunk.len();
-            self.held_bytes += chunk.size;
+            self.hold(&chunk);
             self.window.push_back(chunk);
         }
     }
@@ -155,12 +161,36 @@ impl Merge {
 
     /// Bytes held in the window and the left batch (the memory the operator reserves).
     pub fn held_bytes(&self) -> usize {
-        self.held_bytes
+        self.chunk_bytes + self.buffers.bytes()
+    }
+
+    /// Copies the text the held batches refer to into buffers of their own, letting go of
+    /// the rest of the pages they were read from. Rows keep their places.
+    ///
+    /// # Errors
+    /// A batch that cannot be rebuilt (it cannot happen: the columns keep their types).
+    pub fn compact(&mut self) -> Result<(), ArrowError> {
+        for chunk in self.window.iter_mut().chain(self.left.as_mut()) {
+            self.buffers.release(&chunk.batch);
+            chunk.batch = compacted(&chunk.batch)?;
+            self.buffers.hold(&chunk.batch);
+        }
+        Ok(())
+    }
+
+    fn hold(&mut self, chunk: &Chunk) {
+        self.chunk_bytes += chunk.size;
+        self.buffers.hold(&chunk.batch);
+    }
+
+    fn release(&mut self, chunk: &Chunk) {
+        self.chunk_bytes -= chunk.size;
+        self.buffers.release(&chunk.batch);
     }
 
     fn drop_left(&mut self) {
         if let Some(left) = self.left.take() {
-            self.held_bytes -= left.size;
+            self.release(&left);
         }
     }
 
@@ -283,7 +313,7 @@ impl Merge {
             }
             if let Some(chunk) = self.window.pop_front() {
                 self.window_rows -= chunk.len();
-                self.held_bytes -= chunk.size;
+                self.release(&chunk);
             }
             self.first_chunk += 1;
         }
@@ -408,6 +438,78 @@ mod tests {
                 Chunk::new(batch, rows, values)
             })
             .collect()
+    }
+
+    /// Holding text read as views holds the whole buffers they point into; compacted, the
+    /// window holds only its rows' text, and the rows and pairs stay as they were.
+    #[test]
+    fn compacting_lets_go_of_the_pages_and_keeps_the_rows() {
+        use datafusion::arrow::array::StringViewArray;
+
+        // One large array, as a page read as views, of which the chunks are slices.
+        let keys: Vec<String> = (0..4000)
+            .map(|n| format!("user-{:05}@contoso.example", n / 4))
+            .collect();
+        let page = StringViewArray::from_iter_values(&keys);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Utf8View, false),
+            Field::new("t", DataType::Int64, false),
+        ]));
+        let converter = RowConverter::new(vec![SortField::new(DataType::Utf8View)]).unwrap();
+        let chunk = |from: usize| {
+            let keys: ArrayRef = Arc::new(page.slice(from, 4));
+            let times = Int64Array::from_iter_values(0..4);
+            let rows = converter
+                .convert_columns(std::slice::from_ref(&keys))
+                .unwrap();
+            let values = times.values().clone();
+            Chunk::new(
+                RecordBatch::try_new(Arc::clone(&schema), vec![keys, Arc::new(times)]).unwrap(),
+                rows,
+                values,
+            )
+        };
+        let mut merge = Merge::new(0, 10, 100);
+        merge.push_right(chunk(0));
+        merge.push_right(chunk(4));
+        merge.push_left(chunk(0));
+        let page_bytes: usize = page.data_buffers().iter().map(|b| b.capacity()).sum();
+        let before = merge.held_bytes();
+        let text = |merge: &Merge| -> Vec<String> {
+            merge
+                .window
+                .iter()
+                .chain(merge.left.as_ref())
+                .flat_map(|chunk| {
+                    let keys = chunk.batch.column(0).as_string_view();
+                    keys.iter()
+                        .map(|k| k.unwrap().to_string())
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let held = text(&merge);
+        // The page is counted once, though three chunks point into it.
+        assert!(before >= page_bytes && before < 2 * page_bytes, "{before}");
+        merge.compact().unwrap();
+        assert_eq!(text(&merge), held);
+        assert!(
+            merge.held_bytes() < before - page_bytes / 2,
+            "{}",
+            merge.held_bytes()
+        );
+        // The left rows (user 0 at times 0..3) meet user 0's right rows at times 0..3 that
+        // are not earlier: 4 + 3 + 2 + 1 pairs.
+        let mut pairs = 0;
+        loop {
+            match merge.advance() {
+                Need::Left => merge.finish_left(),
+                Need::Right => merge.finish_right(),
+                Need::Flush => pairs += merge.take_pairs().unwrap().len(),
+                Need::Done => break,
+            }
+        }
+        assert_eq!(pairs, 10);
     }
 
     /// Runs the merge to the end, answering what it needs; returns the (key, left time, right

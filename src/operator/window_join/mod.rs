@@ -58,6 +58,7 @@ mod band;
 mod codec;
 mod exec;
 mod files;
+mod held;
 mod layout;
 mod merge;
 mod metrics;

@@ -206,10 +206,15 @@ impl WindowJoinStream {
         Ok(())
     }
 
-    /// Keeps the reservation equal to what the merge holds; past the pool's limit the query
-    /// fails here with the reason, instead of the process being killed.
+    /// Keeps the reservation equal to what the merge holds. Past the pool's limit, the held
+    /// text is first compacted (it may be views into whole Parquet pages); if it still does
+    /// not fit, the query fails here with the reason, instead of the process being killed.
     fn reserve(&mut self) -> Result<()> {
-        let bytes = self.merge.held_bytes();
+        let mut bytes = self.merge.held_bytes();
+        if self.reservation.try_resize(bytes).is_err() {
+            self.merge.compact()?;
+            bytes = self.merge.held_bytes();
+        }
         self.metrics
             .peak_window_rows
             .set_max(self.merge.window_rows());
