@@ -604,7 +604,7 @@ fn lakes_in_azurite_and_s3_hunt_as_on_local_disk() {
 
 /// The data files of `lake` rewritten without their `UserKey` column, as an export of the Log
 /// Analytics tables would hold them.
-fn without_user_key(lake: &Path) -> tempfile::TempDir {
+pub(crate) fn without_user_key(lake: &Path) -> tempfile::TempDir {
     use parquet::arrow::ArrowWriter;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
