@@ -19,6 +19,7 @@ use datafusion::prelude::SessionContext;
 use super::damaged::parquet_files;
 use super::foreign::holds_foreign_files;
 use super::lake_table::LakeTable;
+use crate::engine::runs_on_cluster;
 use crate::lake::layout::{FINDINGS_TABLE, findings_dir};
 use crate::lake::snapshot::SnapshotView;
 use crate::schema::{Table, lake_schema};
@@ -130,14 +131,7 @@ fn read_schema(text: &DataType) -> SchemaRef {
 /// faster (BENCHMARKS.md). On a cluster, plainly: batches cross processes as Arrow IPC, which
 /// sends a view array's whole buffers, so views would ship every page a batch touches.
 fn text_type(ctx: &SessionContext) -> DataType {
-    let on_cluster = ctx
-        .state()
-        .config()
-        .options()
-        .extensions
-        .get::<ballista_core::config::BallistaConfig>()
-        .is_some();
-    if on_cluster {
+    if runs_on_cluster(ctx) {
         DataType::Utf8
     } else {
         DataType::Utf8View

@@ -14,7 +14,9 @@ use retrohunt::catalog::{
     register_lake_skipping,
 };
 use retrohunt::cluster;
-use retrohunt::engine::{default_memory_limit, runtime, session_config, session_with};
+use retrohunt::engine::{
+    default_memory_limit, runs_on_cluster, runtime, session_config, session_with,
+};
 use retrohunt::hunt::{HuntParams, Incremental};
 use retrohunt::ingest::{self, IngestOptions};
 use retrohunt::lake::snapshot::Snapshot;
@@ -128,7 +130,7 @@ fn lake_sessions<'a>(
     local: &'a SessionContext,
     ctx: &'a SessionContext,
 ) -> impl Iterator<Item = &'a SessionContext> {
-    let cluster = (ctx.session_id() != local.session_id()).then_some(ctx);
+    let cluster = runs_on_cluster(ctx).then_some(ctx);
     std::iter::once(local).chain(cluster)
 }
 

@@ -60,3 +60,14 @@ pub fn state_with(
     };
     builder.build()
 }
+
+/// Whether `ctx` sends its queries to an Apache DataFusion Ballista cluster (`cluster::connect`
+/// made it so).
+pub fn runs_on_cluster(ctx: &SessionContext) -> bool {
+    ctx.state()
+        .config()
+        .options()
+        .extensions
+        .get::<ballista_core::config::BallistaConfig>()
+        .is_some()
+}

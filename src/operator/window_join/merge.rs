@@ -23,6 +23,8 @@ pub struct Chunk {
     /// Memory of the keys and times, which only this chunk holds (its batch's buffers may
     /// be shared: see [`HeldBuffers`]).
     size: usize,
+    /// Its text is already in buffers of its own ([`Merge::compact`]).
+    compacted: bool,
 }
 
 impl Chunk {
@@ -33,6 +35,7 @@ impl Chunk {
             keys,
             times,
             size,
+            compacted: false,
         }
     }
 
@@ -165,14 +168,18 @@ impl Merge {
     }
 
     /// Copies the text the held batches refer to into buffers of their own, letting go of
-    /// the rest of the pages they were read from. Rows keep their places.
+    /// the rest of the pages they were read from. Rows keep their places. Chunks compacted
+    /// before are left as they are, so a window under steady memory pressure copies each
+    /// batch's text once.
     ///
     /// # Errors
     /// A batch that cannot be rebuilt (it cannot happen: the columns keep their types).
     pub fn compact(&mut self) -> Result<(), ArrowError> {
-        for chunk in self.window.iter_mut().chain(self.left.as_mut()) {
+        let chunks = self.window.iter_mut().chain(self.left.as_mut());
+        for chunk in chunks.filter(|chunk| !chunk.compacted) {
             self.buffers.release(&chunk.batch);
             chunk.batch = compacted(&chunk.batch)?;
+            chunk.compacted = true;
             self.buffers.hold(&chunk.batch);
         }
         Ok(())
@@ -493,6 +500,18 @@ mod tests {
         assert!(before >= page_bytes && before < 2 * page_bytes, "{before}");
         merge.compact().unwrap();
         assert_eq!(text(&merge), held);
+        // Compacted once, a chunk is not copied again.
+        let first_buffer = |merge: &Merge| {
+            merge.window[0]
+                .batch
+                .column(0)
+                .as_string_view()
+                .data_buffers()[0]
+                .as_ptr()
+        };
+        let once = first_buffer(&merge);
+        merge.compact().unwrap();
+        assert_eq!(first_buffer(&merge), once);
         assert!(
             merge.held_bytes() < before - page_bytes / 2,
             "{}",
