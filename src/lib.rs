@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod cluster;
 pub mod engine;
 pub mod generate;
+pub mod guid;
 pub mod hunt;
 pub mod ingest;
 pub mod lake;

@@ -605,33 +605,11 @@ fn lakes_in_azurite_and_s3_hunt_as_on_local_disk() {
 /// The data files of `lake` rewritten without their `UserKey` column, as an export of the Log
 /// Analytics tables would hold them.
 pub(crate) fn without_user_key(lake: &Path) -> tempfile::TempDir {
-    use parquet::arrow::ArrowWriter;
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-
-    let export = tempfile::tempdir().unwrap();
-    for (below, bytes) in table_files(lake) {
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
-            .unwrap()
-            .build()
-            .unwrap();
-        let target = export.path().join(&below);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        let mut writer = None;
-        for batch in reader {
-            let mut batch = batch.unwrap();
-            let key = batch.schema().index_of("UserKey").unwrap();
-            batch.remove_column(key);
-            writer
-                .get_or_insert_with(|| {
-                    let file = std::fs::File::create(&target).unwrap();
-                    ArrowWriter::try_new(file, batch.schema(), None).unwrap()
-                })
-                .write(&batch)
-                .unwrap();
-        }
-        writer.unwrap().close().unwrap();
-    }
-    export
+    crate::util::rewritten_lake(lake, |mut batch| {
+        let key = batch.schema().index_of("UserKey").unwrap();
+        batch.remove_column(key);
+        batch
+    })
 }
 
 /// Both tables of the lake at `lake` (a path or URL), every row in the lake files' own order,

@@ -100,20 +100,24 @@ fn a_cluster_in_this_process_returns_the_local_rows() {
         "{plan}"
     );
 
-    // A lake another tool wrote, without `UserKey`: adapted when read, on the cluster (where
-    // text is read plain) as on this machine (where it is read as views).
-    let foreign = crate::cloud::without_user_key(lake.path());
+    // Lakes another tool wrote: without `UserKey`, and with GUIDs held as UUIDs. Adapted when
+    // read, on the cluster (where text is read plain, and executors decode the UUIDs' reading)
+    // as on this machine (where it is read as views); both hold the rows of `lake`.
+    let no_key = crate::cloud::without_user_key(lake.path());
+    let uuids = crate::foreign_lakes::with_uuids(lake.path());
     let params = HuntParams::default();
     let reference = runtime.block_on(hunt_rows(
         &session_with(Engine::Sql, config(2, 8192), Arc::default()),
-        foreign.path(),
+        lake.path(),
         &params,
     ));
     assert!(reference.0 > 0);
-    for engine in [Engine::Operator, Engine::Sql] {
-        let ctx = on_cluster(engine, config(2, 8192));
-        let rows = runtime.block_on(hunt_rows(&ctx, foreign.path(), &params));
-        assert!(rows == reference, "{engine:?} on a foreign lake");
+    for (foreign, name) in [(&no_key, "without UserKey"), (&uuids, "with UUIDs")] {
+        for engine in [Engine::Operator, Engine::Sql] {
+            let ctx = on_cluster(engine, config(2, 8192));
+            let rows = runtime.block_on(hunt_rows(&ctx, foreign.path(), &params));
+            assert!(rows == reference, "{engine:?} on a lake {name}");
+        }
     }
 
     let found = std::cell::Cell::new(0);

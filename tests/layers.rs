@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// The layers, lowest first; a module may use the modules of earlier layers only.
 const LAYERS: &[&[&str]] = &[
-    &["schema", "operator", "output", "store"],
+    &["schema", "guid", "operator", "output", "store"],
     &["lake", "engine"],
     &["ingest", "catalog"],
     &["hunt", "generate"],

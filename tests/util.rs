@@ -316,3 +316,44 @@ pub fn pairs_in_order(batches: &[RecordBatch]) -> Vec<(i64, i64)> {
         })
         .collect()
 }
+
+/// A copy of the lake at `lake` whose data files are rewritten batch by batch through `change`,
+/// as another tool would write the same rows.
+pub fn rewritten_lake(
+    lake: &Path,
+    change: impl Fn(RecordBatch) -> RecordBatch,
+) -> tempfile::TempDir {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let copy = tempfile::tempdir().unwrap();
+    for table in Table::ALL {
+        for entry in walkdir::WalkDir::new(lake.join(table.name())) {
+            let entry = entry.unwrap();
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let target = copy.path().join(entry.path().strip_prefix(lake).unwrap());
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            let reader = ParquetRecordBatchReaderBuilder::try_new(
+                std::fs::File::open(entry.path()).unwrap(),
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+            let mut writer = None;
+            for batch in reader {
+                let batch = change(batch.unwrap());
+                writer
+                    .get_or_insert_with(|| {
+                        let file = std::fs::File::create(&target).unwrap();
+                        ArrowWriter::try_new(file, batch.schema(), None).unwrap()
+                    })
+                    .write(&batch)
+                    .unwrap();
+            }
+            writer.unwrap().close().unwrap();
+        }
+    }
+    copy
+}

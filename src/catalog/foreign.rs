@@ -1,7 +1,8 @@
 //! Lakes holding Parquet that other tools wrote (docs/lake.md): text a file lacks or holds as null
 //! reads as `""`, and a missing `UserKey` as `lower(UserPrincipalName)`, as in the lake's own
 //! rows. (Type differences, such as a timestamp unit or an ASN stored as an integer, are cast
-//! by DataFusion when it reads the file.)
+//! by DataFusion when it reads the file; GUIDs held as 16-byte UUIDs, which Arrow cannot cast
+//! to text, are read as such and turned into their text here.)
 //!
 //! The adaptation is a projection above the scan, applied only to tables that hold such files:
 //! DataFusion replaces a column that a file lacks by a NULL literal before any per-file
@@ -9,15 +10,16 @@
 //! lake's own files hold every text column non-null, so their tables are read as they are and
 //! keep the order their files declare.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::config::ConfigOptions;
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata;
-use datafusion::physical_expr::expressions::{CaseExpr, Column, IsNullExpr, lit};
+use datafusion::functions::string::lower;
+use datafusion::physical_expr::expressions::{CaseExpr, CastExpr, Column, IsNullExpr, lit};
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
@@ -25,14 +27,28 @@ use object_store::{ObjectMeta, ObjectStore};
 use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
 use super::damaged::parquet_files;
+use crate::guid::{UUID, guid_text};
 use crate::schema::{Text, USER_KEY, lake_schema};
 
-/// Whether any Parquet file below `table_dir` lacks a text column of the lake or may hold
-/// nulls in one (only the files' footers are read); files in `skip` are not looked at.
+/// How a table's files differ from the lake's own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// Some file lacks a text column of the lake, may hold nulls in one, or holds one in
+    /// another type: the table is read through [`adapt`].
+    pub foreign: bool,
+    /// Text columns the files hold as 16-byte UUIDs (see `guid.rs`): the table reads them so
+    /// and [`adapt`] turns them into their text.
+    pub uuid_columns: BTreeSet<String>,
+}
+
+/// The [`Shape`] of the Parquet files below `table_dir` (only their footers are read); files
+/// in `skip` are not looked at.
 ///
 /// # Errors
-/// A file that cannot be opened or whose footer is not Parquet, named in the message.
-pub fn holds_foreign_files(table_dir: &Path, skip: &BTreeSet<PathBuf>) -> Result<bool> {
+/// A file that cannot be opened or whose footer is not Parquet, or files that hold one column
+/// as UUIDs and as text; each named in the message.
+pub fn shape_of_files(table_dir: &Path, skip: &BTreeSet<PathBuf>) -> Result<Shape> {
+    let mut survey = Survey::default();
     for path in parquet_files(table_dir) {
         // Skipped files are named by their canonical paths (see `damaged.rs`).
         if !skip.is_empty() && skip.contains(&std::fs::canonicalize(&path).unwrap_or(path.clone()))
@@ -41,52 +57,83 @@ pub fn holds_foreign_files(table_dir: &Path, skip: &BTreeSet<PathBuf>) -> Result
         }
         let path = path.as_path();
         let context = |error: &dyn std::fmt::Display| {
-            datafusion::error::DataFusionError::Execution(format!("{}: {error}", path.display()))
+            DataFusionError::Execution(format!("{}: {error}", path.display()))
         };
         let file = std::fs::File::open(path).map_err(|e| context(&e))?;
         let metadata =
             ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| context(&e))?;
-        if is_foreign(metadata.schema()) {
-            return Ok(true);
-        }
+        survey.add(metadata.schema(), || path.display().to_string());
     }
-    Ok(false)
+    survey.finish()
 }
 
-/// As [`holds_foreign_files`], for `files` of a store (their footers read by range).
+/// As [`shape_of_files`], for `files` of a store (their footers read by range).
 ///
 /// # Errors
-/// A file that cannot be read or whose footer is not Parquet, named by `url_of`.
-pub async fn holds_foreign_objects(
+/// As [`shape_of_files`], files named by `url_of`.
+pub async fn shape_of_objects(
     store: &Arc<dyn ObjectStore>,
     files: &[ObjectMeta],
     url_of: impl Fn(&ObjectMeta) -> String,
-) -> Result<bool> {
+) -> Result<Shape> {
+    let mut survey = Survey::default();
     for file in files {
         let schema = DFParquetMetadata::new(store.as_ref(), file)
             .fetch_schema()
             .await
-            .map_err(|error| {
-                datafusion::error::DataFusionError::Execution(format!("{}: {error}", url_of(file)))
-            })?;
-        if is_foreign(&schema) {
-            return Ok(true);
-        }
+            .map_err(|error| DataFusionError::Execution(format!("{}: {error}", url_of(file))))?;
+        survey.add(&schema, || url_of(file));
     }
-    Ok(false)
+    survey.finish()
 }
 
-/// A file lacks a text column of the lake, or may hold nulls in one.
-fn is_foreign(schema: &Schema) -> bool {
-    let lake = lake_schema();
-    lake.fields()
-        .iter()
-        .filter(|field| field.data_type() == &DataType::Utf8)
-        .any(|text| {
-            schema.field_with_name(text.name()).map_or(true, |field| {
-                field.is_nullable() || field.data_type() != &DataType::Utf8
-            })
+/// The files' schemas seen so far.
+#[derive(Default)]
+struct Survey {
+    foreign: bool,
+    /// Per text column, a file holding it as UUIDs and one holding it otherwise.
+    as_uuids: BTreeMap<String, String>,
+    as_text: BTreeMap<String, String>,
+}
+
+impl Survey {
+    fn add(&mut self, schema: &Schema, file: impl Fn() -> String) {
+        let lake = lake_schema();
+        for text in lake
+            .fields()
+            .iter()
+            .filter(|f| f.data_type() == &DataType::Utf8)
+        {
+            let Ok(held) = schema.field_with_name(text.name()) else {
+                self.foreign = true;
+                continue;
+            };
+            self.foreign |= held.is_nullable() || held.data_type() != &DataType::Utf8;
+            let seen = match held.data_type() == &UUID {
+                true => &mut self.as_uuids,
+                false => &mut self.as_text,
+            };
+            seen.entry(text.name().clone()).or_insert_with(&file);
+        }
+    }
+
+    /// A table reads each column as one type: a column held both ways cannot be read as a
+    /// table (ingest reads each file as it is).
+    fn finish(self) -> Result<Shape> {
+        for (column, uuids) in &self.as_uuids {
+            if let Some(text) = self.as_text.get(column) {
+                return Err(DataFusionError::Execution(format!(
+                    "{uuids} holds {column} as 16-byte UUIDs but {text} holds it as text: a \
+                     table reads a column one way; ingest these files into a lake \
+                     (`retrohunt ingest`), which reads each file as it is"
+                )));
+            }
+        }
+        Ok(Shape {
+            foreign: self.foreign,
+            uuid_columns: self.as_uuids.into_keys().collect(),
         })
+    }
 }
 
 /// The columns a scan must read to adapt `wanted` (indices into the table schema): `UserKey`
@@ -105,36 +152,44 @@ pub fn columns_to_read(wanted: &[usize], table: &Schema) -> Vec<usize> {
     read
 }
 
-/// `scan`'s first `wanted` columns, adapted.
+/// `scan`'s first columns, adapted to `table` (the table's schema, projected as the scan is).
 ///
 /// # Errors
 /// DataFusion refusing an expression (a schema without the expected types).
-pub fn adapt(scan: Arc<dyn ExecutionPlan>, wanted: usize) -> Result<Arc<dyn ExecutionPlan>> {
+pub fn adapt(scan: Arc<dyn ExecutionPlan>, table: &Schema) -> Result<Arc<dyn ExecutionPlan>> {
     let schema = scan.schema();
     let column = |index: usize| -> Arc<dyn PhysicalExpr> {
         Arc::new(Column::new(schema.field(index).name(), index))
     };
     let is_text = |index: usize| {
-        matches!(
-            schema.field(index).data_type(),
-            DataType::Utf8 | DataType::Utf8View
-        ) && Text::ALL
+        Text::ALL
             .iter()
             .any(|text| text.name() == schema.field(index).name())
     };
-    let exprs = (0..wanted)
-        .map(|index| {
-            let name = schema.field(index).name();
+    let function = |udf, args| -> Result<Arc<dyn PhysicalExpr>> {
+        Ok(Arc::new(ScalarFunctionExpr::try_new(
+            udf,
+            args,
+            &schema,
+            Arc::new(ConfigOptions::default()),
+        )?))
+    };
+    let exprs = table
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(index, field)| {
+            let name = field.name();
+            let held = schema.field(index).data_type();
             let expr = if name == USER_KEY {
                 let upn = schema.index_of(Text::UserPrincipalName.name())?;
-                let lower = ScalarFunctionExpr::try_new(
-                    datafusion::functions::string::lower(),
-                    vec![empty_if_null(column(upn), &schema)?],
-                    &schema,
-                    Arc::new(ConfigOptions::default()),
-                )?;
-                otherwise(column(index), Arc::new(lower))?
-            } else if is_text(index) {
+                let upn = empty_if_null(column(upn), &schema)?;
+                otherwise(column(index), function(lower(), vec![upn])?)?
+            } else if is_text(index) && held == &UUID {
+                let text = function(guid_text(), vec![column(index)])?;
+                let text = Arc::new(CastExpr::new(text, field.data_type().clone(), None));
+                empty_if_null(text, &schema)?
+            } else if is_text(index) && matches!(held, DataType::Utf8 | DataType::Utf8View) {
                 empty_if_null(column(index), &schema)?
             } else {
                 column(index)

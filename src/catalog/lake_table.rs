@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
 use datafusion::common::config::{TableOptions, TableParquetOptions};
-use datafusion::common::{DataFusionError, Result, Statistics, internal_err};
+use datafusion::common::{ColumnStatistics, DataFusionError, Result, Statistics, internal_err};
 use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
@@ -29,7 +29,8 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use prost::Message;
 
-use super::foreign;
+use super::foreign::{self, Shape};
+use crate::guid::UUID;
 use crate::lake::snapshot::SnapshotView;
 
 /// More partitions than a lake has dates: each file becomes its own group.
@@ -38,8 +39,10 @@ const ONE_GROUP_PER_FILE: usize = 1 << 20;
 #[derive(Debug)]
 pub struct LakeTable {
     files: ListingTable,
-    /// Some file lacks a text column or may hold nulls in one (see `foreign.rs`).
-    foreign: bool,
+    /// The table's schema: the files' as read, but GUIDs held as UUIDs read as text.
+    schema: SchemaRef,
+    /// How its files differ from the lake's own (see `foreign.rs`).
+    shape: Shape,
     /// Damaged files the user chose to hunt without.
     skip: BTreeSet<PathBuf>,
     /// For a lake in a store, the files of the snapshot read; shipped with the table so that
@@ -63,6 +66,8 @@ struct LakeTableProto {
     skip: Vec<String>,
     #[prost(message, optional, tag = "4")]
     snapshot: Option<SnapshotViewProto>,
+    #[prost(string, repeated, tag = "5")]
+    uuid_columns: Vec<String>,
 }
 
 /// A [`SnapshotView`]: paths inside the store.
@@ -76,7 +81,7 @@ struct SnapshotViewProto {
 
 impl LakeTable {
     /// The table of the files under `url` (a table's folder), read as `schema`, the `date`
-    /// Hive partition included. `foreign`: it holds files other tools wrote (see `foreign.rs`).
+    /// Hive partition included; `shape` says how its files differ from the lake's own.
     ///
     /// # Errors
     /// A URL DataFusion cannot list.
@@ -85,7 +90,7 @@ impl LakeTable {
         schema: SchemaRef,
         parquet: TableParquetOptions,
         statistics: Option<Arc<FileStatisticsCache>>,
-        foreign: bool,
+        shape: Shape,
         skip: BTreeSet<PathBuf>,
     ) -> Result<Self> {
         let format = ParquetFormat::default().with_options(parquet);
@@ -94,10 +99,17 @@ impl LakeTable {
             .with_table_partition_cols(vec![(DATE.to_string(), DataType::Date32)]);
         let config = ListingTableConfig::new(ListingTableUrl::parse(url)?)
             .with_listing_options(options)
-            .with_schema(schema);
+            .with_schema(as_held(&schema, &shape.uuid_columns, |_| UUID));
+        let files = ListingTable::try_new(config)?.with_cache(statistics);
+        let schema = as_held(&files.schema(), &shape.uuid_columns, |name| {
+            schema
+                .field_with_name(name)
+                .map_or(DataType::Utf8, |field| field.data_type().clone())
+        });
         Ok(LakeTable {
-            files: ListingTable::try_new(config)?.with_cache(statistics),
-            foreign,
+            files,
+            schema,
+            shape,
             skip,
             view: None,
         })
@@ -113,7 +125,8 @@ impl LakeTable {
         let table = table.downcast_ref::<LakeTable>()?;
         let proto = LakeTableProto {
             url: table.files.table_paths().first()?.as_str().to_string(),
-            foreign: table.foreign,
+            foreign: table.shape.foreign,
+            uuid_columns: table.shape.uuid_columns.iter().cloned().collect(),
             skip: table.skip.iter().map(|p| p.display().to_string()).collect(),
             snapshot: table.view.as_ref().map(|view| {
                 let (live, tables) = view.paths();
@@ -157,7 +170,10 @@ impl LakeTable {
             Arc::new(Schema::new(files)),
             parquet,
             ctx.runtime_env().cache_manager.get_file_statistic_cache(),
-            proto.foreign,
+            Shape {
+                foreign: proto.foreign,
+                uuid_columns: proto.uuid_columns.into_iter().collect(),
+            },
             proto.skip.iter().map(PathBuf::from).collect(),
         )
         .map(|table| table.seen_through(view))
@@ -211,7 +227,7 @@ impl LakeTable {
 #[async_trait]
 impl TableProvider for LakeTable {
     fn schema(&self) -> SchemaRef {
-        self.files.schema()
+        Arc::clone(&self.schema)
     }
 
     fn table_type(&self) -> TableType {
@@ -226,18 +242,17 @@ impl TableProvider for LakeTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let state = self.per_file(state)?;
-        if !self.foreign {
+        if !self.shape.foreign {
             let scan = self.files.scan(&state, projection, filters, limit).await?;
             return Ok(self.without_skipped(scan));
         }
-        let table = self.files.schema();
         let wanted: Vec<usize> = match projection {
             Some(projection) => projection.clone(),
-            None => (0..table.fields().len()).collect(),
+            None => (0..self.schema.fields().len()).collect(),
         };
-        let read = foreign::columns_to_read(&wanted, &table);
+        let read = foreign::columns_to_read(&wanted, &self.schema);
         let scan = self.files.scan(&state, Some(&read), filters, limit).await?;
-        foreign::adapt(self.without_skipped(scan), wanted.len())
+        foreign::adapt(self.without_skipped(scan), &self.schema.project(&wanted)?)
     }
 
     async fn scan_with_args<'a>(
@@ -245,7 +260,7 @@ impl TableProvider for LakeTable {
         state: &dyn Session,
         args: ScanArgs<'a>,
     ) -> Result<ScanResult> {
-        if self.foreign || !self.skip.is_empty() {
+        if self.shape.foreign || !self.skip.is_empty() {
             let projection = args.projection().map(<[usize]>::to_vec);
             let filters = args.filters().unwrap_or(&[]);
             let plan = self
@@ -263,7 +278,7 @@ impl TableProvider for LakeTable {
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
         let pushdown = self.files.supports_filters_pushdown(filters)?;
-        if !self.foreign {
+        if !self.shape.foreign {
             return Ok(pushdown);
         }
         // Raw values are not what the table reads (a null is ""): only date filters, which
@@ -278,6 +293,32 @@ impl TableProvider for LakeTable {
     }
 
     fn statistics(&self) -> Option<Statistics> {
-        self.files.statistics()
+        let mut statistics = self.files.statistics()?;
+        // A UUID column's bounds are bytes, not the text the table reads.
+        for name in &self.shape.uuid_columns {
+            if let Ok(index) = self.schema.index_of(name) {
+                statistics.column_statistics[index] = ColumnStatistics::new_unknown();
+            }
+        }
+        Some(statistics)
     }
+}
+
+/// `schema` with each of `columns` of the type `type_of` gives it.
+fn as_held(
+    schema: &Schema,
+    columns: &BTreeSet<String>,
+    type_of: impl Fn(&str) -> DataType,
+) -> SchemaRef {
+    let fields = schema
+        .fields()
+        .iter()
+        .map(|field| match columns.contains(field.name()) {
+            true => Arc::new(field.as_ref().clone().with_data_type(type_of(field.name()))),
+            false => Arc::clone(field),
+        });
+    Arc::new(Schema::new_with_metadata(
+        fields.collect::<Vec<_>>(),
+        schema.metadata().clone(),
+    ))
 }

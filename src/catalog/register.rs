@@ -17,7 +17,7 @@ use datafusion::error::Result;
 use datafusion::prelude::SessionContext;
 
 use super::damaged::parquet_files;
-use super::foreign::holds_foreign_files;
+use super::foreign::{Shape, shape_of_files};
 use super::lake_table::LakeTable;
 use crate::engine::runs_on_cluster;
 use crate::lake::layout::{FINDINGS_TABLE, findings_dir};
@@ -48,14 +48,13 @@ pub async fn register_lake_skipping(
     let local = base
         .strip_prefix("file://")
         .or((!base.contains("://")).then_some(base));
-    let mut foreign = [false; 2];
+    let mut shapes = [Shape::default(), Shape::default()];
     if let Some(dir) = local {
         for table in Table::ALL {
-            foreign[table as usize] =
-                holds_foreign_files(&Path::new(dir).join(table.name()), skip)?;
+            shapes[table as usize] = shape_of_files(&Path::new(dir).join(table.name()), skip)?;
         }
     }
-    register_tables(ctx, base, foreign, skip, None).await?;
+    register_tables(ctx, base, &shapes, skip, None).await?;
     if let Some(dir) = local
         && !parquet_files(&findings_dir(Path::new(dir))).is_empty()
     {
@@ -64,12 +63,12 @@ pub async fn register_lake_skipping(
     Ok(())
 }
 
-/// Registers both tables under `base`; `foreign` says, per table, whether it holds files other
-/// tools wrote (see `foreign.rs`); `view`, which files of a lake in a store are its snapshot's.
+/// Registers both tables under `base`; `shapes` say, per table, how its files differ from the
+/// lake's own (see `foreign.rs`); `view`, which files of a lake in a store are its snapshot's.
 pub(super) async fn register_tables(
     ctx: &SessionContext,
     base: &str,
-    foreign: [bool; 2],
+    shapes: &[Shape; 2],
     skip: &BTreeSet<PathBuf>,
     view: Option<Arc<SnapshotView>>,
 ) -> Result<()> {
@@ -80,7 +79,7 @@ pub(super) async fn register_tables(
             Arc::clone(&schema),
             ctx.copied_table_options().parquet,
             ctx.runtime_env().cache_manager.get_file_statistic_cache(),
-            foreign[table as usize],
+            shapes[table as usize].clone(),
             skip.clone(),
         )?
         .seen_through(view.clone());

@@ -11,7 +11,7 @@ use datafusion::prelude::SessionContext;
 use object_store::ObjectMeta;
 
 use super::contents::{LakeDates, NotALake};
-use super::foreign::holds_foreign_objects;
+use super::foreign::{Shape, shape_of_objects};
 use super::register::{register_findings, register_tables};
 use crate::lake::layout::FINDINGS_TABLE;
 use crate::lake::snapshot::{self, Snapshot, SnapshotView};
@@ -37,8 +37,8 @@ pub struct RemoteLake {
     /// The lake's location, seen through its snapshot when it has one.
     seen: Remote,
     view: Option<Arc<SnapshotView>>,
-    /// Per table, whether it holds files other tools wrote.
-    foreign: [bool; 2],
+    /// Per table, how its files differ from the lake's own.
+    shapes: [Shape; 2],
     findings: bool,
 }
 
@@ -61,11 +61,11 @@ impl RemoteLake {
             None => remote.clone(),
         };
         let mut tables = Vec::new();
-        let mut foreign = [false; 2];
+        let mut shapes = [Shape::default(), Shape::default()];
         for table in Table::ALL {
             let files = snapshot::parquet_objects(&seen, table.name()).await?;
-            foreign[table as usize] =
-                holds_foreign_objects(seen.store(), &files, |f| seen.url_of(&f.location)).await?;
+            shapes[table as usize] =
+                shape_of_objects(seen.store(), &files, |f| seen.url_of(&f.location)).await?;
             tables.push((table, dates(&files)));
         }
         if tables.iter().all(|(_, dates)| dates.is_empty()) {
@@ -79,7 +79,7 @@ impl RemoteLake {
             snapshot,
             seen,
             view,
-            foreign,
+            shapes,
             findings,
         })
     }
@@ -95,7 +95,7 @@ impl RemoteLake {
         register_tables(
             ctx,
             &base,
-            self.foreign,
+            &self.shapes,
             &Default::default(),
             self.view.clone(),
         )

@@ -20,6 +20,7 @@ use datafusion_proto::physical_plan::{
 };
 
 use crate::catalog::LakeTable;
+use crate::guid::{GUID_TEXT, guid_text};
 use crate::operator::physical_codec;
 use crate::operator::window_join::WindowJoinLogicalCodec;
 
@@ -187,8 +188,13 @@ impl PhysicalExtensionCodec for ClusterPhysicalCodec {
         )
     }
 
+    /// The scans of a lake holding GUIDs as UUIDs call [`guid_text`], which no executor's
+    /// session registers.
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        self.ballista.try_decode_udf(name, buf)
+        match name {
+            GUID_TEXT => Ok(guid_text()),
+            _ => self.ballista.try_decode_udf(name, buf),
+        }
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {

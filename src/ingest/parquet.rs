@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimestampNanosecondType};
 use bytes::Bytes;
@@ -15,6 +15,7 @@ use super::fields::{self, Target};
 use super::json::{Location, RecordSink};
 use super::row::Row;
 use super::time::parse_timestamp;
+use crate::guid::uuids_as_text;
 use crate::schema::{Text, timestamp_type};
 
 /// Reads every row; a file that is not readable Parquet is an `Err` naming why. The decoder
@@ -150,37 +151,6 @@ impl Columns {
         row.set_additional_fields(Cow::Borrowed(extra));
         Ok(row)
     }
-}
-
-/// GUIDs (`Id`, `CorrelationId`, `AppId`, ...) that a writer stored as 16-byte values, as
-/// Parquet's UUID type has them (DuckDB writes GUIDs it read from JSON so), in the text form the
-/// logs write them in: lower-case hex, 8-4-4-4-12. Arrow casts no such values to text; left
-/// out, an `Id` would be empty and deduplicate nothing.
-fn uuids_as_text(array: &ArrayRef) -> Option<ArrayRef> {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let uuids = array.as_fixed_size_binary_opt()?;
-    if uuids.value_length() != 16 {
-        return None;
-    }
-    let mut text = StringBuilder::with_capacity(uuids.len(), uuids.len() * 36);
-    let mut buffer = [b'-'; 36];
-    for bytes in uuids.iter() {
-        let Some(bytes) = bytes else {
-            text.append_null();
-            continue;
-        };
-        let mut at = 0;
-        for (index, byte) in bytes.iter().enumerate() {
-            if matches!(index, 4 | 6 | 8 | 10) {
-                at += 1;
-            }
-            buffer[at] = HEX[usize::from(byte >> 4)];
-            buffer[at + 1] = HEX[usize::from(byte & 0xf)];
-            at += 2;
-        }
-        text.append_value(std::str::from_utf8(&buffer).expect("hex digits and dashes"));
-    }
-    Some(std::sync::Arc::new(text.finish()))
 }
 
 fn is_scalar(data_type: &DataType) -> bool {
