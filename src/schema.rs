@@ -4,7 +4,8 @@
 
 use std::sync::{Arc, LazyLock};
 
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampNanosecondType};
 
 /// The two sign-in tables the hunt joins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -181,6 +182,14 @@ pub mod col {
     /// The first [`super::Text`] column; `Text::X` is at `TEXT + X as usize`.
     pub const TEXT: usize = 3;
     pub const IS_INTERACTIVE: usize = TEXT + super::Text::COUNT;
+}
+
+/// The `TimeGenerated` of a batch of the lake's rows (nanoseconds since the epoch, UTC).
+pub fn time_generated(batch: &RecordBatch) -> &[i64] {
+    batch
+        .column(col::TIME_GENERATED)
+        .as_primitive::<TimestampNanosecondType>()
+        .values()
 }
 
 static LAKE_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {

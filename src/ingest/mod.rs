@@ -13,6 +13,7 @@ mod listing;
 mod parquet;
 mod reader;
 mod rejects;
+mod round;
 mod row;
 mod source;
 mod summary;
@@ -23,7 +24,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use arrow::array::RecordBatch;
 use indicatif::ProgressBar;
 
 pub use listing::{ListError, TimeRange};
@@ -34,10 +34,10 @@ pub use source::Format;
 pub use summary::{Summary, TableSummary};
 
 use crate::lake::{LakeError, LakeWriter, Manifest};
-use crate::schema::Table;
 use crate::store::{Location, StoreError};
 use blob::{Io, read_blob};
 use listing::Input;
+use round::Round;
 
 /// Rows are committed once this much Arrow memory is buffered; a larger round gains nothing
 /// and delays the first commit.
@@ -127,10 +127,11 @@ pub fn ingest(
             let (files, next, cancel, known, io) = (&files, &next, &cancel, &known, &io);
             scope.spawn(move || {
                 while !cancel.load(Ordering::Relaxed) {
-                    let Some(input) = files.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(input) = files.get(index) else {
                         break;
                     };
-                    let mut send = |delivered| sender.send(delivered).is_ok();
+                    let mut send = |delivered| sender.send((index, delivered)).is_ok();
                     let more = match input {
                         Input::File(path) => read_local(path, known, read, &mut send),
                         Input::Blob(blob) => read_blob(blob, known, read, io, &mut send),
@@ -143,7 +144,7 @@ pub fn ingest(
         }
         drop(sender);
         let outcome = (|| {
-            for delivered in receiver.iter() {
+            for (input, delivered) in receiver.iter() {
                 let mut outcome = match delivered {
                     Delivered::Piece(outcome) => outcome,
                     Delivered::Unchanged(size) => {
@@ -168,12 +169,12 @@ pub fn ingest(
                         })?;
                 }
                 summary.add_file(&outcome);
-                round.add(&mut outcome);
+                round.add(input, &mut outcome);
                 if round.bytes >= options.round_bytes() {
-                    round.commit(lake, &mut manifest, &mut summary)?;
+                    round.commit(lake, &mut manifest, &mut summary, false)?;
                 }
             }
-            round.commit(lake, &mut manifest, &mut summary)
+            round.commit(lake, &mut manifest, &mut summary, true)
         })();
         if outcome.is_err() {
             cancel.store(true, Ordering::Relaxed);
@@ -266,53 +267,4 @@ fn read_local(
         resume: None,
     });
     send(Delivered::Piece(outcome))
-}
-
-/// Rows waiting to be committed, and the sources they came from.
-#[derive(Debug, Default)]
-struct Round {
-    batches: [Vec<RecordBatch>; 2],
-    sources: Vec<crate::lake::Source>,
-    bytes: usize,
-}
-
-impl Round {
-    fn add(&mut self, outcome: &mut reader::FileOutcome) {
-        for table in Table::ALL {
-            let batches = std::mem::take(&mut outcome.batches[table as usize]);
-            self.bytes += batches
-                .iter()
-                .map(RecordBatch::get_array_memory_size)
-                .sum::<usize>();
-            self.batches[table as usize].extend(batches);
-        }
-        self.sources.extend(outcome.source.take());
-    }
-
-    fn commit(
-        &mut self,
-        lake: &LakeWriter,
-        manifest: &mut Manifest,
-        summary: &mut Summary,
-    ) -> Result<(), IngestError> {
-        if self.batches.iter().any(|b| !b.is_empty()) {
-            summary.rounds += 1;
-        }
-        lake.publish(|| -> Result<(), IngestError> {
-            for table in Table::ALL {
-                let batches = std::mem::take(&mut self.batches[table as usize]);
-                let stats = lake.commit(table, batches)?;
-                summary.add_commit(table, stats);
-            }
-            if !self.sources.is_empty() {
-                for source in self.sources.drain(..) {
-                    manifest.record(source);
-                }
-                lake.save_manifest(manifest)?;
-            }
-            Ok(())
-        })?;
-        self.bytes = 0;
-        Ok(())
-    }
 }

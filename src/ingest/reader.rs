@@ -150,6 +150,7 @@ pub(super) fn read_stream(
         builders: [RowsBuilder::default(), RowsBuilder::default()],
         tapped: Rc::clone(&tapped),
         bytes_taken: 0,
+        rows_held: 0,
     };
     let (json_lines, outcome) = match Content::open(raw, limits) {
         Ok(mut content) => {
@@ -180,6 +181,8 @@ struct Collector<'p> {
     tapped: Rc<RefCell<Tapped>>,
     /// Input bytes already attributed to pieces.
     bytes_taken: u64,
+    /// Memory of the finished batches not yet taken.
+    rows_held: usize,
 }
 
 impl<'p> Collector<'p> {
@@ -216,8 +219,8 @@ impl<'p> Collector<'p> {
                 Format::Json => super::json::read_document_file(bytes, &mut sink),
                 Format::Csv => super::csv::read_csv(bytes, piece.line_base, &mut header, &mut sink),
                 Format::Parquet => {
-                    if let Err(reason) = super::parquet::read_parquet(bytes, &mut sink) {
-                        sink(Location::default(), &[], Err(reason));
+                    if !self.read_parquet(bytes, content.limits().piece, emit) {
+                        return None;
                     }
                 }
             }
@@ -232,6 +235,32 @@ impl<'p> Collector<'p> {
             }
             content.next_piece(&mut piece, cut);
         }
+    }
+
+    /// A Parquet file is held whole (its footer is at its end), but its rows are handed on
+    /// in pieces of about `piece` bytes, as other formats' are: a day's file decodes to
+    /// hundreds of MB, and reading threads would otherwise each hold one while the rows
+    /// before it are committed. `false` when `emit` refused a piece.
+    fn read_parquet(
+        &mut self,
+        bytes: &[u8],
+        piece: usize,
+        emit: &mut dyn FnMut(FileOutcome) -> bool,
+    ) -> bool {
+        let mut refused = false;
+        let mut sink = |location: Location, raw: &[u8], row: Result<Row<'_>, String>| {
+            if refused {
+                return;
+            }
+            self.record(location, raw, row);
+            if self.rows_held >= piece {
+                refused = !emit(self.take());
+            }
+        };
+        if let Err(reason) = super::parquet::read_parquet(bytes, &mut sink) {
+            sink(Location::default(), &[], Err(reason));
+        }
+        !refused
     }
 
     fn oversized(&mut self, piece: &Piece, limits: Limits) {
@@ -284,7 +313,9 @@ impl<'p> Collector<'p> {
         let builder = &mut self.builders[table as usize];
         builder.append(&row, time);
         if builder.len() >= BATCH_ROWS {
-            self.outcome.batches[table as usize].push(builder.finish());
+            let batch = builder.finish();
+            self.rows_held += batch.get_array_memory_size();
+            self.outcome.batches[table as usize].push(batch);
         }
     }
 
@@ -310,6 +341,7 @@ impl<'p> Collector<'p> {
                 self.outcome.batches[table as usize].push(builder.finish());
             }
         }
+        self.rows_held = 0;
         std::mem::take(&mut self.outcome)
     }
 }

@@ -12,13 +12,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::TimestampNanosecondType;
 use chrono::{Days, NaiveDate};
 
 use super::error::LakeError;
 use super::file;
 use super::layout;
-use crate::schema::{Table, Text, col};
+use crate::schema::{Table, Text, col, time_generated as times};
 
 /// What a commit did with the rows it was given.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -227,11 +226,4 @@ fn in_parallel<T: Sync, R: Send>(
     let mut results: Vec<(usize, Result<R, LakeError>)> = results.into_iter().flatten().collect();
     results.sort_by_key(|(i, _)| *i);
     results.into_iter().map(|(_, result)| result).collect()
-}
-
-fn times(batch: &RecordBatch) -> &[i64] {
-    batch
-        .column(col::TIME_GENERATED)
-        .as_primitive::<TimestampNanosecondType>()
-        .values()
 }
