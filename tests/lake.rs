@@ -103,6 +103,43 @@ fn a_grown_blob_is_read_again_and_known_records_are_duplicates() {
     assert_eq!(ids, [("a", "1.1.1.1"), ("b", "1.1.1.1"), ("c", "1.1.1.1")]);
 }
 
+/// A commit reads the days either side of its own for their keys alone; one that holds a row
+/// the new rows supersede is then read whole and rewritten with its other rows.
+#[test]
+fn a_day_either_side_loses_a_superseded_row_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let late = dir.path().join("late.json");
+    write_lines(
+        &late,
+        &[
+            record("x", "2026-03-03T00:10:00Z", "u@x", "2.2.2.2"),
+            record("y", "2026-03-03T05:00:00Z", "u@x", "4.4.4.4"),
+        ],
+    );
+    let lake = tempfile::tempdir().unwrap();
+    ingest(lake.path(), &[late]);
+    let early = dir.path().join("early.json");
+    write_lines(
+        &early,
+        &[record("x", "2026-03-02T23:50:00Z", "u@x", "3.3.3.3")],
+    );
+    let summary = ingest(lake.path(), &[early]);
+    assert_accounted(&summary);
+    assert_eq!(summary.table(Table::NonInteractive).superseded, 1);
+    let rows = read_table(lake.path(), Table::NonInteractive);
+    let rows: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| (r.id.as_str(), r.date.as_str(), r.ip.as_str()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("x", "2026-03-02", "3.3.3.3"),
+            ("y", "2026-03-03", "4.4.4.4")
+        ]
+    );
+}
+
 #[test]
 fn an_earlier_copy_on_the_previous_date_supersedes_the_stored_one() {
     let dir = tempfile::tempdir().unwrap();

@@ -15,9 +15,9 @@ use arrow::array::{AsArray, RecordBatch};
 use chrono::{Days, NaiveDate};
 
 use super::error::LakeError;
-use super::file;
+use super::file::{self, Part};
 use super::layout;
-use crate::schema::{Table, Text, col, time_generated as times};
+use crate::schema::{Table, Text, time_generated as times};
 
 /// What a commit did with the rows it was given.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +37,13 @@ pub struct CommitStats {
 pub(super) trait DateFiles: Sync {
     /// The dates that have a file.
     fn dates(&self, table: Table) -> Result<BTreeSet<NaiveDate>, LakeError>;
-    /// The date's rows; none if it has no file.
-    fn read(&self, table: Table, date: NaiveDate) -> Result<Vec<RecordBatch>, LakeError>;
+    /// The date's rows (`part` of their columns); none if it has no file.
+    fn read(
+        &self,
+        table: Table,
+        date: NaiveDate,
+        part: Part,
+    ) -> Result<Vec<RecordBatch>, LakeError>;
     /// Replaces the date's file by the `rows` of `batches`, sorted.
     fn write(
         &self,
@@ -61,10 +66,15 @@ impl DateFiles for LocalFiles<'_> {
         Ok(dates.into_iter().collect())
     }
 
-    fn read(&self, table: Table, date: NaiveDate) -> Result<Vec<RecordBatch>, LakeError> {
+    fn read(
+        &self,
+        table: Table,
+        date: NaiveDate,
+        part: Part,
+    ) -> Result<Vec<RecordBatch>, LakeError> {
         let path = layout::data_file(self.0, table, date);
         if path.exists() {
-            file::read(&path)
+            file::read_part(&path, part)
         } else {
             Ok(Vec::new())
         }
@@ -106,35 +116,77 @@ pub(super) fn commit(
         .flat_map(|b| times(b).iter().map(|&t| layout::date_of(t)))
         .collect();
     let existing = files.dates(table)?;
-    let neighbours: BTreeSet<NaiveDate> = new_dates
+    // The dates the new rows fall on are rewritten with them, so they are read whole. The
+    // days either side only lend their `Id`s to the search for duplicates: they are read
+    // whole only once one of their rows turns out to be superseded (then they change too).
+    let mut whole: BTreeSet<NaiveDate> = new_dates.intersection(&existing).copied().collect();
+    let around: BTreeSet<NaiveDate> = new_dates
         .iter()
         .flat_map(|&d| {
             [
                 d.checked_sub_days(Days::new(1)),
-                Some(d),
                 d.checked_add_days(Days::new(1)),
             ]
         })
         .flatten()
         .filter(|d| existing.contains(d))
         .collect();
+    loop {
+        let keys_only: BTreeSet<NaiveDate> = around.difference(&whole).copied().collect();
+        match merge(files, table, &new, &whole, &keys_only)? {
+            Merged::Written(stats) => return Ok(stats),
+            Merged::Superseded(dates) => whole.extend(dates),
+        }
+    }
+}
 
+enum Merged {
+    Written(CommitStats),
+    /// Days read for their keys alone that hold rows the new ones supersede.
+    Superseded(BTreeSet<NaiveDate>),
+}
+
+/// [`commit`] with the old rows of `whole` read whole and those of `keys_only` read for their
+/// keys.
+fn merge(
+    files: &impl DateFiles,
+    table: Table,
+    new: &[RecordBatch],
+    whole: &BTreeSet<NaiveDate>,
+    keys_only: &BTreeSet<NaiveDate>,
+) -> Result<Merged, LakeError> {
     // Old rows first: on a tie they win, so re-ingesting never rewrites a file.
     let mut batches = Vec::new();
-    for &date in &neighbours {
-        batches.extend(files.read(table, date)?);
+    for &date in whole {
+        batches.extend(files.read(table, date, Part::Whole)?);
     }
     let old_batches = batches.len();
-    batches.extend(new);
+    batches.extend(new.iter().cloned());
+    let mut keys = Vec::new();
+    for &date in keys_only {
+        keys.extend(files.read(table, date, Part::Keys)?);
+    }
+    // Every batch's keys, in the order they compete: old whole, old keys, new.
+    let key_batches: Vec<&RecordBatch> = batches[..old_batches]
+        .iter()
+        .chain(&keys)
+        .chain(&batches[old_batches..])
+        .collect();
+    let old_keys = old_batches + keys.len();
 
-    let mut keep: Vec<Vec<bool>> = batches.iter().map(|b| vec![true; b.num_rows()]).collect();
+    let mut keep: Vec<Vec<bool>> = key_batches
+        .iter()
+        .map(|b| vec![true; b.num_rows()])
+        .collect();
     let mut stats = CommitStats::default();
     let mut changed: BTreeSet<NaiveDate> = BTreeSet::new();
+    let mut short: BTreeSet<NaiveDate> = BTreeSet::new();
     {
         let mut winners: HashMap<&str, (usize, usize)> = HashMap::new();
-        for (b, batch) in batches.iter().enumerate() {
+        for (b, batch) in key_batches.iter().enumerate() {
             let ids = batch
-                .column(col::TEXT + Text::Id as usize)
+                .column_by_name(Text::Id.name())
+                .expect("lake batches hold Id")
                 .as_string::<i32>();
             let batch_times = times(batch);
             for (r, id) in ids.iter().enumerate() {
@@ -145,7 +197,7 @@ pub(super) fn commit(
                     winners.insert(id, (b, r));
                     continue;
                 };
-                let winner_time = times(&batches[wb])[wr];
+                let winner_time = times(key_batches[wb])[wr];
                 let (loser_b, loser_r) = if batch_times[r] < winner_time {
                     winners.insert(id, (b, r));
                     (wb, wr)
@@ -153,16 +205,24 @@ pub(super) fn commit(
                     (b, r)
                 };
                 keep[loser_b][loser_r] = false;
+                let loser_date = || layout::date_of(times(key_batches[loser_b])[loser_r]);
                 if loser_b < old_batches {
                     stats.superseded += 1;
-                    changed.insert(layout::date_of(times(&batches[loser_b])[loser_r]));
+                    changed.insert(loser_date());
+                } else if loser_b < old_keys {
+                    short.insert(loser_date());
                 } else {
                     stats.duplicates += 1;
                 }
             }
         }
     }
+    if !short.is_empty() {
+        return Ok(Merged::Superseded(short));
+    }
 
+    // The keys-only batches hold no row of a date that changes: leave them out.
+    keep.drain(old_batches..old_keys);
     let mut rows_by_date: BTreeMap<NaiveDate, Vec<(usize, usize)>> = BTreeMap::new();
     for (b, batch) in batches.iter().enumerate() {
         for (r, &t) in times(batch).iter().enumerate() {
@@ -184,7 +244,7 @@ pub(super) fn commit(
         None => files.remove(table, date).map(|()| 0),
     })?;
     stats.files_written = written.iter().sum();
-    Ok(stats)
+    Ok(Merged::Written(stats))
 }
 
 /// `work` on every item, on up to one thread per core; the first error wins (the other

@@ -6,14 +6,15 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use arrow::array::{Array, RecordBatch};
 use arrow::compute::{
     SortColumn, SortOptions, interleave, interleave_record_batch, lexsort_to_indices,
 };
 use arrow::error::ArrowError;
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterPropertiesBuilder};
@@ -148,25 +149,63 @@ pub fn encode_sorted<W: Write + Send>(
     writer.into_inner().map_err(|e| LakeError::parquet(name, e))
 }
 
-/// Reads a whole file written by [`write_sorted`].
-pub fn read(path: &Path) -> Result<Vec<RecordBatch>, LakeError> {
-    let file = File::open(path).map_err(|e| LakeError::io(path, e))?;
-    decode(file, path)
+/// What of a lake file to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Whole,
+    /// `TimeGenerated` and `Id`: what deduplication compares.
+    Keys,
 }
 
-/// Reads a whole lake file from `content` (a file, or its bytes); `name` is for errors.
+impl Part {
+    /// Its columns' positions in the lake's schema; `None`: all.
+    fn columns(self) -> Option<[usize; 2]> {
+        match self {
+            Part::Whole => None,
+            Part::Keys => Some([col::TIME_GENERATED, col::TEXT + Text::Id as usize]),
+        }
+    }
+}
+
+/// Reads a whole file written by [`write_sorted`].
+pub fn read(path: &Path) -> Result<Vec<RecordBatch>, LakeError> {
+    read_part(path, Part::Whole)
+}
+
+/// Reads `part` of a file written by [`write_sorted`].
+pub fn read_part(path: &Path, part: Part) -> Result<Vec<RecordBatch>, LakeError> {
+    let file = File::open(path).map_err(|e| LakeError::io(path, e))?;
+    decode(file, path, part)
+}
+
+/// Reads `part` of a lake file from `content` (a file, or its bytes); `name` is for errors.
 pub fn decode<R: ChunkReader + 'static>(
     content: R,
     name: &Path,
+    part: Part,
 ) -> Result<Vec<RecordBatch>, LakeError> {
+    let columns = part.columns();
     let reader = ParquetRecordBatchReaderBuilder::try_new(content)
-        .and_then(|builder| builder.with_batch_size(64 * 1024).build())
+        .and_then(|builder| {
+            let mask = match columns {
+                Some(columns) => ProjectionMask::roots(builder.parquet_schema(), columns),
+                None => ProjectionMask::all(),
+            };
+            builder
+                .with_projection(mask)
+                .with_batch_size(64 * 1024)
+                .build()
+        })
         .map_err(|e| LakeError::parquet(name, e))?;
     let batches = reader
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| LakeError::arrow(name, e))?;
+    let expected = match columns {
+        Some(columns) => Arc::new(lake_schema().project(&columns).expect("lake columns")),
+        None => lake_schema(),
+    };
     if let Some(first) = batches.first()
-        && first.schema().fields() != lake_schema().fields()
+        && first.schema().fields() != expected.fields()
     {
         return Err(LakeError::Schema {
             path: name.to_path_buf(),

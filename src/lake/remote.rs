@@ -14,7 +14,7 @@ use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use super::commit::DateFiles;
 use super::error::LakeError;
-use super::file;
+use super::file::{self, Part};
 use super::manifest::{Manifest, Source};
 use super::snapshot::{self, DataFile, Snapshot, Superseded};
 use crate::schema::Table;
@@ -255,14 +255,19 @@ impl DateFiles for RemoteWriter {
         Ok(dates)
     }
 
-    fn read(&self, table: Table, date: NaiveDate) -> Result<Vec<RecordBatch>, LakeError> {
+    fn read(
+        &self,
+        table: Table,
+        date: NaiveDate,
+        part: Part,
+    ) -> Result<Vec<RecordBatch>, LakeError> {
         let Some(file) = self.current(table, date) else {
             return Ok(Vec::new());
         };
         let location = snapshot::child(self.remote.prefix(), &file.path);
         let url = self.remote.url_of(&location);
         let bytes = self.runtime.block_on(self.remote.read_all(&location))?;
-        file::decode(bytes, Path::new(&url))
+        file::decode(bytes, Path::new(&url), part)
     }
 
     fn write(
