@@ -99,13 +99,14 @@ impl LakeTable {
             .with_table_partition_cols(vec![(DATE.to_string(), DataType::Date32)]);
         let config = ListingTableConfig::new(ListingTableUrl::parse(url)?)
             .with_listing_options(options)
-            .with_schema(as_held(&schema, &shape.uuid_columns, |_| UUID));
+            .with_schema(as_uuids(&schema, &shape.uuid_columns));
         let files = ListingTable::try_new(config)?.with_cache(statistics);
-        let schema = as_held(&files.schema(), &shape.uuid_columns, |name| {
-            schema
-                .field_with_name(name)
-                .map_or(DataType::Utf8, |field| field.data_type().clone())
-        });
+        // The table shows `schema` as given (UUID columns as text), the partition after it.
+        let partitions = files.schema().fields()[schema.fields().len()..].to_vec();
+        let schema = Arc::new(Schema::new_with_metadata(
+            [schema.fields().to_vec(), partitions].concat(),
+            schema.metadata().clone(),
+        ));
         Ok(LakeTable {
             files,
             schema,
@@ -304,17 +305,13 @@ impl TableProvider for LakeTable {
     }
 }
 
-/// `schema` with each of `columns` of the type `type_of` gives it.
-fn as_held(
-    schema: &Schema,
-    columns: &BTreeSet<String>,
-    type_of: impl Fn(&str) -> DataType,
-) -> SchemaRef {
+/// `schema` with each of `columns` read as the 16-byte values its files hold.
+fn as_uuids(schema: &Schema, columns: &BTreeSet<String>) -> SchemaRef {
     let fields = schema
         .fields()
         .iter()
         .map(|field| match columns.contains(field.name()) {
-            true => Arc::new(field.as_ref().clone().with_data_type(type_of(field.name()))),
+            true => Arc::new(field.as_ref().clone().with_data_type(UUID)),
             false => Arc::clone(field),
         });
     Arc::new(Schema::new_with_metadata(

@@ -41,8 +41,8 @@ use round::Round;
 
 /// Rows are committed once this much Arrow memory is buffered. A round only has to hold the
 /// days that the reading threads are still adding to (`round.rs`): on a 10,000-user tenant,
-/// 768 MiB ingested as fast as 1 GiB in a fifth less memory, and 512 MiB split days and wrote
-/// them twice (BENCHMARKS.md).
+/// 768 MiB ingested no slower than 1 GiB in a sixth less memory, and 512 MiB split days and
+/// wrote some twice (BENCHMARKS.md).
 const ROUND_BYTES: usize = 768 << 20;
 
 #[derive(Debug, thiserror::Error)]

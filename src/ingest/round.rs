@@ -115,31 +115,44 @@ impl Round {
                 .flat_map(|(_, batch)| times(batch).iter().map(|&t| layout::date_of(t)))
                 .collect()
         });
-        let (mut now, mut later) = (Rows::default(), Rows::default());
-        let mut later_bytes = 0;
-        for (table, batches) in all.iter().enumerate() {
-            for (input, batch) in batches {
-                let waits: BooleanArray = times(batch)
-                    .iter()
-                    .map(|&t| Some(reached[table].contains(&layout::date_of(t))))
-                    .collect();
-                let (waiting, going) = (waits.true_count(), waits.false_count());
-                if going > 0 {
-                    let kept = arrow::compute::not(&waits).expect("no nulls");
-                    now[table].push((*input, filtered(batch, &kept, going)));
-                }
-                if waiting > 0 {
-                    let batch = filtered(batch, &waits, batch.num_rows() - going);
-                    later_bytes += batch.get_array_memory_size();
-                    later[table].push((*input, batch));
-                }
-            }
-        }
+        // Which rows wait, and about how much memory they hold, before anything is copied.
+        let waits: [Vec<BooleanArray>; 2] = std::array::from_fn(|table| {
+            all[table]
+                .iter()
+                .map(|(_, batch)| {
+                    let reached = &reached[table];
+                    times(batch)
+                        .iter()
+                        .map(|&t| Some(reached.contains(&layout::date_of(t))))
+                        .collect()
+                })
+                .collect()
+        });
+        let later_bytes: usize = all
+            .iter()
+            .flatten()
+            .zip(waits.iter().flatten())
+            .map(|((_, batch), waits)| {
+                batch.get_array_memory_size() * waits.true_count() / batch.num_rows().max(1)
+            })
+            .sum();
         // Holding nearly all of the round back would hold it all the longer: commit it as it
-        // is. (Holding back at most half of it wrote more days twice, for 0.1 GiB less peak
-        // memory: BENCHMARKS.md.)
+        // is. (Holding back at most half of it was no better: BENCHMARKS.md.)
         if later_bytes * 8 >= self.bytes * 7 {
             return (all, Default::default());
+        }
+        let (mut now, mut later) = (Rows::default(), Rows::default());
+        for (table, batches) in all.into_iter().enumerate() {
+            for ((input, batch), waits) in batches.into_iter().zip(&waits[table]) {
+                let (waiting, going) = (waits.true_count(), waits.false_count());
+                if going > 0 {
+                    let kept = arrow::compute::not(waits).expect("no nulls");
+                    now[table].push((input, filtered(&batch, &kept, going)));
+                }
+                if waiting > 0 {
+                    later[table].push((input, filtered(&batch, waits, waiting)));
+                }
+            }
         }
         (now, later)
     }
@@ -186,6 +199,13 @@ mod tests {
         outcome
     }
 
+    fn empty_lake() -> (tempfile::TempDir, LakeWriter, Manifest) {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = LakeWriter::open(dir.path(), || {}).unwrap();
+        let manifest = lake.manifest().unwrap();
+        (dir, lake, manifest)
+    }
+
     fn rows_on(lake: &Path, day: i64) -> Option<usize> {
         let date = layout::date_of(day * DAY);
         let file = layout::data_file(lake, Table::Signin, date);
@@ -199,11 +219,8 @@ mod tests {
     /// recorded.
     #[test]
     fn rows_of_a_day_still_being_read_wait_for_the_next_round() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = LakeWriter::open(dir.path(), || {}).unwrap();
-        let mut manifest = lake.manifest().unwrap();
-        let mut summary = Summary::default();
-        let mut round = Round::default();
+        let (dir, lake, mut manifest) = empty_lake();
+        let (mut summary, mut round) = (Summary::default(), Round::default());
         // Memory, not rows, is what is weighed: input 1's rows must be most of it.
         round.add(0, &mut piece("zero", 1, 10, false));
         round.add(1, &mut piece("one", 2, 20_000, true));
@@ -231,11 +248,8 @@ mod tests {
     /// them back would only make the round larger.
     #[test]
     fn a_round_that_is_mostly_one_day_being_read_is_committed_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let lake = LakeWriter::open(dir.path(), || {}).unwrap();
-        let mut manifest = lake.manifest().unwrap();
-        let mut summary = Summary::default();
-        let mut round = Round::default();
+        let (dir, lake, mut manifest) = empty_lake();
+        let (mut summary, mut round) = (Summary::default(), Round::default());
         round.add(0, &mut piece("zero", 1, 50_000, false));
         round.add(1, &mut piece("one", 2, 10, true));
         round

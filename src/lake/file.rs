@@ -153,7 +153,8 @@ pub fn encode_sorted<W: Write + Send>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
     Whole,
-    /// `TimeGenerated` and `Id`: what deduplication compares.
+    /// `TimeGenerated` and `Id`: what deduplication compares. `TimeGenerated` stays the
+    /// first column, where [`crate::schema::time_generated`] reads it in either part.
     Keys,
 }
 

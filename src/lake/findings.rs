@@ -6,7 +6,6 @@
 //! so appends need no lock. In a lake in object storage the file is one put, which a store
 //! makes visible whole, refused if the name exists.
 
-use crate::output::plain_text;
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
@@ -17,7 +16,7 @@ use parquet::arrow::ArrowWriter;
 use super::error::LakeError;
 use super::file::parquet_properties;
 use super::layout;
-use crate::output::{IfExists, write_whole};
+use crate::output::{IfExists, plain_text, write_whole};
 use crate::store::{Remote, StoreError};
 use object_store::{PutMode, PutOptions, PutPayload};
 
