@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use parquet::basic::Encoding;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use retrohunt::ingest::IngestOptions;
 use retrohunt::lake::layout;
@@ -59,6 +60,49 @@ fn files_are_sorted_and_declare_it() {
             );
         }
     }
+}
+
+/// Page statistics go where a reader can skip pages by them (times; the user's own columns,
+/// which gather on a page in a file sorted by user), dictionaries where values repeat: not on
+/// the ids minted once per sign-in.
+#[test]
+fn files_spend_statistics_and_dictionaries_where_they_pay() {
+    let lake = tempfile::tempdir().unwrap();
+    ingest(lake.path(), &samples());
+    let schema = lake_schema();
+    let mut files = 0;
+    for table in Table::ALL {
+        for date in layout::dates(lake.path(), table).unwrap() {
+            let file = std::fs::File::open(layout::data_file(lake.path(), table, date)).unwrap();
+            let reader = SerializedFileReader::new(file).unwrap();
+            let row_group = reader.metadata().row_group(0);
+            let column = |name: &str| row_group.column(schema.index_of(name).unwrap());
+            for name in ["TimeGenerated", "UserKey", "UserPrincipalName", "UserId"] {
+                assert!(column(name).statistics().is_some(), "{name} has statistics");
+            }
+            for name in [
+                "IPAddress",
+                "AppDisplayName",
+                "CorrelationId",
+                "DeviceDetail",
+            ] {
+                assert!(column(name).statistics().is_none(), "{name} has none");
+            }
+            let dictionary = |name: &str| {
+                column(name)
+                    .encodings()
+                    .any(|e| matches!(e, Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY))
+            };
+            for name in ["Id", "CorrelationId", "UniqueTokenIdentifier"] {
+                assert!(!dictionary(name), "{name} has no dictionary");
+            }
+            for name in ["UserPrincipalName", "AppDisplayName", "IPAddress"] {
+                assert!(dictionary(name), "{name} has a dictionary");
+            }
+            files += 1;
+        }
+    }
+    assert!(files >= 2, "both tables have files");
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use ahash::RandomState;
 use arrow::array::{AsArray, RecordBatch};
 use chrono::{Days, NaiveDate};
 
@@ -182,7 +183,11 @@ fn merge(
     let mut changed: BTreeSet<NaiveDate> = BTreeSet::new();
     let mut short: BTreeSet<NaiveDate> = BTreeSet::new();
     {
-        let mut winners: HashMap<&str, (usize, usize)> = HashMap::new();
+        // One entry per row: sized up front, and hashed with aHash, not SipHash (the ids
+        // are Microsoft's, so a keyed fast hash is enough against crafted collisions).
+        let rows = key_batches.iter().map(|b| b.num_rows()).sum();
+        let mut winners: HashMap<&str, (usize, usize), RandomState> =
+            HashMap::with_capacity_and_hasher(rows, RandomState::new());
         for (b, batch) in key_batches.iter().enumerate() {
             let ids = batch
                 .column_by_name(Text::Id.name())

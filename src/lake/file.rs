@@ -80,12 +80,17 @@ fn writer_properties() -> WriterProperties {
             Text::UserPrincipalName | Text::UserId | Text::UserDisplayName
         )
     });
-    unprunable
-        .fold(parquet_properties(), |properties, text| {
-            properties.set_column_statistics_enabled(
-                ColumnPath::from(text.name()),
-                EnabledStatistics::None,
-            )
+    let properties = unprunable.fold(parquet_properties(), |properties, text| {
+        properties
+            .set_column_statistics_enabled(ColumnPath::from(text.name()), EnabledStatistics::None)
+    });
+    // Ids minted once per sign-in or token never repeat, so a dictionary can hold nothing
+    // but every value once: each would be hashed and stored until the dictionary overflows
+    // and the column falls back to plain values anyway.
+    [Text::Id, Text::CorrelationId, Text::UniqueTokenIdentifier]
+        .into_iter()
+        .fold(properties, |properties, text| {
+            properties.set_column_dictionary_enabled(ColumnPath::from(text.name()), false)
         })
         .set_sorting_columns(Some(sorting))
         .build()
