@@ -101,9 +101,14 @@ fn looks_like_one_record_per_line(line: &[u8]) -> bool {
 
 /// Lines with their 1-based numbers; CRLF and LF both end a line.
 fn lines(bytes: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
-    bytes
-        .split(|&b| b == b'\n')
-        .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', bytes)
+        .chain([bytes.len()])
+        .map(move |end| {
+            let line = &bytes[start..end];
+            start = end + 1;
+            line.strip_suffix(b"\r").unwrap_or(line)
+        })
         .zip(1..)
         .map(|(line, no)| (no, line))
 }
@@ -439,5 +444,23 @@ impl<'de> Deserialize<'de> for CowStr<'de> {
             }
         }
         deserializer.deserialize_str(CowVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lines;
+
+    #[test]
+    fn lines_end_at_lf_or_crlf_and_count_from_one() {
+        let all = |text: &'static str| -> Vec<(u64, &'static str)> {
+            lines(text.as_bytes())
+                .map(|(no, line)| (no, std::str::from_utf8(line).unwrap()))
+                .collect()
+        };
+        assert_eq!(all("a\r\nb\n\nc"), [(1, "a"), (2, "b"), (3, ""), (4, "c")]);
+        assert_eq!(all("x\n"), [(1, "x"), (2, "")]);
+        assert_eq!(all(""), [(1, "")]);
+        assert_eq!(all("\r\r\n"), [(1, "\r"), (2, "")]);
     }
 }

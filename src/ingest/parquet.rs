@@ -35,6 +35,9 @@ pub fn read_parquet(bytes: &[u8], sink: &mut RecordSink<'_>) -> Result<(), Strin
         })
 }
 
+/// Decoding a batch and converting its columns (UUIDs to text, JSON kept as text) runs on a
+/// thread of its own, a batch or two ahead of the rows being built from it here: a file read
+/// alone (one large export) then keeps two cores busy, and its rows still arrive in order.
 fn read_rows(bytes: &[u8], sink: &mut RecordSink<'_>) -> Result<(), String> {
     // The Arrow schema some writers embed only hints at types that `Columns` adapts anyway,
     // and decoding it is where damaged footers crash the reader: go by the Parquet schema.
@@ -45,17 +48,38 @@ fn read_rows(bytes: &[u8], sink: &mut RecordSink<'_>) -> Result<(), String> {
     )
     .and_then(|b| b.build())
     .map_err(|e| format!("not readable as Parquet: {e}"))?;
-    let mut line = 0;
-    for batch in reader {
-        let batch = batch.map_err(|e| format!("Parquet data after row {line}: {e}"))?;
-        let columns = Columns::new(&batch)?;
-        for index in 0..batch.num_rows() {
-            line += 1;
-            let location = Location { line, record: None };
-            sink(location, &[], columns.row(index));
+    std::thread::scope(|scope| {
+        let (sender, decoded) = std::sync::mpsc::sync_channel(2);
+        let decoder = scope.spawn(move || {
+            let mut line = 0;
+            for batch in reader {
+                let columns = batch
+                    .map_err(|e| format!("Parquet data after row {line}: {e}"))
+                    .and_then(|batch| Ok((batch.num_rows(), Columns::new(&batch)?)));
+                let failed = columns.is_err();
+                line += columns.as_ref().map_or(0, |(rows, _)| *rows);
+                // A closed channel: the rows' side stopped at an error of its own.
+                if sender.send(columns).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        let read = decoded.iter().try_fold(0, |mut line, columns| {
+            let (rows, columns) = columns?;
+            for index in 0..rows {
+                line += 1;
+                let location = Location { line, record: None };
+                sink(location, &[], columns.row(index));
+            }
+            Ok(line)
+        });
+        drop(decoded);
+        // A panic in the decoder is this file's failure (`read_parquet`), as it was here.
+        if let Err(panic) = decoder.join() {
+            std::panic::resume_unwind(panic);
         }
-    }
-    Ok(())
+        read.map(|_| ())
+    })
 }
 
 /// One batch's columns, converted once to the types rows are read from.
