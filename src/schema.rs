@@ -2,8 +2,10 @@
 //! against Sentinel reads the same here, plus the stored `UserKey` that the file order is
 //! declared on.
 
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
+use ahash::RandomState;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampNanosecondType};
 
@@ -164,8 +166,11 @@ impl Text {
         self as usize >= Text::LocationDetails as usize
     }
 
+    /// Looked up for every field of every record ingest reads: a table, not a search.
     pub fn from_name(name: &str) -> Option<Text> {
-        Text::ALL.into_iter().find(|t| t.name() == name)
+        static BY_NAME: LazyLock<HashMap<&str, Text, RandomState>> =
+            LazyLock::new(|| Text::ALL.into_iter().map(|t| (t.name(), t)).collect());
+        BY_NAME.get(name).copied()
     }
 }
 
@@ -215,6 +220,17 @@ pub fn lake_schema() -> SchemaRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_text_column_is_found_by_its_exact_name_alone() {
+        for text in Text::ALL {
+            assert_eq!(Text::from_name(text.name()), Some(text));
+        }
+        assert_eq!(Text::from_name("IPAddress"), Some(Text::IPAddress));
+        for other in ["ipaddress", "IPAddress ", "", "UserKey", "TimeGenerated"] {
+            assert_eq!(Text::from_name(other), None, "{other:?}");
+        }
+    }
 
     #[test]
     fn column_positions_match_the_schema() {

@@ -319,6 +319,10 @@ fn unmapped<'a>(
 fn text_value(value: &RawValue, json_column: bool) -> Result<Cow<'_, str>, String> {
     let raw = value.get();
     match raw.as_bytes().first() {
+        // The record's parse already checked the string; without escapes, it is its content.
+        Some(b'"') if memchr::memchr(b'\\', raw.as_bytes()).is_none() => {
+            Ok(Cow::Borrowed(&raw[1..raw.len() - 1]))
+        }
         Some(b'"') => serde_json::from_str::<CowStr>(raw)
             .map(|s| s.0)
             .map_err(|e| e.to_string()),
@@ -449,7 +453,24 @@ impl<'de> Deserialize<'de> for CowStr<'de> {
 
 #[cfg(test)]
 mod tests {
-    use super::lines;
+    use super::{lines, text_value};
+    use serde_json::value::RawValue;
+
+    #[test]
+    fn text_values_are_unescaped_where_they_have_escapes_and_borrowed_where_not() {
+        let text = |json: &str, json_column: bool| {
+            let raw: &RawValue = serde_json::from_str(json).unwrap();
+            text_value(raw, json_column).map(|t| t.into_owned())
+        };
+        assert_eq!(text(r#""plain""#, false).unwrap(), "plain");
+        assert_eq!(text(r#""""#, false).unwrap(), "");
+        assert_eq!(text(r#""a\"b\\c""#, false).unwrap(), r#"a"b\c"#);
+        assert_eq!(text(r#""caf\u00e9 \n""#, false).unwrap(), "café \n");
+        assert_eq!(text("6128", false).unwrap(), "6128");
+        assert_eq!(text("null", false).unwrap(), "");
+        assert_eq!(text(r#"{"a":"\t"}"#, true).unwrap(), r#"{"a":"\t"}"#);
+        assert!(text(r#"{"a":1}"#, false).is_err());
+    }
 
     #[test]
     fn lines_end_at_lf_or_crlf_and_count_from_one() {
