@@ -6,9 +6,10 @@
 //! the same properties.
 //!
 //! A text column gets statistics only when the rows are in its order. Computing a page's
-//! minimum and maximum compares every value twice, about a twentieth of a hunt; yet a reader can skip
-//! a page by them only where values gather, and a hunt's findings, in time order, scatter
-//! every text column over every page. Numbers and times always get them: they are cheap.
+//! minimum and maximum compares every value twice, about a twentieth of a hunt; yet a reader
+//! can skip a page by them only where values gather, and a hunt's findings, in time order,
+//! scatter every text column over every page. Numbers and times always get them: they are
+//! cheap.
 //!
 //! Text the engine holds as views (`Utf8View`, as the lake is read) is written as plain
 //! `Utf8` in the file's Arrow schema: the Parquet data is the same either way, and readers
@@ -27,6 +28,8 @@ use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, ArrowLea
 use parquet::errors::{ParquetError, Result};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
+
+use super::format::is_text;
 
 /// Writes `batches` (all of `schema`) to `out` as one Parquet file with default properties,
 /// text statistics aside.
@@ -89,13 +92,6 @@ fn properties(schema: &Schema, batches: &[RecordBatch]) -> WriterProperties {
             )
         })
         .build()
-}
-
-fn is_text(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
-    )
 }
 
 /// Whether the text in `pieces`, one after another and nulls aside, never rises or never
