@@ -43,25 +43,32 @@ ip_days AS (
     FROM recent
     GROUP BY UserKey, IPAddress, date_trunc('day', Time)
 ),
+-- Each finding's bounds, computed once per finding rather than once per (finding, day) pair
+-- the joins below consider: a heavy user's findings each meet every day of their history.
+bounds AS (
+    SELECT FindingId, UserPrincipalName, NonInteractiveASN, NonInteractiveIP, InteractiveTime,
+           InteractiveTime - CAST($3 AS INTERVAL) AS Since,
+           date_trunc('day', InteractiveTime - CAST($3 AS INTERVAL)) AS FirstDay,
+           date_trunc('day', InteractiveTime) AS LastDay
+    FROM findings
+),
 -- One row per day on which the user signed in from the ASN within the lookback.
 asn_seen AS (
-    SELECT f.FindingId, count(*) AS Days
-    FROM findings f
-    JOIN asn_days d ON d.UserKey = f.UserPrincipalName AND d.Asn = f.NonInteractiveASN
-    WHERE d.Day BETWEEN date_trunc('day', f.InteractiveTime - CAST($3 AS INTERVAL))
-                    AND date_trunc('day', f.InteractiveTime)
-      AND d.First < f.InteractiveTime
-      AND d.Last >= f.InteractiveTime - CAST($3 AS INTERVAL)
-    GROUP BY f.FindingId
+    SELECT b.FindingId, count(*) AS Days
+    FROM bounds b
+    JOIN asn_days d ON d.UserKey = b.UserPrincipalName AND d.Asn = b.NonInteractiveASN
+    WHERE d.Day BETWEEN b.FirstDay AND b.LastDay
+      AND d.First < b.InteractiveTime
+      AND d.Last >= b.Since
+    GROUP BY b.FindingId
 ),
 ip_seen AS (
-    SELECT DISTINCT f.FindingId
-    FROM findings f
-    JOIN ip_days d ON d.UserKey = f.UserPrincipalName AND d.Ip = f.NonInteractiveIP
-    WHERE d.Day BETWEEN date_trunc('day', f.InteractiveTime - CAST($3 AS INTERVAL))
-                    AND date_trunc('day', f.InteractiveTime)
-      AND d.First < f.InteractiveTime
-      AND d.Last >= f.InteractiveTime - CAST($3 AS INTERVAL)
+    SELECT DISTINCT b.FindingId
+    FROM bounds b
+    JOIN ip_days d ON d.UserKey = b.UserPrincipalName AND d.Ip = b.NonInteractiveIP
+    WHERE d.Day BETWEEN b.FirstDay AND b.LastDay
+      AND d.First < b.InteractiveTime
+      AND d.Last >= b.Since
 ),
 prevalence AS (
     SELECT AutonomousSystemNumber AS Asn, count(DISTINCT UserKey) AS Users
