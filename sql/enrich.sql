@@ -8,7 +8,9 @@
 -- history is first reduced to one row per (user, ASN, day) with its first and last time. With a
 -- lookback of at least a day that is still exact: the days strictly inside the range count if
 -- they hold any sign-in, and only the two edge days are partial, where the last time (the day
--- of t - lookback) or the first time (the day of t) decides.
+-- of t - lookback) or the first time (the day of t) decides. Days are UTC days: `date_bin` from
+-- the epoch is integer arithmetic, where `date_trunc` converts every value through its time
+-- zone (the lake's times are all UTC): about a sixth of the enrichment's time.
 WITH history AS (
     SELECT
         CASE WHEN $4 = 'CreatedDateTime' THEN CreatedDateTime
@@ -32,24 +34,24 @@ recent AS (
     SELECT * FROM history WHERE Time BETWEEN $1 - CAST($3 AS INTERVAL) AND $2
 ),
 asn_days AS (
-    SELECT UserKey, AutonomousSystemNumber AS Asn, date_trunc('day', Time) AS Day,
+    SELECT UserKey, AutonomousSystemNumber AS Asn, date_bin(INTERVAL '1 day', Time) AS Day,
            min(Time) AS First, max(Time) AS Last
     FROM recent
-    GROUP BY UserKey, AutonomousSystemNumber, date_trunc('day', Time)
+    GROUP BY UserKey, AutonomousSystemNumber, date_bin(INTERVAL '1 day', Time)
 ),
 ip_days AS (
-    SELECT UserKey, IPAddress AS Ip, date_trunc('day', Time) AS Day,
+    SELECT UserKey, IPAddress AS Ip, date_bin(INTERVAL '1 day', Time) AS Day,
            min(Time) AS First, max(Time) AS Last
     FROM recent
-    GROUP BY UserKey, IPAddress, date_trunc('day', Time)
+    GROUP BY UserKey, IPAddress, date_bin(INTERVAL '1 day', Time)
 ),
 -- Each finding's bounds, computed once per finding rather than once per (finding, day) pair
 -- the joins below consider: a heavy user's findings each meet every day of their history.
 bounds AS (
     SELECT FindingId, UserPrincipalName, NonInteractiveASN, NonInteractiveIP, InteractiveTime,
            InteractiveTime - CAST($3 AS INTERVAL) AS Since,
-           date_trunc('day', InteractiveTime - CAST($3 AS INTERVAL)) AS FirstDay,
-           date_trunc('day', InteractiveTime) AS LastDay
+           date_bin(INTERVAL '1 day', InteractiveTime - CAST($3 AS INTERVAL)) AS FirstDay,
+           date_bin(INTERVAL '1 day', InteractiveTime) AS LastDay
     FROM findings
 ),
 -- One row per day on which the user signed in from the ASN within the lookback.
