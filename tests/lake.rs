@@ -7,7 +7,7 @@ use std::path::Path;
 
 use parquet::basic::Encoding;
 use parquet::file::reader::{FileReader, SerializedFileReader};
-use retrohunt::ingest::IngestOptions;
+use retrohunt::ingest::{IngestOptions, Summary};
 use retrohunt::lake::layout;
 use retrohunt::schema::{Table, col, lake_schema};
 use retrohunt::store::Location;
@@ -22,8 +22,10 @@ fn record(id: &str, time: &str, upn: &str, ip: &str) -> String {
     )
 }
 
-fn write_lines(path: &Path, lines: &[String]) {
-    std::fs::write(path, lines.join("\r\n") + "\r\n").unwrap();
+/// Writes `lines` to `file` (CRLF, as Azure writes blobs) and ingests it into `lake`.
+fn ingest_lines(lake: &Path, file: &Path, lines: &[String]) -> Summary {
+    std::fs::write(file, lines.join("\r\n") + "\r\n").unwrap();
+    ingest(lake, &[file.to_path_buf()])
 }
 
 #[test]
@@ -123,17 +125,15 @@ fn a_grown_blob_is_read_again_and_known_records_are_duplicates() {
     let blob = dir.path().join("PT1H.json");
     let a = record("a", "2026-03-02T10:00:00Z", "u@x", "1.1.1.1");
     let b = record("b", "2026-03-02T10:05:00Z", "u@x", "1.1.1.1");
-    write_lines(&blob, &[a.clone(), b.clone()]);
     let lake = tempfile::tempdir().unwrap();
     assert_eq!(
-        ingest(lake.path(), std::slice::from_ref(&blob)).written(),
+        ingest_lines(lake.path(), &blob, &[a.clone(), b.clone()]).written(),
         2
     );
 
     let c = record("c", "2026-03-02T10:10:00Z", "u@x", "1.1.1.1");
     let a_later = record("a", "2026-03-02T10:30:00Z", "u@x", "9.9.9.9");
-    write_lines(&blob, &[a, b, c, a_later]);
-    let summary = ingest(lake.path(), &[blob]);
+    let summary = ingest_lines(lake.path(), &blob, &[a, b, c, a_later]);
     assert_accounted(&summary);
     assert_eq!(
         (summary.records, summary.written(), summary.duplicates()),
@@ -152,22 +152,20 @@ fn a_grown_blob_is_read_again_and_known_records_are_duplicates() {
 #[test]
 fn a_day_either_side_loses_a_superseded_row_and_keeps_the_rest() {
     let dir = tempfile::tempdir().unwrap();
-    let late = dir.path().join("late.json");
-    write_lines(
-        &late,
+    let lake = tempfile::tempdir().unwrap();
+    ingest_lines(
+        lake.path(),
+        &dir.path().join("late.json"),
         &[
             record("x", "2026-03-03T00:10:00Z", "u@x", "2.2.2.2"),
             record("y", "2026-03-03T05:00:00Z", "u@x", "4.4.4.4"),
         ],
     );
-    let lake = tempfile::tempdir().unwrap();
-    ingest(lake.path(), &[late]);
-    let early = dir.path().join("early.json");
-    write_lines(
-        &early,
+    let summary = ingest_lines(
+        lake.path(),
+        &dir.path().join("early.json"),
         &[record("x", "2026-03-02T23:50:00Z", "u@x", "3.3.3.3")],
     );
-    let summary = ingest(lake.path(), &[early]);
     assert_accounted(&summary);
     assert_eq!(summary.table(Table::NonInteractive).superseded, 1);
     let rows = read_table(lake.path(), Table::NonInteractive);
@@ -187,19 +185,17 @@ fn a_day_either_side_loses_a_superseded_row_and_keeps_the_rest() {
 #[test]
 fn an_earlier_copy_on_the_previous_date_supersedes_the_stored_one() {
     let dir = tempfile::tempdir().unwrap();
-    let late = dir.path().join("late.json");
-    write_lines(
-        &late,
+    let lake = tempfile::tempdir().unwrap();
+    ingest_lines(
+        lake.path(),
+        &dir.path().join("late.json"),
         &[record("x", "2026-03-03T00:10:00Z", "u@x", "2.2.2.2")],
     );
-    let lake = tempfile::tempdir().unwrap();
-    ingest(lake.path(), &[late]);
-    let early = dir.path().join("early.json");
-    write_lines(
-        &early,
+    let summary = ingest_lines(
+        lake.path(),
+        &dir.path().join("early.json"),
         &[record("x", "2026-03-02T23:50:00Z", "u@x", "3.3.3.3")],
     );
-    let summary = ingest(lake.path(), &[early]);
     assert_eq!(summary.table(Table::NonInteractive).superseded, 1);
     let rows = read_table(lake.path(), Table::NonInteractive);
     assert_eq!(rows.len(), 1);
@@ -219,9 +215,10 @@ fn an_earlier_copy_on_the_previous_date_supersedes_the_stored_one() {
 #[test]
 fn duplicates_inside_one_ingest_keep_the_earliest() {
     let dir = tempfile::tempdir().unwrap();
-    let blob = dir.path().join("PT1H.json");
-    write_lines(
-        &blob,
+    let lake = tempfile::tempdir().unwrap();
+    let summary = ingest_lines(
+        lake.path(),
+        &dir.path().join("PT1H.json"),
         &[
             record("d", "2026-03-02T10:09:00Z", "u@x", "5.5.5.5"),
             record("d", "2026-03-02T10:01:00Z", "u@x", "4.4.4.4"),
@@ -229,8 +226,6 @@ fn duplicates_inside_one_ingest_keep_the_earliest() {
             record("", "2026-03-02T10:02:00Z", "u@x", "6.6.6.6"),
         ],
     );
-    let lake = tempfile::tempdir().unwrap();
-    let summary = ingest(lake.path(), &[blob]);
     assert_eq!(
         (summary.written(), summary.duplicates()),
         (3, 1),
@@ -270,9 +265,8 @@ fn a_small_memory_limit_commits_in_rounds_to_the_same_lake() {
     assert!(many.files_written > one.files_written);
     // A copy earlier than one a previous round wrote supersedes it: it is written, and the
     // stored copy counted as superseded. Net, the same rows.
-    let superseded = |s: &retrohunt::ingest::Summary| -> u64 {
-        Table::ALL.iter().map(|&t| s.table(t).superseded).sum()
-    };
+    let superseded =
+        |s: &Summary| -> u64 { Table::ALL.iter().map(|&t| s.table(t).superseded).sum() };
     assert_eq!(superseded(&one), 0);
     assert_eq!(many.written() - superseded(&many), one.written());
     assert_eq!(many.duplicates() + superseded(&many), one.duplicates());
