@@ -6,6 +6,7 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use datafusion::common::Result;
+use datafusion::common::config::ConfigNonZeroUsize;
 use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::SessionConfig;
@@ -49,11 +50,19 @@ fn proc_bytes(file: &str, key: &str) -> Option<u64> {
 /// `sort_spill_reservation_bytes` per partition (10 MB by default) to merge what it spilled;
 /// under a small limit those reservations alone would fill the pool, so they are scaled to a
 /// share of it.
+///
+/// A repartition refused memory spills each batch to files its reader takes in order. In
+/// DataFusion 55.2 two inputs spilling at once can leave two files open, and the reader then
+/// waits on the older one for a batch that went to the newer (apache/datafusion#24883): the
+/// query neither ends nor fails, as one `hunt --enrich` in two did under `--memory-limit`.
+/// With a file per spilled batch, closed as soon as it is written, no file is left open.
 pub fn session_config(limit: Option<usize>, partitions: Option<usize>) -> SessionConfig {
     let mut config = SessionConfig::new();
     if let Some(partitions) = partitions {
         config = config.with_target_partitions(partitions);
     }
+    let execution = &mut config.options_mut().execution;
+    execution.max_spill_file_size_bytes = ConfigNonZeroUsize::try_new(1).expect("one is not zero");
     if let Some(limit) = limit {
         let share = limit / (4 * config.target_partitions().max(1));
         let execution = &mut config.options_mut().execution;

@@ -9,7 +9,6 @@ use datafusion::arrow::datatypes::IntervalMonthDayNano;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
 use datafusion::dataframe::DataFrame;
-use datafusion::datasource::MemTable;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
 
@@ -60,7 +59,7 @@ pub async fn enrich(
             RecordBatch::try_new(numbered_schema.clone(), columns)
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let table = MemTable::try_new(numbered_schema, vec![numbered])?;
+    let table = super::findings_table(numbered_schema, numbered)?;
     if ctx.table_exist("findings")? {
         return Err(DataFusionError::Plan(
             "the lake has a table named findings, which enrichment needs for the hunt's rows"

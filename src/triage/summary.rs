@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::datasource::MemTable;
 use datafusion::error::Result;
 
 use datafusion::prelude::SessionContext;
@@ -26,7 +25,7 @@ pub async fn summarize(
     let ctx = session_with(Engine::Sql, hunt.copied_config(), hunt.runtime_env());
     ctx.register_table(
         "findings",
-        Arc::new(MemTable::try_new(schema, vec![findings])?),
+        Arc::new(super::findings_table(schema, findings)?),
     )?;
     let frame = ctx.sql(SUMMARY_SQL).await?;
     let schema = Arc::new(frame.schema().as_arrow().clone());
