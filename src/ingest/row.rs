@@ -160,18 +160,26 @@ impl RowsBuilder {
     }
 
     pub fn finish(&mut self) -> RecordBatch {
+        let rows = self.rows;
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(self.time_generated.finish()),
             Arc::new(self.created.finish()),
-            Arc::new(self.user_key.finish()),
+            Arc::new(finish_text(&mut self.user_key, rows)),
         ];
         columns.extend(
             self.text
                 .iter_mut()
-                .map(|builder| Arc::new(builder.finish()) as ArrayRef),
+                .map(|builder| Arc::new(finish_text(builder, rows)) as ArrayRef),
         );
         columns.push(Arc::new(self.is_interactive.finish()));
         self.rows = 0;
         RecordBatch::try_new(lake_schema(), columns).expect("builder columns follow lake_schema")
     }
+}
+
+/// Finishes `builder`, which then has room for another batch like this one.
+fn finish_text(builder: &mut StringBuilder, rows: usize) -> arrow::array::StringArray {
+    let array = builder.finish();
+    *builder = StringBuilder::with_capacity(rows, array.value_data().len());
+    array
 }
