@@ -95,7 +95,13 @@ fn files_spend_statistics_and_dictionaries_where_they_pay() {
                     .encodings()
                     .any(|e| matches!(e, Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY))
             };
-            for name in ["Id", "CorrelationId", "UniqueTokenIdentifier"] {
+            for name in [
+                "Id",
+                "CorrelationId",
+                "UniqueTokenIdentifier",
+                "TimeGenerated",
+                "CreatedDateTime",
+            ] {
                 assert!(!dictionary(name), "{name} has no dictionary");
             }
             for name in ["UserPrincipalName", "AppDisplayName", "IPAddress"] {

@@ -22,7 +22,7 @@ use parquet::file::reader::ChunkReader;
 use parquet::schema::types::ColumnPath;
 
 use super::error::LakeError;
-use crate::schema::{Text, col, lake_schema};
+use crate::schema::{CREATED_DATE_TIME, TIME_GENERATED, Text, col, lake_schema};
 
 /// Ascending, nulls last: what SQL's `ORDER BY UserKey, TimeGenerated` means.
 const ORDER: SortOptions = SortOptions {
@@ -84,13 +84,16 @@ fn writer_properties() -> WriterProperties {
         properties
             .set_column_statistics_enabled(ColumnPath::from(text.name()), EnabledStatistics::None)
     });
-    // Ids minted once per sign-in or token never repeat, so a dictionary can hold nothing
-    // but every value once: each would be hashed and stored until the dictionary overflows
-    // and the column falls back to plain values anyway.
+    // Ids minted once per sign-in or token never repeat, and neither do the times, to the
+    // tenth of a microsecond: a dictionary can hold nothing but every value once, each
+    // hashed and stored until the dictionary overflows and the column falls back to plain
+    // values anyway.
     [Text::Id, Text::CorrelationId, Text::UniqueTokenIdentifier]
+        .map(Text::name)
         .into_iter()
-        .fold(properties, |properties, text| {
-            properties.set_column_dictionary_enabled(ColumnPath::from(text.name()), false)
+        .chain([TIME_GENERATED, CREATED_DATE_TIME])
+        .fold(properties, |properties, name| {
+            properties.set_column_dictionary_enabled(ColumnPath::from(name), false)
         })
         .set_sorting_columns(Some(sorting))
         .build()
