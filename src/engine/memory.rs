@@ -61,11 +61,11 @@ pub fn session_config(limit: Option<usize>, partitions: Option<usize>) -> Sessio
     if let Some(partitions) = partitions {
         config = config.with_target_partitions(partitions);
     }
+    let partitions = config.target_partitions().max(1);
     let execution = &mut config.options_mut().execution;
     execution.max_spill_file_size_bytes = ConfigNonZeroUsize::try_new(1).expect("one is not zero");
     if let Some(limit) = limit {
-        let share = limit / (4 * config.target_partitions().max(1));
-        let execution = &mut config.options_mut().execution;
+        let share = limit / (4 * partitions);
         execution.sort_spill_reservation_bytes = execution.sort_spill_reservation_bytes.min(share);
     }
     config

@@ -319,12 +319,8 @@ fn unmapped<'a>(
 fn text_value(value: &RawValue, json_column: bool) -> Result<Cow<'_, str>, String> {
     let raw = value.get();
     match raw.as_bytes().first() {
-        // The record's parse already checked the string; without escapes, it is its content.
-        Some(b'"') if memchr::memchr(b'\\', raw.as_bytes()).is_none() => {
-            Ok(Cow::Borrowed(&raw[1..raw.len() - 1]))
-        }
         Some(b'"') => match unescape(&raw[1..raw.len() - 1]) {
-            Some(text) => Ok(Cow::Owned(text)),
+            Some(text) => Ok(text),
             None => serde_json::from_str::<CowStr>(raw)
                 .map(|s| s.0)
                 .map_err(|e| e.to_string()),
@@ -338,11 +334,15 @@ fn text_value(value: &RawValue, json_column: bool) -> Result<Cow<'_, str>, Strin
 }
 
 /// The text of a JSON string's content that the record's parse has already checked, when
-/// its escapes are all single characters. Log Analytics exports hold whole JSON documents as
-/// escaped strings (`"[{\"authenticationMethod\":…`), dozens of escapes per value, which
-/// serde_json unescapes one call at a time; this copies the runs between them whole. `None`
-/// for `\u` escapes (surrogate pairs and all), which serde_json decodes instead.
-fn unescape(content: &str) -> Option<String> {
+/// its escapes are all single characters: borrowed as it is without escapes. Log Analytics
+/// exports hold whole JSON documents as escaped strings (`"[{\"authenticationMethod\":…`),
+/// dozens of escapes per value, which serde_json unescapes one call at a time; this copies
+/// the runs between them whole. `None` for `\u` escapes (surrogate pairs and all), which
+/// serde_json decodes instead.
+fn unescape(content: &str) -> Option<Cow<'_, str>> {
+    if memchr::memchr(b'\\', content.as_bytes()).is_none() {
+        return Some(Cow::Borrowed(content));
+    }
     let mut text = String::with_capacity(content.len());
     let mut rest = content;
     while let Some(at) = memchr::memchr(b'\\', rest.as_bytes()) {
@@ -361,7 +361,7 @@ fn unescape(content: &str) -> Option<String> {
         rest = &rest[at + 2..];
     }
     text.push_str(rest);
-    Some(text)
+    Some(Cow::Owned(text))
 }
 
 fn time_value(value: &RawValue) -> Result<Option<i64>, String> {

@@ -4,7 +4,9 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanBuilder, StringBuilder, TimestampNanosecondBuilder};
+use arrow::array::{
+    ArrayRef, BooleanBuilder, StringArray, StringBuilder, TimestampNanosecondBuilder,
+};
 use arrow::record_batch::RecordBatch;
 
 use super::json::JsonObject;
@@ -178,7 +180,7 @@ impl RowsBuilder {
 }
 
 /// Finishes `builder`, which then has room for another batch like this one.
-fn finish_text(builder: &mut StringBuilder, rows: usize) -> arrow::array::StringArray {
+fn finish_text(builder: &mut StringBuilder, rows: usize) -> StringArray {
     let array = builder.finish();
     *builder = StringBuilder::with_capacity(rows, array.value_data().len());
     array

@@ -29,10 +29,10 @@ use crate::output::plain_text;
 /// `findings` as a table DataFusion can join and sort within a memory limit, its text as
 /// plain strings. The hunt holds text as views into the buffers it read, and its final sort
 /// gathers each output batch's views from nearly all of them. DataFusion sizes a batch by
-/// every buffer it holds, and a hash join's output holds all of its build side's: the
-/// enrichment's joins and sorts each counted hundreds of MB per 8,192 rows, and failed under
-/// a 4 GiB limit while holding well under one. Plain strings are copied by every `take`, so
-/// each batch counts what it is.
+/// every buffer it holds, and a hash join's output holds all of its build side's: a sort in
+/// the enrichment asked for 478 MB for one batch, and the enrichment failed under a 4 GiB
+/// limit while the whole process held 3 GB. Plain strings are copied by every `take`, so each
+/// batch counts what it holds.
 fn findings_table(schema: SchemaRef, findings: Vec<RecordBatch>) -> Result<MemTable> {
     let schema = plain_text(&schema);
     let findings = findings
