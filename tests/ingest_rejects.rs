@@ -305,6 +305,39 @@ fn fuzz_findings_replay() {
     assert!(replayed >= 6);
 }
 
+/// A file the Parquet decoder panics on while decoding its pages (found by fuzzing: an
+/// assertion in parquet's bit reader, on the thread that decodes ahead of the rows) is that
+/// file's one reject, and the ingest goes on to the next file.
+#[test]
+fn a_decoder_panic_is_the_files_reject() {
+    let dir = tempfile::tempdir().unwrap();
+    let crash = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/fuzz/ingest_parquet/crash-da062f37bd4fe904cb3bd6db8d98bcb473659381");
+    let damaged = dir.path().join("SigninLogs-damaged.parquet");
+    std::fs::copy(crash, &damaged).unwrap();
+    let good = dir.path().join("SigninLogs.jsonl");
+    std::fs::write(
+        &good,
+        concat!(
+            r#"{"TimeGenerated":"2026-03-02T10:00:00Z","Type":"SigninLogs","Id":"ok","#,
+            r#""UserPrincipalName":"a@x.com"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let lake = tempfile::tempdir().unwrap();
+    let summary = ingest(lake.path(), &[damaged, good]);
+    assert_accounted(&summary);
+    assert_eq!((summary.records, summary.written()), (2, 1), "{summary}");
+    assert_rejects(
+        &read_rejects(lake.path()),
+        &[(
+            0,
+            "the Parquet decoder failed on this file: assertion failed: num_bits",
+        )],
+    );
+}
+
 /// Decompression bombs and oversized records: each is rejected with its line and byte
 /// offset, the good records around it are kept, the accounting holds, and the ingest's peak
 /// memory stays bounded (the content here decompresses to 256 MiB; a record cap of 1 MiB and

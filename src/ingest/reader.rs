@@ -19,7 +19,7 @@ use crate::lake::Source;
 use crate::schema::Table;
 
 /// Rows per batch handed to the lake.
-const BATCH_ROWS: usize = 8192;
+pub(super) const BATCH_ROWS: usize = 8192;
 
 /// How the user asked for files to be read.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +71,40 @@ pub struct FileOutcome {
     pub rejects: Vec<Reject>,
     /// Input bytes (before decompression) this piece came from.
     pub bytes: u64,
+}
+
+impl FileOutcome {
+    /// A mapped record's table and time (its `TimeGenerated`, else its `CreatedDateTime`,
+    /// counted), or `None` when its category is one the lake skips (counted); `Err` names why
+    /// it is rejected.
+    pub(super) fn place(
+        &mut self,
+        route: Route,
+        time_generated: Option<i64>,
+        created: Option<i64>,
+    ) -> Result<Option<(Table, i64)>, String> {
+        let table = match route {
+            Route::Table(table) => table,
+            Route::Skip(category) => {
+                *self.skipped.entry(category).or_default() += 1;
+                return Ok(None);
+            }
+            Route::Unknown => {
+                return Err("cannot tell the table: the record has no Type, category, \
+                            signInEventTypes or isInteractive; name it with --table"
+                    .to_string());
+            }
+        };
+        let time = match (time_generated, created) {
+            (Some(time), _) => time,
+            (None, Some(created)) => {
+                self.time_from_created += 1;
+                created
+            }
+            (None, None) => return Err("no TimeGenerated, time or CreatedDateTime".to_string()),
+        };
+        Ok(Some((table, time)))
+    }
 }
 
 /// Reads `data` as a file called `name` in `format`, in pieces of a few records to try every
@@ -248,17 +282,16 @@ impl<'p> Collector<'p> {
         emit: &mut dyn FnMut(FileOutcome) -> bool,
     ) -> bool {
         let mut refused = false;
-        let mut sink = |location: Location, raw: &[u8], row: Result<Row<'_>, String>| {
-            if refused {
-                return;
-            }
-            self.record(location, raw, row);
+        let mut each = |columns: &super::parquet::Columns, line: u64| {
+            let (path, fallback) = (self.path, self.fallback);
+            self.rows_held += columns.add_lake_rows(line, fallback, path, &mut self.outcome);
             if self.rows_held >= piece {
                 refused = !emit(self.take());
             }
+            !refused
         };
-        if let Err(reason) = super::parquet::read_parquet(bytes, &mut sink) {
-            sink(Location::default(), &[], Err(reason));
+        if let Err(reason) = super::parquet::read_parquet(bytes, &mut each) {
+            self.file_reject(reason);
         }
         !refused
     }
@@ -287,28 +320,11 @@ impl<'p> Collector<'p> {
             Ok(row) => row,
             Err(reason) => return self.reject(location, raw, reason),
         };
-        let table = match row.route(self.fallback) {
-            Route::Table(table) => table,
-            Route::Skip(category) => {
-                *self.outcome.skipped.entry(category).or_default() += 1;
-                return;
-            }
-            Route::Unknown => {
-                let reason = "cannot tell the table: the record has no Type, category, \
-                              signInEventTypes or isInteractive; name it with --table";
-                return self.reject(location, raw, reason.to_string());
-            }
-        };
-        let time = match (row.time_generated, row.created) {
-            (Some(time), _) => time,
-            (None, Some(created)) => {
-                self.outcome.time_from_created += 1;
-                created
-            }
-            (None, None) => {
-                let reason = "no TimeGenerated, time or CreatedDateTime".to_string();
-                return self.reject(location, raw, reason);
-            }
+        let route = row.route(self.fallback);
+        let (table, time) = match self.outcome.place(route, row.time_generated, row.created) {
+            Ok(Some(placed)) => placed,
+            Ok(None) => return,
+            Err(reason) => return self.reject(location, raw, reason),
         };
         let builder = &mut self.builders[table as usize];
         builder.append(&row, time);

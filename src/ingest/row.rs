@@ -44,34 +44,47 @@ impl<'a> Row<'a> {
         &self.text[column as usize]
     }
 
-    /// Sets `AdditionalFields` to `extra` (the fields no column took, a JSON object) after
-    /// the members of the `AdditionalFields` the source carried, if any (an object's members
-    /// join; anything else is kept under its name), and a carried `UserKey` that differs from
-    /// the lake's. Nothing of either is lost, and a lake file re-ingested keeps its text.
+    /// Sets `AdditionalFields` from `extra`, the fields no column took (a JSON object), and
+    /// what the source carried: see [`additional_fields`].
     pub fn set_additional_fields(&mut self, extra: Cow<'a, str>) {
-        let mut extra = extra;
-        if let Some(key) = self.user_key.take()
-            && *key != self.text(Text::UserPrincipalName).to_lowercase()
-        {
-            let mut own = JsonObject::default();
-            own.push_string(USER_KEY, &key);
-            extra = Cow::Owned(joined(&own.finish(), &extra));
-        }
         let column = Text::AdditionalFields as usize;
         let carried = std::mem::take(&mut self.text[column]);
-        let carried = carried.trim();
-        // Most sources carry none: their fields are taken as they are, without a copy.
-        self.text[column] = if carried.is_empty() {
-            extra
-        } else if carried.starts_with('{')
-            && serde_json::from_str::<serde::de::IgnoredAny>(carried).is_ok()
-        {
-            Cow::Owned(joined(carried, &extra))
-        } else {
-            let mut own = JsonObject::default();
-            own.push_string(Text::AdditionalFields.name(), carried);
-            Cow::Owned(joined(&own.finish(), &extra))
-        };
+        let carried_key = self.user_key.take();
+        let own_key = carried_key
+            .as_deref()
+            .filter(|key| *key != self.text(Text::UserPrincipalName).to_lowercase());
+        self.text[column] = additional_fields(&carried, own_key, extra);
+    }
+}
+
+/// A record's `AdditionalFields`: the members of the `AdditionalFields` the source `carried`,
+/// if any (an object's members join; anything else is kept under its name), then a `UserKey`
+/// the source carried that differs from the lake's own (`own_key`), then `extra` (the fields
+/// no column took, a JSON object). Nothing of either is lost, and a lake file re-ingested
+/// keeps its text.
+pub fn additional_fields<'a>(
+    carried: &str,
+    own_key: Option<&str>,
+    extra: Cow<'a, str>,
+) -> Cow<'a, str> {
+    let mut extra = extra;
+    if let Some(key) = own_key {
+        let mut own = JsonObject::default();
+        own.push_string(USER_KEY, key);
+        extra = Cow::Owned(joined(&own.finish(), &extra));
+    }
+    let carried = carried.trim();
+    // Most sources carry none: their fields are taken as they are, without a copy.
+    if carried.is_empty() {
+        extra
+    } else if carried.starts_with('{')
+        && serde_json::from_str::<serde::de::IgnoredAny>(carried).is_ok()
+    {
+        Cow::Owned(joined(carried, &extra))
+    } else {
+        let mut own = JsonObject::default();
+        own.push_string(Text::AdditionalFields.name(), carried);
+        Cow::Owned(joined(&own.finish(), &extra))
     }
 }
 
@@ -90,23 +103,45 @@ fn joined(first: &str, second: &str) -> String {
 
 impl Row<'_> {
     pub fn route(&self, fallback: Option<Table>) -> Route {
-        if let Some(kind) = self.table_type.as_deref().filter(|t| !t.is_empty()) {
+        let event_type = self.event_types.first().map(|kind| kind.as_ref());
+        let table_type = self.table_type.as_deref();
+        let category = self.text(Text::Category);
+        Route::of(
+            table_type,
+            category,
+            event_type,
+            self.is_interactive,
+            fallback,
+        )
+    }
+}
+
+impl Route {
+    /// The table a record names by its `Type`, else its category, else its first Graph event
+    /// type, else `isInteractive`; else `fallback`, the user's `--table`.
+    pub fn of(
+        table_type: Option<&str>,
+        category: &str,
+        event_type: Option<&str>,
+        is_interactive: Option<bool>,
+        fallback: Option<Table>,
+    ) -> Route {
+        if let Some(kind) = table_type.filter(|t| !t.is_empty()) {
             return Table::from_name(kind)
                 .map_or_else(|| Route::Skip(kind.to_string()), Route::Table);
         }
-        let category = self.text(Text::Category);
         if !category.is_empty() {
             return Table::from_name(category)
                 .map_or_else(|| Route::Skip(category.to_string()), Route::Table);
         }
-        if let Some(kind) = self.event_types.first() {
-            return match kind.as_ref() {
+        if let Some(kind) = event_type {
+            return match kind {
                 "interactiveUser" => Route::Table(Table::Signin),
                 "nonInteractiveUser" => Route::Table(Table::NonInteractive),
                 other => Route::Skip(other.to_string()),
             };
         }
-        match (self.is_interactive, fallback) {
+        match (is_interactive, fallback) {
             (Some(true), _) => Route::Table(Table::Signin),
             (Some(false), _) => Route::Table(Table::NonInteractive),
             (None, Some(table)) => Route::Table(table),
