@@ -19,9 +19,9 @@ use super::{EXIT_USAGE, Usage, escape_lines};
 /// Rows are allocated by the reading and decoding threads and freed by the committing one,
 /// rounds later. glibc gives each allocating thread an arena of its own (up to eight per core)
 /// and keeps what is freed in the arena it came from. Since Parquet sources keep their decoded
-/// columns (`ingest/parquet.rs`), the 30-day tenant's Parquet peaked at 1.7-2.2 GB over ten
-/// runs, past the 2 GB this ingest is held to; with one arena per core, 1.57-1.62 GB, in no
-/// more time (BENCHMARKS.md, "Parquet sources a column at a time").
+/// columns (`ingest/parquet.rs`), the 30-day tenant's Parquet peaked at 1.61-2.23 GiB over 12
+/// runs, 8 of them past the 2 GB this ingest is held to; with one arena per core, 1.49-1.54
+/// GiB, in no more time (BENCHMARKS.md, "Parquet sources a column at a time").
 fn share_allocator_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {

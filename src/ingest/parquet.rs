@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, StringBuilder,
-    TimestampNanosecondArray, new_null_array,
+    Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray, TimestampNanosecondArray,
+    new_null_array,
 };
 use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, TimestampNanosecondType};
@@ -20,7 +20,7 @@ use super::fields::{self, Target};
 use super::json::Location;
 use super::reader::{BATCH_ROWS, FileOutcome};
 use super::rejects::Reject;
-use super::row::{Route, additional_fields};
+use super::row::{Route, additional_fields, user_key};
 use super::time::parse_timestamp;
 use crate::guid::uuids_as_text;
 use crate::schema::{Table, Text, lake_schema, timestamp_type};
@@ -77,23 +77,24 @@ fn read_batches(bytes: &[u8], each: &mut dyn FnMut(&Columns, u64) -> bool) -> Re
                 }
             }
         });
-        let mut line = 0;
-        let read = decoded.iter().try_for_each(|columns| {
-            let columns = columns.map_err(Some)?;
-            let more = each(&columns, line);
-            line += columns.rows as u64;
-            // Stopping early is not this file's failure: `Ok` ends the iteration all the same.
-            if more { Ok(()) } else { Err(None) }
-        });
+        let (mut line, mut read) = (0, Ok(()));
+        for columns in decoded.iter() {
+            match columns {
+                Ok(columns) if each(&columns, line) => line += columns.rows as u64,
+                // Asked to stop: not this file's failure.
+                Ok(_) => break,
+                Err(reason) => {
+                    read = Err(reason);
+                    break;
+                }
+            }
+        }
         drop(decoded);
         // A panic in the decoder is this file's failure (`read_parquet`), as it was here.
         if let Err(panic) = decoder.join() {
             std::panic::resume_unwind(panic);
         }
-        match read {
-            Ok(()) | Err(None) => Ok(()),
-            Err(Some(reason)) => Err(reason),
-        }
+        read
     })
 }
 
@@ -282,22 +283,10 @@ impl Columns {
         RecordBatch::try_new(lake_schema(), columns).expect("columns made for the lake schema")
     }
 
-    /// The lake's `UserKey`: the user principal name in lower case.
+    /// The lake's `UserKey` of every row.
     fn user_keys(&self) -> StringArray {
-        let mut keys = StringBuilder::with_capacity(self.rows, 0);
-        let mut ascii = String::new();
-        for index in 0..self.rows {
-            let name = self.text(Text::UserPrincipalName, index);
-            if name.is_ascii() {
-                ascii.clear();
-                ascii.push_str(name);
-                ascii.make_ascii_lowercase();
-                keys.append_value(&ascii);
-            } else {
-                keys.append_value(name.to_lowercase());
-            }
-        }
-        keys.finish()
+        let names = (0..self.rows).map(|index| self.text(Text::UserPrincipalName, index));
+        StringArray::from_iter_values(names.map(user_key))
     }
 
     /// `AdditionalFields` from the fields no column took, with what the source carried in an

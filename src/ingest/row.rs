@@ -52,8 +52,20 @@ impl<'a> Row<'a> {
         let carried_key = self.user_key.take();
         let own_key = carried_key
             .as_deref()
-            .filter(|key| *key != self.text(Text::UserPrincipalName).to_lowercase());
+            .filter(|key| *key != user_key(self.text(Text::UserPrincipalName)));
         self.text[column] = additional_fields(&carried, own_key, extra);
+    }
+}
+
+/// The lake's `UserKey` for a user principal name: the name in lower case, borrowed when it
+/// already is (most are), so no row pays an allocation for it.
+pub fn user_key(user_principal_name: &str) -> Cow<'_, str> {
+    let lower = user_principal_name.is_ascii()
+        && !user_principal_name.bytes().any(|b| b.is_ascii_uppercase());
+    if lower {
+        Cow::Borrowed(user_principal_name)
+    } else {
+        Cow::Owned(user_principal_name.to_lowercase())
     }
 }
 
@@ -180,7 +192,7 @@ impl RowsBuilder {
         self.time_generated.append_value(time_generated);
         self.created.append_option(row.created);
         self.user_key
-            .append_value(row.text(Text::UserPrincipalName).to_lowercase());
+            .append_value(user_key(row.text(Text::UserPrincipalName)));
         for (builder, value) in self.text.iter_mut().zip(&row.text) {
             builder.append_value(value);
         }
