@@ -3,7 +3,7 @@
 //! The modules follow the data: [`schema`] names the two tables' columns, which every layer
 //! shares; [`ingest`] reads logs in the formats users hold them,
 //! [`lake`] stores them as sorted, date-partitioned Parquet, [`catalog`] describes the tables,
-//! [`hunt`] runs the hunt over them, and [`generate`] makes realistic synthetic tenants for tests and benchmarks;
+//! [`hunt`] runs the hunt over them, [`kql`] runs analysts' own KQL queries over them, and [`generate`] makes realistic synthetic tenants for tests and benchmarks;
 //! [`triage`] ranks and filters what the hunt found; [`bench`] compares the hunt's engines.
 
 pub mod bench;
@@ -14,6 +14,7 @@ pub mod generate;
 pub mod guid;
 pub mod hunt;
 pub mod ingest;
+pub mod kql;
 pub mod lake;
 pub mod operator;
 pub mod output;

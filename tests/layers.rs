@@ -10,7 +10,7 @@ const LAYERS: &[&[&str]] = &[
     &["schema", "guid", "operator", "output", "store"],
     &["lake", "engine"],
     &["ingest", "catalog"],
-    &["hunt", "generate"],
+    &["hunt", "generate", "kql"],
     &["triage"],
     &["cluster"],
     &["bench"],

@@ -13,6 +13,7 @@
 //! - `foreign_lakes`: the operator against stock SQL on Parquet other tools wrote.
 //! - `prefix_sort`: the hunt's sort against DataFusion's; its hand-over when memory is short.
 //! - `cli`: the real binary.
+//! - `kql`: `retrohunt kql` on a hand-worked tenant, the seed against `hunt`, its errors.
 //! - `cloud`: ingest from Azure Blob Storage and S3, on Azurite and moto started by the tests.
 //! - `triage`: exclusions per rule kind, enrichment on a known history, the summary.
 //! - `bench`: `retrohunt bench` runs, compares engines, and catches one that differs.
@@ -33,6 +34,7 @@ mod incremental;
 mod ingest_formats;
 mod ingest_rejects;
 mod ingest_samples;
+mod kql;
 mod lake;
 mod layers;
 mod prefix_sort;

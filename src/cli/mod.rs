@@ -6,6 +6,7 @@ mod cluster;
 mod generate;
 mod hunt;
 mod ingest;
+mod kql;
 mod lake;
 mod results;
 mod sql;
@@ -29,6 +30,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Generate(args) => generate::run(args),
         Command::Hunt(args) => runtime()?.block_on(hunt::run(args)),
         Command::Sql(args) => runtime()?.block_on(sql::run(args)),
+        Command::Kql(args) => runtime()?.block_on(kql::run(args)),
         Command::Bench(args) => bench::run(args),
         Command::Triage { command } => runtime()?.block_on(triage::run(command)),
         Command::Cluster { command } => runtime()?.block_on(cluster::run(command)),

@@ -34,7 +34,7 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `frame` and writes its rows; the summary line goes to standard error.
-async fn print_results(
+pub(super) async fn print_results(
     frame: DataFrame,
     output: &OutputArgs,
     started: Instant,

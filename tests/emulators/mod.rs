@@ -1,7 +1,9 @@
 //! Real storage emulators on loopback, installed on first use and stopped by process id when
 //! the test that started one ends: Azurite (npm `azurite@3.35.0`, the last release that runs
 //! on Node 20) for Azure Blob Storage, and moto's server (PyPI `moto[server]`) for S3. A test
-//! that cannot get its emulator fails with the reason; none is skipped.
+//! that cannot get its emulator fails with the reason; none is skipped. Also Microsoft's KQL
+//! parser and binder (npm `@kusto/language-service-next`), the authority the KQL tests check
+//! query schemas against.
 
 use std::fs::File;
 use std::net::TcpStream;
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 use crate::util::free_port;
 
 const AZURITE: &str = "azurite@3.35.0";
+const KUSTO_LANGUAGE: &str = "@kusto/language-service-next@12.4.1";
 
 /// A running emulator; dropping it kills the process.
 pub struct Emulator {
@@ -78,6 +81,25 @@ fn install(kind: Kind) -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// Microsoft's Kusto.Language parser and binder (npm, compiled to JavaScript), installed if
+/// need be: the `node_modules` folder `tests/kusto/bind.js` runs with.
+pub fn kusto_language() -> PathBuf {
+    let dir = install_dir();
+    let _lock = install_lock();
+    let modules = dir.join("node_modules");
+    if !modules
+        .join("@kusto/language-service-next/Kusto.Language.Bridge.js")
+        .exists()
+    {
+        let mut npm = Command::new("npm");
+        npm.args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg(KUSTO_LANGUAGE);
+        run(npm, &format!("install {KUSTO_LANGUAGE} with npm"));
+    }
+    modules
 }
 
 /// Held while something is installed: two installs side by side (npm, or pip) can clash.

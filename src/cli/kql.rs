@@ -1,0 +1,86 @@
+//! `retrohunt kql`: an analyst's KQL query (as Sentinel holds it) over the lake's tables.
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+
+use retrohunt::kql::{self, Options};
+
+use super::Usage;
+use super::args::KqlArgs;
+use super::hunt::instant;
+use super::lake::{name_damage, open_lake};
+use super::sql::print_results;
+
+pub async fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
+    let text = query_text(&args)?;
+    let options = options(&args)?;
+    if args.engine.cluster.is_some() {
+        return Err(Usage("kql does not run on --cluster yet: its Kusto functions have no codec for Ballista's executors".into()).into());
+    }
+    if args.output.format.plain().is_none() {
+        return Err(Usage("--format sentinel needs a Sentinel query file's entity mappings, which kql does not read yet".into()).into());
+    }
+    let lake = open_lake(&args.lake, &args.engine).await?;
+    let started = Instant::now();
+    let planned = kql::plan(&lake.ctx, &text, &options)
+        .await
+        .map_err(|error| Usage(error.render(&text)))?;
+    for note in &planned.notes {
+        eprintln!("note: {note}");
+    }
+    if args.explain || args.explain_analyze {
+        let plan = planned
+            .frame
+            .explain(false, args.explain_analyze)?
+            .collect()
+            .await?;
+        println!("{}", arrow::util::pretty::pretty_format_batches(&plan)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let printed = print_results(planned.frame, &args.output, started).await;
+    lake.report_requests();
+    printed.map_err(|error| name_damage(lake.local(), error))
+}
+
+fn query_text(args: &KqlArgs) -> anyhow::Result<String> {
+    Ok(match (&args.query, &args.file) {
+        (Some(query), _) => query.clone(),
+        (None, Some(file)) => {
+            if file.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                return Err(Usage(format!(
+                    "{}: Sentinel YAML query files are not read yet; give the query's text",
+                    file.display()
+                ))
+                .into());
+            }
+            std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read query file {}", file.display()))?
+        }
+        (None, None) => {
+            let mut query = String::new();
+            std::io::stdin()
+                .read_to_string(&mut query)
+                .context("cannot read the query from standard input")?;
+            query
+        }
+    })
+}
+
+/// `--now`, `--start` and `--end`, read against one clock reading.
+fn options(args: &KqlArgs) -> Result<Options, Usage> {
+    let clock = Utc::now();
+    let at = |flag: &str, text: &Option<String>| -> Result<Option<DateTime<Utc>>, Usage> {
+        text.as_deref()
+            .map(|text| instant(flag, text, clock).map(DateTime::from_timestamp_nanos))
+            .transpose()
+    };
+    Ok(Options {
+        now: at("--now", &args.now)?.unwrap_or(clock),
+        start: at("--start", &args.start)?,
+        end: at("--end", &args.end)?,
+    })
+}
