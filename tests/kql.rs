@@ -200,6 +200,48 @@ const HAND_WORKED: &[(&str, &[&str])] = &[
         "let f = (t:string) { table(t) | where ResultType == '0' | project Id }; union isfuzzy=true f('SigninLogs'), f('AADNonInteractiveUserSignInLogs') | count",
         &["Count", "7"],
     ),
+    // Dates and times: s1 is Tuesday 2026-03-03 10:00:00.9.
+    (
+        "SigninLogs | where Id == 's1' | project f = format_datetime(TimeGenerated, 'yyyy-MM-dd HH:mm:ss.fff'), d = toint(dayofweek(TimeGenerated) / 1d), h = hourofday(TimeGenerated), p = datetime_part('minute', TimeGenerated)",
+        &["f,d,h,p", "2026-03-03 10:00:00.900,2,10,0"],
+    ),
+    // bin() by a computed timespan (10m / 2.0 is 5m); range() of datetimes, expanded.
+    (
+        "let w = 10m; SigninLogs | where Id == 's1' | project b = format_datetime(bin(TimeGenerated, w / 2.0), 'HH:mm:ss')",
+        &["b", "10:00:00"],
+    ),
+    (
+        "SigninLogs | where Id == 's1' | extend k = range(bin(TimeGenerated, 1h), bin(TimeGenerated, 1h) + 2h, 1h) | mv-expand k to typeof(datetime) | project h = hourofday(k)",
+        &["h", "10", "11", "12"],
+    ),
+    // Sets: four distinct IPs; a size limit keeps that many (here the least, in value order).
+    (
+        "SigninLogs | summarize s = make_set(IPAddress) | project a = set_has_element(s, '4.4.4.4'), b = array_index_of(s, '9.9.9.9'), c = array_length(set_difference(s, dynamic(['1.1.1.1'])))",
+        &["a,b,c", "true,-1,3"],
+    ),
+    (
+        "SigninLogs | summarize s = make_set(IPAddress, 2) | project n = array_length(s), lowest = tostring(s[0]), next = tostring(s[1])",
+        &["n,lowest,next", "2,1.1.1.1,2.2.2.2"],
+    ),
+    (
+        "SigninLogs | where Id == 's5' | project p = tostring(split(UserPrincipalName, '@', 1)[0]), q = array_length(split(UserPrincipalName, '@', 5))",
+        &["p,q", "fabrikam.com,0"],
+    ),
+    // iff() of a dynamic and a string is dynamic.
+    (
+        "SigninLogs | where Id in ('s1', 's5') | project Id, c = tostring(iff(isnotempty(LocationDetails.city), LocationDetails.city, 'unknown')) | sort by Id asc",
+        &["Id,c", "s1,Redmond", "s5,unknown"],
+    ),
+    // arg_max: the latest sign-in's columns per user, from one row.
+    (
+        "SigninLogs | summarize arg_max(TimeGenerated, Id, IPAddress) by U = tolower(UserPrincipalName) | project U, Id, IPAddress | sort by U asc",
+        &[
+            "U,Id,IPAddress",
+            "alice@contoso.com,s2,2.2.2.2",
+            "bob@fabrikam.com,s5,4.4.4.4",
+            "änne@contoso.com,s4,3.3.3.3",
+        ],
+    ),
     // `in` with a tabular right side.
     (
         "let known = AADNonInteractiveUserSignInLogs | project IPAddress; SigninLogs | where IPAddress in (known) | project Id | sort by Id asc",
@@ -384,6 +426,7 @@ fn output_schemas_are_those_kusto_language_binds() {
     let mut queries: Vec<String> = SCHEMA_SUITE
         .iter()
         .chain(HAND_WORKED.iter().map(|(query, _)| query))
+        .chain(TIME_WINDOW_JOINS)
         .map(|q| q.to_string())
         .collect();
     queries.push(seed);
@@ -493,4 +536,74 @@ fn kusto_language_binds<'a>(queries: impl Iterator<Item = &'a str>) -> Vec<Bound
     let bound: Vec<Bound> = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(bound.len(), queries.len());
     bound
+}
+
+/// Time-window joins as Sentinel's queries write them: the band in a `where` after the join,
+/// as `between (t .. t + w)` or as `t1 < t2 and t2 - t1 <= w`, across tables or within one.
+const TIME_WINDOW_JOINS: &[&str] = &[
+    // A success, then a failure of the same user and app from another IP within ten minutes.
+    "let logonDiff = 10m;
+     SigninLogs
+     | where ResultType == '0'
+     | project SuccessTime = TimeGenerated, UserPrincipalName = tolower(UserPrincipalName), SuccessIP = IPAddress, AppDisplayName
+     | join kind=inner (
+         SigninLogs
+         | where ResultType != '0'
+         | project FailTime = TimeGenerated, UserPrincipalName = tolower(UserPrincipalName), FailIP = IPAddress, AppDisplayName, ResultType
+       ) on UserPrincipalName, AppDisplayName
+     | where SuccessTime < FailTime and FailTime - SuccessTime <= logonDiff and SuccessIP != FailIP
+     | summarize FailTime = max(FailTime), SuccessTime = max(SuccessTime) by UserPrincipalName, SuccessIP, AppDisplayName, FailIP, ResultType
+     | sort by SuccessTime desc",
+    // Tokens issued to another network within ten minutes of each user's last interactive
+    // sign-in.
+    "let window = 10m;
+     let interactive = SigninLogs
+         | where ResultType == 0
+         | summarize arg_max(TimeGenerated, IPAddress, AutonomousSystemNumber) by Upn = tolower(UserPrincipalName)
+         | project Upn, InteractiveTime = TimeGenerated, InteractiveIP = IPAddress, InteractiveASN = AutonomousSystemNumber;
+     AADNonInteractiveUserSignInLogs
+     | where ResultType == 0
+     | extend Upn = tolower(UserPrincipalName)
+     | join kind=inner interactive on Upn
+     | where TimeGenerated between (InteractiveTime .. (InteractiveTime + window))
+     | where IPAddress != InteractiveIP and AutonomousSystemNumber != InteractiveASN
+     | project TimeGenerated, Upn, IPAddress, InteractiveIP, InteractiveTime, CorrelationId
+     | sort by TimeGenerated desc",
+];
+
+/// Each runs on the window-join operator and returns what stock DataFusion's join returns.
+#[test]
+fn time_window_joins_run_on_the_operator_with_stock_sqls_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    succeeded(
+        retrohunt()
+            .args([
+                "generate", "--format", "lake", "--days", "2", "--users", "80", "--seed", "5",
+                "--out",
+            ])
+            .arg(&lake),
+    );
+    for query in TIME_WINDOW_JOINS {
+        let explain = succeeded(
+            retrohunt()
+                .args(["kql", "--explain", "--lake"])
+                .arg(&lake)
+                .arg(query),
+        );
+        let plan = String::from_utf8_lossy(&explain.stdout);
+        assert!(plan.contains("WindowJoinExec"), "{query}\n{plan}");
+        let operator = kql(&lake, query, &["--engine", "operator"]);
+        let stock = kql(&lake, query, &["--engine", "sql"]);
+        assert!(
+            operator.status.success() && stock.status.success(),
+            "{query}"
+        );
+        let rows = operator.stdout.iter().filter(|b| **b == b'\n').count();
+        assert!(rows > 3, "{query}: {rows} lines");
+        assert!(
+            operator.stdout == stock.stdout,
+            "{query}: the engines differ"
+        );
+    }
 }

@@ -54,7 +54,8 @@ pub enum Func {
     SplitAt,
     /// `(json) -> long`: the length of an array, else null.
     ArrayLength,
-    /// `(list) -> json array`: an aggregated list as a dynamic array.
+    /// `(list, "dynamic"|"scalar"[, cap]) -> json array`: an aggregated list as a dynamic
+    /// array of at most `cap` elements.
     ListToJson,
     /// `(json[, limit]) -> list of json`: what `mv-expand` expands (an array's elements;
     /// another value, or null, as itself), at most `limit` of them.
@@ -63,6 +64,24 @@ pub enum Func {
     DateTimeDiff,
     /// `(text) -> datetime`, null when it does not parse.
     ToDateTime,
+    /// `(text) -> timespan`, null when it does not parse.
+    ToTimespan,
+    /// `(text) -> json`: a string as a JSON string value.
+    JsonString,
+    /// `(json array, json value) -> bool`.
+    SetHasElement,
+    /// `(json array, json value) -> long`: the first index, or -1.
+    ArrayIndexOf,
+    /// `(json array, json array...) -> json array`: the distinct elements of the first in
+    /// none of the others.
+    SetDifference,
+    /// `(key, json value, key, json value, ...) -> json object`.
+    BagPack,
+    /// `(datetime, format) -> text`, with .NET's custom format specifiers.
+    FormatDateTime,
+    /// `(start, stop, step, "datetime"|"long") -> json array` (integers: nanoseconds or
+    /// longs), at most 1,048,576 elements as Kusto's `range()`.
+    Range,
 }
 
 impl Func {
@@ -88,6 +107,14 @@ impl Func {
             Func::ExpandItems => "kql_expand_items",
             Func::DateTimeDiff => "kql_datetime_diff",
             Func::ToDateTime => "kql_todatetime",
+            Func::ToTimespan => "kql_totimespan",
+            Func::JsonString => "kql_json_string",
+            Func::SetHasElement => "kql_set_has_element",
+            Func::ArrayIndexOf => "kql_array_index_of",
+            Func::SetDifference => "kql_set_difference",
+            Func::BagPack => "kql_bag_pack",
+            Func::FormatDateTime => "kql_format_datetime",
+            Func::Range => "kql_range",
         }
     }
 
@@ -96,7 +123,11 @@ impl Func {
             Func::Has | Func::HasCs | Func::Contains | Func::StartsWith | Func::EndsWith => {
                 DataType::Boolean
             }
-            Func::DynToLong | Func::ArrayLength | Func::DateTimeDiff => DataType::Int64,
+            Func::DynToLong | Func::ArrayLength | Func::DateTimeDiff | Func::ArrayIndexOf => {
+                DataType::Int64
+            }
+            Func::SetHasElement => DataType::Boolean,
+            Func::ToTimespan => KType::Timespan.arrow(),
             Func::DynToReal => DataType::Float64,
             Func::DynToBool => DataType::Boolean,
             Func::DynToDateTime | Func::ToDateTime => KType::DateTime.arrow(),
@@ -188,6 +219,8 @@ fn evaluate(func: Func, arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
         | Func::EndsWith
         | Func::Split => 2,
         Func::SplitAt | Func::DateTimeDiff => 3,
+        Func::SetHasElement | Func::ArrayIndexOf | Func::FormatDateTime => 2,
+        Func::Range => 4,
         _ => 1,
     };
     check_arity(func, arrays, arity)?;
@@ -198,8 +231,19 @@ fn evaluate(func: Func, arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
         Func::ParseJson => text_map(rows, |r| text_at(a, r).map(parse_json)),
         Func::Split => {
             let d = &arrays[1];
+            let index = arrays.get(2);
             text_map(rows, |r| {
-                Some(split_json(text_at(a, r).unwrap_or(""), text_at(d, r)?))
+                let text = text_at(a, r).unwrap_or("");
+                let delimiter = text_at(d, r)?;
+                Some(match index {
+                    None => split_json(text, delimiter),
+                    // With an index, an array of that part alone, or empty.
+                    Some(index) => {
+                        let part = split_at(text, delimiter, int_at(index, r)?);
+                        serde_json::to_string(&part.into_iter().collect::<Vec<_>>())
+                            .expect("strings serialise")
+                    }
+                })
             })
         }
         Func::SplitAt => {
@@ -267,6 +311,77 @@ fn evaluate(func: Func, arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
             }
             Arc::new(out.finish())
         }
+        Func::JsonString => text_map(rows, |r| {
+            text_at(a, r).map(|t| serde_json::Value::String(t.to_string()).to_string())
+        }),
+        Func::SetHasElement | Func::ArrayIndexOf => {
+            let b = &arrays[1];
+            let mut out = Int64Builder::with_capacity(rows);
+            for r in 0..rows {
+                out.append_option(match (text_at(a, r), text_at(b, r)) {
+                    (Some(items), Some(value)) => index_of(items, value),
+                    _ => None,
+                });
+            }
+            let indexes = out.finish();
+            if func == Func::ArrayIndexOf {
+                Arc::new(indexes)
+            } else {
+                let found: datafusion::arrow::array::BooleanArray =
+                    indexes.iter().map(|i| i.map(|i| i >= 0)).collect();
+                Arc::new(found)
+            }
+        }
+        Func::SetDifference => text_map(rows, |r| {
+            let others: Vec<&str> = arrays[1..].iter().filter_map(|o| text_at(o, r)).collect();
+            set_difference(text_at(a, r)?, &others)
+        }),
+        Func::BagPack => text_map(rows, |r| {
+            let mut bag = serde_json::Map::new();
+            for pair in arrays.chunks(2) {
+                let key = text_at(&pair[0], r)?.to_string();
+                let value = pair
+                    .get(1)
+                    .and_then(|v| text_at(v, r))
+                    .and_then(|v| serde_json::from_str(v).ok())
+                    .unwrap_or(serde_json::Value::Null);
+                bag.insert(key, value);
+            }
+            Some(serde_json::Value::Object(bag).to_string())
+        }),
+        Func::FormatDateTime => {
+            let times = a.as_primitive_opt::<TimestampNanosecondType>();
+            let Some(times) = times else {
+                return exec_err!("format_datetime formats a datetime");
+            };
+            let formats = &arrays[1];
+            text_map(rows, |r| {
+                if times.is_null(r) {
+                    return Some(String::new());
+                }
+                Some(format_with(times.value(r), text_at(formats, r)?).unwrap_or_default())
+            })
+        }
+        Func::Range => {
+            let (stop, step, kind) = (&arrays[1], &arrays[2], &arrays[3]);
+            text_map(rows, |r| {
+                let (start, stop, step) = (int_at(a, r)?, int_at(stop, r)?, int_at(step, r)?);
+                let datetimes = text_at(kind, r) == Some("datetime");
+                Some(range_json(start, stop, step, datetimes))
+            })
+        }
+        Func::ToTimespan => {
+            let values: Vec<Option<i64>> = (0..rows)
+                .map(|r| {
+                    text_at(a, r)
+                        .and_then(parse_timespan)
+                        .map(|ticks| ticks * 100)
+                })
+                .collect();
+            Arc::new(datafusion::arrow::array::DurationNanosecondArray::from(
+                values,
+            ))
+        }
         Func::DynToDateTime | Func::ToDateTime => {
             let mut out = TimestampNanosecondBuilder::with_capacity(rows).with_timezone("UTC");
             for r in 0..rows {
@@ -302,8 +417,12 @@ fn evaluate(func: Func, arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
                 return exec_err!("kql_list_to_json takes a list, not {}", a.data_type());
             };
             let dynamic_items = arrays.get(1).and_then(|k| text_at(k, 0)) == Some("dynamic");
+            let cap = arrays
+                .get(2)
+                .and_then(|c| int_at(c, 0))
+                .map_or(usize::MAX, |c| c.max(0) as usize);
             text_map(rows, |r| {
-                (!lists.is_null(r)).then(|| list_to_json(&lists.value(r), dynamic_items))
+                (!lists.is_null(r)).then(|| list_to_json(&lists.value(r), dynamic_items, cap))
             })
         }
         Func::ExpandItems => {
@@ -322,6 +441,140 @@ fn evaluate(func: Func, arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
             Arc::new(list)
         }
     })
+}
+
+fn range_json(start: i64, stop: i64, step: i64, datetimes: bool) -> String {
+    let mut items = Vec::new();
+    let mut at = start;
+    while step != 0 && (if step > 0 { at <= stop } else { at >= stop }) && items.len() < 1 << 20 {
+        items.push(if datetimes {
+            serde_json::Value::String(format_datetime(at))
+        } else {
+            serde_json::Value::from(at)
+        });
+        let Some(next) = at.checked_add(step) else {
+            break;
+        };
+        at = next;
+    }
+    serde_json::Value::Array(items).to_string()
+}
+
+/// The index of `value` (JSON) in the JSON array `items`, -1 when absent; `None` when
+/// `items` is not an array.
+fn index_of(items: &str, value: &str) -> Option<i64> {
+    let items: Vec<serde_json::Value> = serde_json::from_str(items).ok()?;
+    let value: serde_json::Value = serde_json::from_str(value).ok()?;
+    Some(
+        items
+            .iter()
+            .position(|item| json_equal(item, &value))
+            .map_or(-1, |i| i as i64),
+    )
+}
+
+/// JSON values equal as Kusto compares dynamic values: numbers by value.
+fn json_equal(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a, b) {
+        (serde_json::Value::Number(x), serde_json::Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+fn set_difference(first: &str, others: &[&str]) -> Option<String> {
+    let first: Vec<serde_json::Value> = serde_json::from_str(first).ok()?;
+    let others: Vec<Vec<serde_json::Value>> = others
+        .iter()
+        .map(|o| serde_json::from_str(o).ok())
+        .collect::<Option<_>>()?;
+    let mut kept: Vec<serde_json::Value> = Vec::new();
+    for item in first {
+        let elsewhere = others.iter().flatten().any(|o| json_equal(o, &item));
+        if !elsewhere && !kept.iter().any(|k| json_equal(k, &item)) {
+            kept.push(item);
+        }
+    }
+    Some(serde_json::Value::Array(kept).to_string())
+}
+
+/// Kusto's timespan text: `[-][d.]hh:mm[:ss[.fffffff]]`, or a literal such as `10m`; ticks.
+pub fn parse_timespan(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if let Ok(tokens) = super::lexer::tokenize(text)
+        && let [token, _eof] = tokens.as_slice()
+        && let super::lexer::Tok::Timespan(ticks) = token.tok
+    {
+        return Some(ticks);
+    }
+    let (negative, text) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (days, clock) = match text.split_once(':') {
+        Some((head, _)) => match head.split_once('.') {
+            Some((days, _)) => (days.parse::<i64>().ok()?, &text[days.len() + 1..]),
+            None => (0, text),
+        },
+        None => return None,
+    };
+    let parts: Vec<&str> = clock.split(':').collect();
+    let (hours, minutes, seconds) = match parts.as_slice() {
+        [h, m] => (*h, *m, "0"),
+        [h, m, s] => (*h, *m, *s),
+        _ => return None,
+    };
+    let (whole, fraction) = seconds.split_once('.').unwrap_or((seconds, ""));
+    if fraction.len() > 7 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i64 = hours.parse().ok().filter(|h| (0..24).contains(h))?;
+    let minutes: i64 = minutes.parse().ok().filter(|m| (0..60).contains(m))?;
+    let whole: i64 = whole.parse().ok().filter(|s| (0..60).contains(s))?;
+    let fraction: i64 = if fraction.is_empty() {
+        0
+    } else {
+        format!("{fraction:0<7}").parse().ok()?
+    };
+    let ticks = (((days * 24 + hours) * 60 + minutes) * 60 + whole) * 10_000_000 + fraction;
+    Some(if negative { -ticks } else { ticks })
+}
+
+/// `format_datetime`: .NET's custom specifiers (`yyyy`, `MM`, `dd`, `HH`, `hh`, `mm`, `ss`,
+/// `f`... up to seven, `tt`) and the separators Kusto allows; `None` for any other letter.
+pub fn format_with(nanos: i64, format: &str) -> Option<String> {
+    use chrono::Timelike;
+    let at = DateTime::<Utc>::from_timestamp_nanos(nanos);
+    let mut out = String::new();
+    let chars: Vec<char> = format.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let run = chars[i..].iter().take_while(|&&d| d == c).count();
+        let pad = |value: u32, width: usize| format!("{value:0width$}");
+        match (c, run) {
+            ('y', 4) => out.push_str(&format!("{:04}", at.year())),
+            ('y', 2) => out.push_str(&pad((at.year().rem_euclid(100)) as u32, 2)),
+            ('M', 1 | 2) => out.push_str(&pad(at.month(), run)),
+            ('d', 1 | 2) => out.push_str(&pad(at.day(), run)),
+            ('H', 1 | 2) => out.push_str(&pad(at.hour(), run)),
+            ('h', 1 | 2) => out.push_str(&pad(at.hour12().1, run)),
+            ('m', 1 | 2) => out.push_str(&pad(at.minute(), run)),
+            ('s', 1 | 2) => out.push_str(&pad(at.second(), run)),
+            ('f' | 'F', 1..=7) => {
+                let ticks = format!("{:07}", at.nanosecond() / 100);
+                out.push_str(&ticks[..run]);
+            }
+            ('t', 2) => out.push_str(if at.hour() < 12 { "AM" } else { "PM" }),
+            (c, _) if c.is_ascii_alphabetic() => return None,
+            (c, _) => {
+                for _ in 0..run {
+                    out.push(c);
+                }
+            }
+        }
+        i += run;
+    }
+    Some(out)
 }
 
 fn text_map(rows: usize, mut value: impl FnMut(usize) -> Option<String>) -> ArrayRef {
@@ -475,10 +728,10 @@ fn array_length(json: &str) -> Option<i64> {
 
 /// One list of an aggregate as a JSON array; `dynamic_items` when the elements are JSON
 /// text themselves (a set of dynamic values).
-fn list_to_json(list: &ArrayRef, dynamic_items: bool) -> String {
+fn list_to_json(list: &ArrayRef, dynamic_items: bool, cap: usize) -> String {
     let mut out = String::from("[");
     let mut first = true;
-    for r in 0..list.len() {
+    for r in (0..list.len()).take(cap) {
         if list.is_null(r) {
             continue;
         }
@@ -680,6 +933,46 @@ mod tests {
         assert_eq!(split_at("user@contoso.com", "@", 1), Some("contoso.com"));
         assert_eq!(split_at("nobody", "@", 1), None);
         assert_eq!(split_at("", "@", 0), Some(""));
+    }
+
+    #[test]
+    fn timespans_and_formats_as_kusto_writes_them() {
+        assert_eq!(parse_timespan("1.00:00:00"), Some(864_000_000_000));
+        assert_eq!(parse_timespan("00:10:00"), Some(6_000_000_000));
+        assert_eq!(parse_timespan("-0:0:1.5"), Some(-15_000_000));
+        assert_eq!(parse_timespan("2d"), Some(1_728_000_000_000));
+        assert_eq!(parse_timespan("2026-03-01T00:00:00Z"), None);
+        let at = parse_datetime("2017-01-29 09:00:05.1234567").unwrap();
+        // The examples of Kusto's format_datetime page.
+        assert_eq!(
+            format_with(at, "yy-MM-dd [HH:mm:ss]").as_deref(),
+            Some("17-01-29 [09:00:05]")
+        );
+        assert_eq!(
+            format_with(at, "yyyy-M-dd [H:mm:ss]").as_deref(),
+            Some("2017-1-29 [9:00:05]")
+        );
+        assert_eq!(
+            format_with(at, "yy-MM-dd [hh:mm:ss tt]").as_deref(),
+            Some("17-01-29 [09:00:05 AM]")
+        );
+        assert_eq!(
+            format_with(at, "dd-MM-yyyy fff").as_deref(),
+            Some("29-01-2017 123")
+        );
+        assert_eq!(format_with(at, "yyyy Q"), None);
+    }
+
+    #[test]
+    fn sets_compare_json_values() {
+        assert_eq!(index_of(r#"["a","b"]"#, r#""b""#), Some(1));
+        assert_eq!(index_of(r#"[1,2]"#, "2.0"), Some(1));
+        assert_eq!(index_of(r#"["1"]"#, "1"), Some(-1));
+        assert_eq!(index_of("not an array", "1"), None);
+        assert_eq!(
+            set_difference(r#"["a","b","a","c"]"#, &[r#"["b"]"#, r#"["c"]"#]).as_deref(),
+            Some(r#"["a"]"#)
+        );
     }
 
     #[test]

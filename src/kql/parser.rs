@@ -962,6 +962,10 @@ impl Parser<'_> {
         loop {
             if self.is_punct(".") {
                 self.bump();
+                // `x.[0]` and `x.['name']` are `x[0]` and `x['name']`.
+                if self.is_punct("[") {
+                    continue;
+                }
                 let name = self.ident()?;
                 let span = expr.span.to(name.span);
                 expr = Expr {

@@ -188,12 +188,15 @@ impl Planner<'_> {
                 };
                 Typed::new(datetime_lit(nanos), KType::DateTime)
             }
-            Literal::Dynamic(json) => {
-                if serde_json::from_str::<serde_json::Value>(json).is_err() {
-                    return Err(KqlError::semantic(span, "dynamic(...) holds no valid JSON"));
+            Literal::Dynamic(text) => match dynamic_literal_json(text) {
+                Some(json) => Typed::new(lit(json), KType::Dynamic),
+                None => {
+                    return Err(KqlError::unsupported(
+                        span,
+                        "a dynamic literal holding anything but strings, numbers, booleans, nulls, arrays and bags",
+                    ));
                 }
-                Typed::new(lit(json.clone()), KType::Dynamic)
-            }
+            },
             Literal::Null(type_name) => {
                 let Some(ty) = KType::from_name(type_name) else {
                     return Err(KqlError::semantic(
@@ -846,12 +849,209 @@ impl Planner<'_> {
                 ))
             }
             "split" => {
-                arity(2)?;
+                if !(2..=3).contains(&args.len()) {
+                    arity(2)?;
+                }
                 let text = text_operand(arg(0)?, span)?;
                 let delimiter = text_operand(arg(1)?, span)?;
+                let mut call = vec![text, delimiter];
+                if args.len() == 3 {
+                    let index = arg(2)?;
+                    if !matches!(index.ty, KType::Long | KType::Int) {
+                        return Err(KqlError::semantic(
+                            args[2].span,
+                            "split()'s index is a number",
+                        ));
+                    }
+                    call.push(cast(
+                        index.expr,
+                        datafusion::arrow::datatypes::DataType::Int64,
+                    ));
+                }
+                Ok(Typed::new(Func::Split.call(call), KType::Dynamic))
+            }
+            "set_has_element" | "array_index_of" => {
+                arity(2)?;
+                let items = dynamic_operand(arg(0)?, args[0].span)?;
+                let value = to_json(arg(1)?, args[1].span)?;
+                Ok(if function == "set_has_element" {
+                    Typed::new(Func::SetHasElement.call(vec![items, value]), KType::Bool)
+                } else {
+                    Typed::new(Func::ArrayIndexOf.call(vec![items, value]), KType::Long)
+                })
+            }
+            "set_difference" => {
+                if args.len() < 2 {
+                    return Err(KqlError::semantic(
+                        span,
+                        "set_difference() takes two or more arrays",
+                    ));
+                }
+                let sets = (0..args.len())
+                    .map(|i| dynamic_operand(arg(i)?, args[i].span))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Typed::new(Func::SetDifference.call(sets), KType::Dynamic))
+            }
+            "bag_pack" | "pack" => {
+                if !args.len().is_multiple_of(2) {
+                    return Err(KqlError::semantic(
+                        span,
+                        format!("{function}() takes pairs of a key and a value"),
+                    ));
+                }
+                let mut pairs = Vec::new();
+                for pair in (0..args.len()).collect::<Vec<_>>().chunks(2) {
+                    pairs.push(text_operand(arg(pair[0])?, args[pair[0]].span)?);
+                    pairs.push(to_json(arg(pair[1])?, args[pair[1]].span)?);
+                }
+                Ok(Typed::new(Func::BagPack.call(pairs), KType::Dynamic))
+            }
+            "format_datetime" => {
+                arity(2)?;
+                let at = arg(0)?;
+                let format = arg(1)?;
+                let Expr::Literal(ScalarValue::Utf8(Some(pattern)), _) = &format.expr else {
+                    return Err(KqlError::unsupported(
+                        span,
+                        "format_datetime() with a format that is not a constant",
+                    ));
+                };
+                if at.ty != KType::DateTime {
+                    return Err(KqlError::semantic(
+                        args[0].span,
+                        "format_datetime() formats a datetime",
+                    ));
+                }
+                if super::functions::format_with(0, pattern).is_none() {
+                    return Err(KqlError::unsupported(
+                        args[1].span,
+                        format!("the datetime format `{pattern}`"),
+                    ));
+                }
                 Ok(Typed::new(
-                    Func::Split.call(vec![text, delimiter]),
-                    KType::Dynamic,
+                    Func::FormatDateTime.call(vec![at.expr, format.expr]),
+                    KType::String,
+                ))
+            }
+            "datetime_part" | "hourofday" | "getyear" | "getmonth" | "dayofmonth" | "dayofyear" => {
+                let (part, at) = if function == "datetime_part" {
+                    arity(2)?;
+                    let Expr::Literal(ScalarValue::Utf8(Some(part)), _) = arg(0)?.expr else {
+                        return Err(KqlError::unsupported(
+                            span,
+                            "datetime_part() of a part that is not a constant",
+                        ));
+                    };
+                    (part.to_ascii_lowercase(), arg(1)?)
+                } else {
+                    arity(1)?;
+                    let part = match function {
+                        "hourofday" => "hour",
+                        "getyear" => "year",
+                        "getmonth" => "month",
+                        "dayofmonth" => "day",
+                        _ => "dayofyear",
+                    };
+                    (part.to_string(), arg(0)?)
+                };
+                let field = match part.as_str() {
+                    "year" | "quarter" | "month" | "day" | "hour" | "minute" | "second" => {
+                        part.clone()
+                    }
+                    "dayofyear" => "doy".to_string(),
+                    _ => {
+                        return Err(KqlError::unsupported(
+                            span,
+                            format!("the datetime part `{part}`"),
+                        ));
+                    }
+                };
+                if at.ty != KType::DateTime {
+                    return Err(KqlError::semantic(
+                        span,
+                        format!("{function}() reads a datetime"),
+                    ));
+                }
+                let ty = if function == "getyear" || function == "getmonth" {
+                    KType::Long
+                } else {
+                    KType::Int
+                };
+                Ok(Typed::new(
+                    cast(f::date_part(lit(field), at.expr), ty.arrow()),
+                    ty,
+                ))
+            }
+            "dayofweek" => {
+                arity(1)?;
+                let at = arg(0)?;
+                if at.ty != KType::DateTime {
+                    return Err(KqlError::semantic(span, "dayofweek() reads a datetime"));
+                }
+                // Days since the Sunday before, as a timespan; 1970-01-01 was a Thursday.
+                let day = 86_400_000_000_000_i64;
+                let nanos = cast(at.expr, datafusion::arrow::datatypes::DataType::Int64);
+                let days =
+                    (nanos.clone() - (((nanos % lit(day)) + lit(day)) % lit(day))) / lit(day);
+                let weekday = ((days + lit(4_i64)) % lit(7_i64) + lit(7_i64)) % lit(7_i64);
+                Ok(Typed::new(
+                    cast(weekday * lit(day), KType::Timespan.arrow()),
+                    KType::Timespan,
+                ))
+            }
+            "round" => {
+                if !(1..=2).contains(&args.len()) {
+                    arity(1)?;
+                }
+                let value = arg(0)?;
+                if !value.ty.is_numeric() {
+                    return Err(KqlError::semantic(span, "round() rounds a number"));
+                }
+                let mut call = vec![cast(value.expr, KType::Real.arrow())];
+                if args.len() == 2 {
+                    call.push(cast(
+                        arg(1)?.expr,
+                        datafusion::arrow::datatypes::DataType::Int64,
+                    ));
+                }
+                let rounded = f::round(call);
+                Ok(if value.ty == KType::Real {
+                    Typed::new(rounded, KType::Real)
+                } else {
+                    Typed::new(cast(rounded, KType::Long.arrow()), KType::Long)
+                })
+            }
+            "totimespan" => {
+                arity(1)?;
+                let value = arg(0)?;
+                Ok(Typed::new(
+                    match value.ty {
+                        KType::Timespan => value.expr,
+                        KType::String => match &value.expr {
+                            Expr::Literal(ScalarValue::Utf8(Some(text)), _) => {
+                                match super::functions::parse_timespan(text) {
+                                    Some(ticks) => timespan_lit(ticks),
+                                    None => {
+                                        self.notes.borrow_mut().push(format!(
+                                        "totimespan({text:?}) is null: the text is not a timespan"
+                                    ));
+                                        null_of(KType::Timespan)
+                                    }
+                                }
+                            }
+                            _ => Func::ToTimespan.call(vec![value.expr]),
+                        },
+                        KType::Dynamic => {
+                            Func::ToTimespan.call(vec![Func::DynToString.call(vec![value.expr])])
+                        }
+                        other => {
+                            return Err(KqlError::unsupported(
+                                span,
+                                format!("totimespan() of a {}", other.name()),
+                            ));
+                        }
+                    },
+                    KType::Timespan,
                 ))
             }
             "todynamic" | "parse_json" => {
@@ -911,28 +1111,56 @@ impl Planner<'_> {
                 arity(2)?;
                 let value = arg(0)?;
                 let size = arg(1)?;
-                match (value.ty, &size.expr) {
-                    (
-                        KType::DateTime,
-                        Expr::Literal(ScalarValue::DurationNanosecond(Some(nanos)), _),
-                    ) if *nanos > 0 => Ok(Typed::new(
-                        bin_time(value.expr, nanos / 100),
-                        KType::DateTime,
-                    )),
+                let int = datafusion::arrow::datatypes::DataType::Int64;
+                let ty = match (value.ty, size.ty) {
+                    (KType::DateTime, KType::Timespan) | (KType::Timespan, KType::Timespan) => {
+                        value.ty
+                    }
+                    (KType::Long | KType::Int, KType::Long | KType::Int) => KType::Long,
+                    _ => {
+                        return Err(KqlError::unsupported(
+                            span,
+                            format!("bin() of a {} by a {}", value.ty.name(), size.ty.name()),
+                        ));
+                    }
+                };
+                // Floor to a multiple of the size counted from 0 (1970-01-01), also below it;
+                // null for a size that is not positive.
+                let v = cast(value.expr, int.clone());
+                let step = cast(size.expr, int);
+                let rem = ((v.clone() % step.clone()) + step.clone()) % step.clone();
+                let floored = when(step.gt(lit(0_i64)), v - rem)
+                    .end()
+                    .map_err(|e| KqlError::semantic(span, e.to_string()))?;
+                Ok(Typed::new(cast(floored, ty.arrow()), ty))
+            }
+            "range" => {
+                arity(3)?;
+                let (start, stop, step) = (arg(0)?, arg(1)?, arg(2)?);
+                let kind = match (start.ty, stop.ty, step.ty) {
+                    (KType::DateTime, KType::DateTime, KType::Timespan) => "datetime",
                     (
                         KType::Long | KType::Int,
-                        Expr::Literal(ScalarValue::Int64(Some(step)), _),
-                    ) if *step > 0 => {
-                        let v = cast(value.expr, KType::Long.arrow());
-                        let step = lit(*step);
-                        let rem = ((v.clone() % step.clone()) + step.clone()) % step;
-                        Ok(Typed::new(v - rem, KType::Long))
+                        KType::Long | KType::Int,
+                        KType::Long | KType::Int,
+                    ) => "long",
+                    _ => {
+                        return Err(KqlError::unsupported(
+                            span,
+                            "range() other than of datetimes by a timespan or of longs",
+                        ));
                     }
-                    _ => Err(KqlError::unsupported(
-                        span,
-                        "bin() other than of a datetime by a constant timespan or of a long by a constant long",
-                    )),
-                }
+                };
+                let int = datafusion::arrow::datatypes::DataType::Int64;
+                Ok(Typed::new(
+                    Func::Range.call(vec![
+                        cast(start.expr, int.clone()),
+                        cast(stop.expr, int.clone()),
+                        cast(step.expr, int),
+                        lit(kind),
+                    ]),
+                    KType::Dynamic,
+                ))
             }
             "datetime_diff" => {
                 arity(3)?;
@@ -1042,6 +1270,13 @@ fn equality(l: Typed, r: Typed, not: bool, span: Span) -> Result<Typed, KqlError
             (Typed::new(converted, other.ty), other)
         }
         (a, b) if a.is_numeric() && b.is_numeric() => (l, r),
+        (KType::Timespan, KType::String) | (KType::String, KType::Timespan) => {
+            // Kusto.Language accepts this; what Kusto returns for it is not documented.
+            return Err(KqlError::unsupported(
+                span,
+                "comparing a timespan with a string",
+            ));
+        }
         (a, b) => {
             return Err(KqlError::semantic(
                 span,
@@ -1069,6 +1304,55 @@ fn equality(l: Typed, r: Typed, not: bool, span: Span) -> Result<Typed, KqlError
     Ok(Typed::new(expr, KType::Bool))
 }
 
+/// The JSON of a `dynamic(...)` literal's text, which Kusto writes with its own literals
+/// (strings in single quotes, say).
+fn dynamic_literal_json(text: &str) -> Option<String> {
+    use super::lexer::{Tok, tokenize};
+    let mut json = String::new();
+    for token in tokenize(text).ok()? {
+        match token.tok {
+            Tok::Str(value) => json.push_str(&serde_json::Value::String(value).to_string()),
+            Tok::Long(value) => json.push_str(&value.to_string()),
+            Tok::Real(value) => json.push_str(&serde_json::Number::from_f64(value)?.to_string()),
+            Tok::Ident(word) if matches!(word.as_str(), "true" | "false" | "null") => {
+                json.push_str(&word)
+            }
+            Tok::Punct(p @ ("[" | "]" | "{" | "}" | "," | ":")) => json.push_str(p),
+            Tok::Punct("-") => json.push('-'),
+            Tok::Eof => break,
+            _ => return None,
+        }
+    }
+    serde_json::from_str::<serde_json::Value>(&json).ok()?;
+    Some(json)
+}
+
+fn dynamic_operand(value: Typed, span: Span) -> Result<Expr, KqlError> {
+    match value.ty {
+        KType::Dynamic => Ok(value.expr),
+        other => Err(KqlError::semantic(
+            span,
+            format!("expected a dynamic array, found a {}", other.name()),
+        )),
+    }
+}
+
+/// A value as the JSON of a dynamic value holding it.
+fn to_json(value: Typed, span: Span) -> Result<Expr, KqlError> {
+    match value.ty {
+        KType::Dynamic => Ok(value.expr),
+        KType::String | KType::Guid => Ok(Func::JsonString.call(vec![value.expr])),
+        KType::Long | KType::Int | KType::Real | KType::Bool => Ok(cast(
+            value.expr,
+            datafusion::arrow::datatypes::DataType::Utf8,
+        )),
+        other => Err(KqlError::unsupported(
+            span,
+            format!("a {} inside a dynamic value", other.name()),
+        )),
+    }
+}
+
 fn text_operand(value: Typed, span: Span) -> Result<Expr, KqlError> {
     match value.ty {
         KType::String | KType::Guid => Ok(value.expr),
@@ -1085,6 +1369,15 @@ fn comparable(a: &Typed, b: &Typed, span: Span) -> Result<(), KqlError> {
     let ok = a.ty == b.ty || (a.ty.is_numeric() && b.ty.is_numeric());
     if ok {
         Ok(())
+    } else if matches!(
+        (a.ty, b.ty),
+        (KType::Timespan, KType::String) | (KType::String, KType::Timespan)
+    ) {
+        // Kusto.Language accepts this; what Kusto returns for it is not documented.
+        Err(KqlError::unsupported(
+            span,
+            "comparing a timespan with a string",
+        ))
     } else {
         Err(KqlError::semantic(
             span,
@@ -1110,6 +1403,7 @@ fn ordered(l: Typed, r: Typed, span: Span) -> Result<(Expr, Expr), KqlError> {
 
 fn arithmetic(op: BinOp, l: Typed, r: Typed, span: Span) -> Result<Typed, KqlError> {
     use KType::*;
+    use datafusion::arrow::datatypes::DataType;
     let ty = match (op, l.ty, r.ty) {
         (BinOp::Add, DateTime, Timespan) | (BinOp::Sub, DateTime, Timespan) => DateTime,
         (BinOp::Add, Timespan, DateTime) => DateTime,
@@ -1118,6 +1412,30 @@ fn arithmetic(op: BinOp, l: Typed, r: Typed, span: Span) -> Result<Typed, KqlErr
             let nanos = |e: Expr| cast(e, datafusion::arrow::datatypes::DataType::Int64);
             let diff = nanos(l.expr) - nanos(r.expr);
             return Ok(Typed::new(cast(diff, Timespan.arrow()), Timespan));
+        }
+        (BinOp::Mul | BinOp::Div, Timespan, n) | (BinOp::Mul, n, Timespan) if n.is_numeric() => {
+            // In nanoseconds as a real, back to whole ticks (toward zero).
+            let (span_expr, number) = if l.ty == Timespan {
+                (l.expr, r.expr)
+            } else {
+                (r.expr, l.expr)
+            };
+            let nanos = cast(cast(span_expr, DataType::Int64), DataType::Float64);
+            let number = cast(number, DataType::Float64);
+            let scaled = cast(
+                if op == BinOp::Mul {
+                    nanos * number
+                } else {
+                    nanos / number
+                },
+                DataType::Int64,
+            );
+            let ticks = scaled.clone() - scaled % lit(100_i64);
+            return Ok(Typed::new(cast(ticks, Timespan.arrow()), Timespan));
+        }
+        (BinOp::Div, Timespan, Timespan) => {
+            let real = |e: Expr| cast(cast(e, DataType::Int64), DataType::Float64);
+            return Ok(Typed::new(real(l.expr) / real(r.expr), Real));
         }
         (_, a, b) if a.is_numeric() && b.is_numeric() => {
             if a == Real || b == Real {
@@ -1155,6 +1473,17 @@ fn arithmetic(op: BinOp, l: Typed, r: Typed, span: Span) -> Result<Typed, KqlErr
 fn unify(a: Typed, b: Typed, span: Span) -> Result<(Typed, Typed), KqlError> {
     if a.ty == b.ty {
         return Ok((a, b));
+    }
+    // A string beside a dynamic becomes a dynamic string.
+    let as_dynamic = |t: Typed| match t.ty {
+        KType::String => Typed::new(Func::JsonString.call(vec![t.expr]), KType::Dynamic),
+        _ => t,
+    };
+    if matches!(
+        (a.ty, b.ty),
+        (KType::Dynamic, KType::String) | (KType::String, KType::Dynamic)
+    ) {
+        return Ok((as_dynamic(a), as_dynamic(b)));
     }
     if a.ty.is_numeric() && b.ty.is_numeric() {
         let ty = if a.ty == KType::Real || b.ty == KType::Real {

@@ -326,21 +326,17 @@ impl Planner<'_> {
                     None if legacy => Some(128),
                     None => None,
                 };
-                if cap.is_some() {
-                    return Err(KqlError::unsupported(
-                        span,
-                        format!(
-                            "{function}() with a size limit (which elements Kusto keeps is unspecified)"
-                        ),
-                    ));
-                }
                 let set = function.contains("set");
                 // Nulls are left out (strings are never null).
                 let mut filter = v.expr.clone().is_not_null();
                 if conditional {
                     filter = filter.and(predicate(1)?);
                 }
-                let mut builder = agg::array_agg(v.expr).filter(filter);
+                // In value order: Kusto leaves the order (and, past a size limit, which
+                // elements are kept) unspecified; this way every run keeps the same ones.
+                let mut builder = agg::array_agg(v.expr.clone())
+                    .filter(filter)
+                    .order_by(vec![v.expr.sort(true, false)]);
                 if set {
                     builder = builder.distinct();
                 }
@@ -350,7 +346,11 @@ impl Planner<'_> {
                 } else {
                     "scalar"
                 });
-                let json = f::coalesce(vec![Func::ListToJson.call(vec![out, items]), lit("[]")]);
+                let mut args = vec![out, items];
+                if let Some(cap) = cap {
+                    args.push(lit(cap));
+                }
+                let json = f::coalesce(vec![Func::ListToJson.call(args), lit("[]")]);
                 (expr, json, KType::Dynamic)
             }
             other => {
@@ -427,7 +427,8 @@ impl Planner<'_> {
             extreme_name.to_string(),
         )];
         for (value, name) in outputs {
-            let expr = agg::first_value(value.expr, order.clone())
+            let expr = agg::first_value(value.expr, Vec::new())
+                .order_by(order.clone())
                 .filter(present.clone())
                 .build()
                 .map_err(|e| plan_error(span, e))?;
