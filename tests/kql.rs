@@ -227,9 +227,9 @@ const HAND_WORKED: &[(&str, &[&str])] = &[
         "SigninLogs | where Id == 's5' | project p = tostring(split(UserPrincipalName, '@', 1)[0]), q = array_length(split(UserPrincipalName, '@', 5))",
         &["p,q", "fabrikam.com,0"],
     ),
-    // iff() of a dynamic and a string is dynamic.
+    // iff() of a dynamic and a string is a string.
     (
-        "SigninLogs | where Id in ('s1', 's5') | project Id, c = tostring(iff(isnotempty(LocationDetails.city), LocationDetails.city, 'unknown')) | sort by Id asc",
+        "SigninLogs | where Id in ('s1', 's5') | project Id, c = iff(isnotempty(LocationDetails.city), LocationDetails.city, 'unknown') | sort by Id asc",
         &["Id,c", "s1,Redmond", "s5,unknown"],
     ),
     // arg_max: the latest sign-in's columns per user, from one row.

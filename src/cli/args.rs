@@ -412,6 +412,10 @@ pub struct KqlArgs {
     /// Run the query and show the plan with its metrics.
     #[arg(long)]
     pub explain_analyze: bool,
+    /// Print the result's columns with their Kusto types (`Name:type`, a line each) instead
+    /// of running the query.
+    #[arg(long, conflicts_with_all = ["explain", "explain_analyze"])]
+    pub schema: bool,
 }
 
 #[derive(Debug, clap::Args)]

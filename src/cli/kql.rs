@@ -32,6 +32,12 @@ pub async fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
     for note in &planned.notes {
         eprintln!("note: {note}");
     }
+    if args.schema {
+        for (name, ty) in &planned.columns {
+            println!("{}:{}", super::escape_lines(name), ty.name());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.explain || args.explain_analyze {
         let plan = planned
             .frame

@@ -34,6 +34,14 @@ pub struct Planned {
     pub notes: Vec<String>,
 }
 
+/// Whether `text` parses as KQL; the parse error otherwise (what fuzzing drives).
+///
+/// # Errors
+/// The [`KqlError`] of the first place the text is not KQL.
+pub fn parses(text: &str) -> Result<(), KqlError> {
+    parser::parse(text).map(drop)
+}
+
 /// Plans `text` over the tables registered in `ctx`.
 ///
 /// # Errors
@@ -69,4 +77,145 @@ pub async fn plan(
         columns: rel.cols.iter().map(|c| (c.name.clone(), c.ty)).collect(),
         notes: planner.notes.into_inner(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Words and symbols queries are made of, so that generated text gets past the lexer and
+    /// deep into the parser and planner.
+    const VOCABULARY: &[&str] = &[
+        "SigninLogs",
+        "AADNonInteractiveUserSignInLogs",
+        "|",
+        "where",
+        "project",
+        "extend",
+        "summarize",
+        "by",
+        "join",
+        "kind=inner",
+        "kind=leftouter",
+        "on",
+        "union",
+        "sort",
+        "top",
+        "take",
+        "distinct",
+        "count",
+        "mv-expand",
+        "let",
+        "x",
+        "=",
+        "==",
+        "!=",
+        "=~",
+        "has",
+        "!in",
+        "in~",
+        "between",
+        "..",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ";",
+        ".",
+        "+",
+        "-",
+        "*",
+        "/",
+        "and",
+        "or",
+        "not",
+        "TimeGenerated",
+        "UserPrincipalName",
+        "IPAddress",
+        "LocationDetails",
+        "city",
+        "1",
+        "0.5",
+        "10m",
+        "'a'",
+        "\"b\"",
+        "datetime(2026-01-01)",
+        "dynamic([1,'x'])",
+        "ago",
+        "tolower",
+        "split",
+        "count()",
+        "dcount",
+        "make_set",
+        "arg_max",
+        "bin",
+        "iff",
+        "case",
+        "$left",
+        "$right",
+        "tostring",
+        "todynamic",
+        "*",
+        "table",
+        "materialize",
+        "toscalar",
+        "range",
+        "format_datetime",
+    ];
+
+    fn plan_quietly(text: &str) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ctx = SessionContext::new();
+        let options = Options {
+            now: Utc::now(),
+            start: None,
+            end: None,
+        };
+        let _ = runtime.block_on(plan(&ctx, text, &options));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        /// Any text: an error or a plan, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,80}") {
+            let _ = parses(&text);
+        }
+
+        /// Queries of KQL's own words, in any order: parsed and planned without a panic.
+        #[test]
+        fn word_soup_never_panics(words in proptest::collection::vec(proptest::sample::select(VOCABULARY), 0..24)) {
+            let text = words.join(" ");
+            if parses(&text).is_ok() {
+                plan_quietly(&text);
+            }
+        }
+
+        /// Well-formed pipelines of generated operators plan or fail cleanly.
+        #[test]
+        fn generated_pipelines_never_panic(
+            table in proptest::sample::select(&["SigninLogs", "AADNonInteractiveUserSignInLogs"][..]),
+            ops in proptest::collection::vec(proptest::sample::select(&[
+                "where ResultType == 0", "where UserPrincipalName has 'a'", "take 5",
+                "project UserPrincipalName, TimeGenerated", "extend y = tolower(IPAddress)",
+                "summarize count() by UserPrincipalName", "sort by TimeGenerated",
+                "distinct UserPrincipalName", "count", "where TimeGenerated > ago(1d)",
+                "mv-expand p = split(UserPrincipalName, '@')", "project-away IPAddress",
+                "join (SigninLogs | project UserPrincipalName) on UserPrincipalName",
+                "union AADNonInteractiveUserSignInLogs", "top 3 by TimeGenerated asc",
+            ][..]), 0..6),
+        ) {
+            let text = std::iter::once(table).chain(ops).collect::<Vec<_>>().join(" | ");
+            plan_quietly(&text);
+        }
+    }
 }

@@ -40,6 +40,7 @@ pub fn parse(text: &str) -> Result<Query, KqlError> {
         text,
         tokens,
         at: 0,
+        depth: 0,
     };
     let query = parser.query()?;
     parser.expect_eof()?;
@@ -50,7 +51,12 @@ struct Parser<'a> {
     text: &'a str,
     tokens: Vec<Token>,
     at: usize,
+    /// How deeply expressions nest here: bounded, so that no text overflows the stack.
+    depth: usize,
 }
+
+/// Deeper nesting than any real query has; past it the text is refused.
+const MAX_DEPTH: usize = 200;
 
 impl Parser<'_> {
     fn peek(&self) -> &Token {
@@ -715,7 +721,16 @@ impl Parser<'_> {
     }
 
     pub fn expr(&mut self) -> Result<Expr, KqlError> {
-        self.or()
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(KqlError::syntax(
+                self.peek().span,
+                "expressions nest too deeply",
+            ));
+        }
+        let expr = self.or();
+        self.depth -= 1;
+        expr
     }
 
     fn binary(op: BinOp, left: Expr, right: Expr) -> Expr {
@@ -944,7 +959,7 @@ impl Parser<'_> {
     fn unary(&mut self) -> Result<Expr, KqlError> {
         if self.is_punct("-") {
             let start = self.bump().span;
-            let inner = self.unary()?;
+            let inner = self.expr_at_depth(Self::unary)?;
             let span = start.to(inner.span);
             return Ok(Expr {
                 kind: ExprKind::Negate(Box::new(inner)),
@@ -955,6 +970,23 @@ impl Parser<'_> {
             self.bump();
         }
         self.postfix()
+    }
+
+    /// `parse` one level deeper (for rules that recurse without passing through `expr`).
+    fn expr_at_depth(
+        &mut self,
+        parse: fn(&mut Self) -> Result<Expr, KqlError>,
+    ) -> Result<Expr, KqlError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(KqlError::syntax(
+                self.peek().span,
+                "expressions nest too deeply",
+            ));
+        }
+        let expr = parse(self);
+        self.depth -= 1;
+        expr
     }
 
     fn postfix(&mut self) -> Result<Expr, KqlError> {
@@ -1205,6 +1237,18 @@ mod tests {
         let (line, column, message) = error_at("T\n| make-series c = count() on t step 1h");
         assert_eq!((line, column), (2, 3));
         assert!(message.starts_with("the `make-series` operator is not supported"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        for text in [
+            format!("T | where {}1{}", "(".repeat(10_000), ")".repeat(10_000)),
+            format!("T | where {}1", "-".repeat(10_000)),
+            format!("T | where x in ({})", "(T | where y in (".repeat(5_000)),
+        ] {
+            let error = parse(&text).unwrap_err();
+            assert_eq!(error.message, "expressions nest too deeply");
+        }
     }
 
     #[test]

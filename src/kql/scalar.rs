@@ -1474,16 +1474,16 @@ fn unify(a: Typed, b: Typed, span: Span) -> Result<(Typed, Typed), KqlError> {
     if a.ty == b.ty {
         return Ok((a, b));
     }
-    // A string beside a dynamic becomes a dynamic string.
-    let as_dynamic = |t: Typed| match t.ty {
-        KType::String => Typed::new(Func::JsonString.call(vec![t.expr]), KType::Dynamic),
+    // A dynamic beside a string is read as a string (Kusto.Language types the result so).
+    let as_string = |t: Typed| match t.ty {
+        KType::Dynamic => Typed::new(Func::DynToString.call(vec![t.expr]), KType::String),
         _ => t,
     };
     if matches!(
         (a.ty, b.ty),
         (KType::Dynamic, KType::String) | (KType::String, KType::Dynamic)
     ) {
-        return Ok((as_dynamic(a), as_dynamic(b)));
+        return Ok((as_string(a), as_string(b)));
     }
     if a.ty.is_numeric() && b.ty.is_numeric() {
         let ty = if a.ty == KType::Real || b.ty == KType::Real {
