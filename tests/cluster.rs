@@ -345,6 +345,32 @@ fn a_cluster_of_processes_returns_the_local_rows_and_survives_or_fails_a_killed_
         assert!(local.iter().filter(|&&b| b == b'\n').count() > 1, "{query}");
         assert!(local == remote, "the cluster differs on {query}");
     }
+    // KQL: the seed (the window join, Kusto's datetime_diff and split) and a query of
+    // Kusto's string and dynamic functions, which the executors decode by name.
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/short_window_signin_mismatch.kql");
+    let range = [
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--end",
+        "2026-12-31T23:59:59Z",
+    ];
+    let mut kql = vec!["kql", "--lake", lake_arg, "--file", seed.to_str().unwrap()];
+    kql.extend(range);
+    let (here, there) = local_and_cluster(&cluster, &kql);
+    assert!(here == there, "the seed in KQL differs on the cluster");
+    let hunt = succeeded(
+        retrohunt()
+            .args(["hunt", "--all", "--format", "csv", "--lake", lake_arg])
+            .args(range),
+    )
+    .stdout;
+    assert!(here == hunt, "the seed in KQL differs from the hunt");
+    let query = "SigninLogs | where AppDisplayName has 'office' or UserPrincipalName =~ 'X' \
+                 | summarize n = count(), apps = make_set(AppDisplayName, 3) by Domain = tostring(split(UserPrincipalName, '@')[1]) \
+                 | sort by Domain asc";
+    let (here, there) = local_and_cluster(&cluster, &["kql", "--lake", lake_arg, query]);
+    assert!(here.iter().filter(|&&b| b == b'\n').count() > 1, "{query}");
+    assert!(here == there, "the cluster differs on {query}");
     bench_runs_the_cluster_beside_the_local_operator(&cluster, lake_arg, lines as u64 - 1, &[]);
     // --partitions reaches the scheduler, which cuts the shuffles into that many partitions,
     // and the rows stay the same on both sides.

@@ -18,9 +18,6 @@ use super::sql::print_results;
 pub async fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
     let text = query_text(&args)?;
     let options = options(&args)?;
-    if args.engine.cluster.is_some() {
-        return Err(Usage("kql does not run on --cluster yet: its Kusto functions have no codec for Ballista's executors".into()).into());
-    }
     if args.output.format.plain().is_none() {
         return Err(Usage("--format sentinel needs a Sentinel query file's entity mappings, which kql does not read yet".into()).into());
     }

@@ -21,6 +21,7 @@ use datafusion_proto::physical_plan::{
 
 use crate::catalog::LakeTable;
 use crate::guid::{GUID_TEXT, guid_text};
+use crate::kql;
 use crate::operator::physical_codec;
 use crate::operator::window_join::WindowJoinLogicalCodec;
 
@@ -137,8 +138,12 @@ impl LogicalExtensionCodec for ClusterLogicalCodec {
         self.ballista.try_encode_file_format(buf, node)
     }
 
+    /// The plans of KQL queries call retrohunt's Kusto functions, which no session registers.
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        self.ballista.try_decode_udf(name, buf)
+        match kql::udf(name) {
+            Some(udf) => Ok(udf),
+            None => self.ballista.try_decode_udf(name, buf),
+        }
     }
 
     fn try_encode_udf(&self, node: &ScalarUDF, buf: &mut Vec<u8>) -> Result<()> {
@@ -188,11 +193,12 @@ impl PhysicalExtensionCodec for ClusterPhysicalCodec {
         )
     }
 
-    /// The scans of a lake holding GUIDs as UUIDs call [`guid_text`], which no executor's
-    /// session registers.
+    /// The scans of a lake holding GUIDs as UUIDs call [`guid_text`], and KQL queries
+    /// retrohunt's Kusto functions, which no executor's session registers.
     fn try_decode_udf(&self, name: &str, buf: &[u8]) -> Result<Arc<ScalarUDF>> {
-        match name {
-            GUID_TEXT => Ok(guid_text()),
+        match (name, kql::udf(name)) {
+            (GUID_TEXT, _) => Ok(guid_text()),
+            (_, Some(udf)) => Ok(udf),
             _ => self.ballista.try_decode_udf(name, buf),
         }
     }

@@ -138,14 +138,57 @@ impl Func {
         }
     }
 
+    const ALL: [Func; 28] = [
+        Func::AsciiLower,
+        Func::Has,
+        Func::HasCs,
+        Func::Contains,
+        Func::StartsWith,
+        Func::EndsWith,
+        Func::DynGet,
+        Func::DynToString,
+        Func::DynToLong,
+        Func::DynToReal,
+        Func::DynToBool,
+        Func::DynToDateTime,
+        Func::ParseJson,
+        Func::Split,
+        Func::SplitAt,
+        Func::ArrayLength,
+        Func::ListToJson,
+        Func::ExpandItems,
+        Func::DateTimeDiff,
+        Func::ToDateTime,
+        Func::ToTimespan,
+        Func::JsonString,
+        Func::SetHasElement,
+        Func::ArrayIndexOf,
+        Func::SetDifference,
+        Func::BagPack,
+        Func::FormatDateTime,
+        Func::Range,
+    ];
+
     /// `self(args)` as an expression.
     pub fn call(self, args: Vec<Expr>) -> Expr {
+        self.udf().call(args)
+    }
+
+    fn udf(self) -> ScalarUDF {
         ScalarUDF::new_from_impl(Kql {
             func: self,
             signature: Signature::variadic_any(Volatility::Immutable),
         })
-        .call(args)
     }
+}
+
+/// The function a plan names `name`, for a cluster's executors to decode the plans of KQL
+/// queries (no session registers these functions).
+pub fn udf(name: &str) -> Option<Arc<ScalarUDF>> {
+    Func::ALL
+        .into_iter()
+        .find(|func| func.name() == name)
+        .map(|func| Arc::new(func.udf()))
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]

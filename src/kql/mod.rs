@@ -20,6 +20,7 @@ use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 
 pub use error::{ErrorKind, KqlError, Span};
+pub use functions::udf;
 pub use plan::Options;
 pub use types::KType;
 
