@@ -647,3 +647,64 @@ fn time_window_joins_run_on_the_operator_with_the_references_rows() {
         );
     }
 }
+
+/// A Sentinel query file runs its `query`; `--format sentinel` writes each row as a bookmark
+/// with the file's name, tactics, techniques and entity mappings.
+#[test]
+fn a_sentinel_query_file_runs_and_feeds_its_bookmarks() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = tenant(dir.path());
+    let file = dir.path().join("legacy.yaml");
+    std::fs::write(
+        &file,
+        "id: 00000000-0000-0000-0000-000000000001\n\
+         name: Legacy authentication user agents\n\
+         tactics:\n  - InitialAccess\n\
+         relevantTechniques:\n  - T1078\n\
+         query: |\n  SigninLogs\n  | where UserAgent in~ ('bav2ropc')\n  | project TimeGenerated, UserPrincipalName, IPAddress\n\
+         entityMappings:\n\
+         \x20 - entityType: Account\n    fieldMappings:\n      - identifier: FullName\n        columnName: UserPrincipalName\n\
+         \x20 - entityType: IP\n    fieldMappings:\n      - identifier: Address\n        columnName: IPAddress\n",
+    )
+    .unwrap();
+    let output = succeeded(
+        retrohunt()
+            .args(["kql", "--format", "sentinel", "--lake"])
+            .arg(&lake)
+            .arg("--file")
+            .arg(&file),
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let bookmark = &lines[0];
+    assert_eq!(bookmark["QueryName"], "Legacy authentication user agents");
+    assert_eq!(
+        bookmark["DisplayName"],
+        "Legacy authentication user agents: bob@fabrikam.com, 4.4.4.4"
+    );
+    assert_eq!(bookmark["Tactics"], serde_json::json!(["InitialAccess"]));
+    assert_eq!(bookmark["Techniques"], serde_json::json!(["T1078"]));
+    assert_eq!(
+        bookmark["EntityMappings"],
+        serde_json::json!([
+            {"entityType": "Account", "fieldMappings": [{"identifier": "FullName", "value": "bob@fabrikam.com"}]},
+            {"entityType": "IP", "fieldMappings": [{"identifier": "Address", "value": "4.4.4.4"}]},
+        ])
+    );
+    assert_eq!(
+        bookmark["Evidence"]["UserPrincipalName"],
+        "bob@fabrikam.com"
+    );
+    let output = retrohunt()
+        .args(["kql", "--format", "sentinel", "--lake"])
+        .arg(&lake)
+        .arg("SigninLogs | take 1")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("give --file QUERY.yaml"));
+}

@@ -17,7 +17,7 @@ use retrohunt::triage::{self, Exclusions, Lookback, RuleCount};
 use super::Usage;
 use super::args::{HuntArgs, HuntParamArgs};
 use super::lake::{Lake, name_damage, open_lake};
-use super::results::{query_failed, write_results};
+use super::results::{Bookmarks, query_failed, write_results};
 
 pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args.params)?;
@@ -152,7 +152,7 @@ async fn hunt(
     } else {
         (schema, batches)
     };
-    let mut code = write_results(&schema, &batches, &args.output, started)?;
+    let mut code = write_results(&schema, &batches, &args.output, Bookmarks::Hunt, started)?;
     if args.summary_json {
         eprintln!("{}", run_summary(args, params, findings, started));
     }

@@ -7,20 +7,30 @@ use std::time::Instant;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use retrohunt::kql::{self, Options};
+use retrohunt::kql::{self, Options, QueryFile};
 
 use super::Usage;
 use super::args::KqlArgs;
 use super::hunt::instant;
 use super::lake::{name_damage, open_lake};
+use super::results::Bookmarks;
 use super::sql::print_results;
 
 pub async fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
-    let text = query_text(&args)?;
+    let (text, file) = query_text(&args)?;
     let options = options(&args)?;
-    if args.output.format.plain().is_none() {
-        return Err(Usage("--format sentinel needs a Sentinel query file's entity mappings, which kql does not read yet".into()).into());
-    }
+    let bookmarks = match (args.output.format.plain(), &file) {
+        (Some(_), _) => Bookmarks::Hunt,
+        (None, Some(file)) => Bookmarks::Query(file),
+        (None, None) => {
+            return Err(Usage(
+                "--format sentinel takes its bookmarks' name, tactics and entities from a \
+                 Sentinel query file: give --file QUERY.yaml"
+                    .into(),
+            )
+            .into());
+        }
+    };
     let lake = open_lake(&args.lake, &args.engine).await?;
     let started = Instant::now();
     let planned = kql::plan(&lake.ctx, &text, &options)
@@ -44,31 +54,32 @@ pub async fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
         println!("{}", arrow::util::pretty::pretty_format_batches(&plan)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let printed = print_results(planned.frame, &args.output, started).await;
+    let printed = print_results(planned.frame, &args.output, bookmarks, started).await;
     lake.report_requests();
     printed.map_err(|error| name_damage(lake.local(), error))
 }
 
-fn query_text(args: &KqlArgs) -> anyhow::Result<String> {
+/// The query, and the Sentinel query file it came from, if it did.
+fn query_text(args: &KqlArgs) -> anyhow::Result<(String, Option<QueryFile>)> {
     Ok(match (&args.query, &args.file) {
-        (Some(query), _) => query.clone(),
-        (None, Some(file)) => {
-            if file.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                return Err(Usage(format!(
-                    "{}: Sentinel YAML query files are not read yet; give the query's text",
-                    file.display()
-                ))
-                .into());
+        (Some(query), _) => (query.clone(), None),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read query file {}", path.display()))?;
+            if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                let file = QueryFile::parse(&text)
+                    .map_err(|reason| Usage(format!("{}: {reason}", path.display())))?;
+                (file.query.clone(), Some(file))
+            } else {
+                (text, None)
             }
-            std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read query file {}", file.display()))?
         }
         (None, None) => {
             let mut query = String::new();
             std::io::stdin()
                 .read_to_string(&mut query)
                 .context("cannot read the query from standard input")?;
-            query
+            (query, None)
         }
     })
 }

@@ -13,7 +13,8 @@ use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
 use retrohunt::hunt::write_sentinel;
-use retrohunt::output::{IfExists, TextSafety, write_batches, write_whole};
+use retrohunt::kql::QueryFile;
+use retrohunt::output::{IfExists, TextSafety, write_batches, write_bookmarks, write_whole};
 
 use super::args::{OutputArgs, ResultFormat};
 
@@ -67,12 +68,21 @@ pub fn query_failed(error: DataFusionError) -> anyhow::Error {
     anyhow::Error::from(error).context(hint)
 }
 
+/// What `--format sentinel` makes of a row: the hunt's findings, or any query's rows as its
+/// Sentinel query file says.
+#[derive(Debug, Clone, Copy)]
+pub enum Bookmarks<'a> {
+    Hunt,
+    Query(&'a QueryFile),
+}
+
 /// Writes `batches` (all of `schema`) where `output` says; the summary line goes to standard
 /// error.
 pub fn write_results(
     schema: &Arc<Schema>,
     batches: &[RecordBatch],
     output: &OutputArgs,
+    bookmarks: Bookmarks,
     started: Instant,
 ) -> anyhow::Result<ExitCode> {
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
@@ -90,7 +100,7 @@ pub fn write_results(
     let result = match &output.output {
         Some(path) => write_whole(path, IfExists::Replace, |file| {
             let mut out = BufWriter::new(file);
-            write_in(output.format, safety, schema, batches, &mut out)
+            write_in(output.format, bookmarks, safety, schema, batches, &mut out)
                 .map_err(std::io::Error::other)?;
             out.flush()
         })
@@ -100,6 +110,7 @@ pub fn write_results(
             let closed = stdout.closed.clone();
             let result = write_in(
                 output.format,
+                bookmarks,
                 safety,
                 schema,
                 batches,
@@ -126,14 +137,18 @@ pub fn write_results(
 
 fn write_in<W: Write + Send>(
     format: ResultFormat,
+    bookmarks: Bookmarks,
     safety: TextSafety,
     schema: &Arc<Schema>,
     batches: &[RecordBatch],
     out: W,
 ) -> Result<(), ArrowError> {
-    match format.plain() {
-        Some(format) => write_batches(format, safety, schema, batches, out),
-        None => write_sentinel(safety, schema, batches, out),
+    match (format.plain(), bookmarks) {
+        (Some(format), _) => write_batches(format, safety, schema, batches, out),
+        (None, Bookmarks::Hunt) => write_sentinel(safety, schema, batches, out),
+        (None, Bookmarks::Query(file)) => {
+            write_bookmarks(safety, schema, batches, out, |row| file.bookmark(row))
+        }
     }
 }
 

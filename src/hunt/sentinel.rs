@@ -12,7 +12,7 @@ use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::error::{ArrowError, Result};
 use serde_json::{Map, Value, json};
 
-use crate::output::{OutputFormat, TextSafety, write_batches};
+use crate::output::{TextSafety, entity, write_bookmarks};
 
 /// The hunt's name, as Sentinel's hunting query is called.
 pub const QUERY_NAME: &str = "Short-window sign-in mismatch";
@@ -32,7 +32,7 @@ pub fn write_sentinel<W: Write + Send>(
     safety: TextSafety,
     schema: &Arc<Schema>,
     batches: &[RecordBatch],
-    mut out: W,
+    out: W,
 ) -> Result<()> {
     let missing: Vec<&str> = super::COLUMNS
         .into_iter()
@@ -44,20 +44,7 @@ pub fn write_sentinel<W: Write + Send>(
             missing.join(", ")
         )));
     }
-    let mut lines = Vec::new();
-    write_batches(OutputFormat::Json, safety, schema, batches, &mut lines)?;
-    for line in lines.split(|&byte| byte == b'\n') {
-        if line.is_empty() {
-            continue;
-        }
-        let evidence: Map<String, Value> = serde_json::from_slice(line)
-            .map_err(|e| ArrowError::JsonError(format!("a finding as JSON: {e}")))?;
-        let record = bookmark(evidence);
-        serde_json::to_writer(&mut out, &record)
-            .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
-        out.write_all(b"\n")?;
-    }
-    Ok(())
+    write_bookmarks(safety, schema, batches, out, bookmark)
 }
 
 fn bookmark(evidence: Map<String, Value>) -> Value {
@@ -106,15 +93,4 @@ fn bookmark(evidence: Map<String, Value>) -> Value {
         "EntityMappings": entities,
         "Evidence": evidence,
     })
-}
-
-/// An entity mapping as bookmarks and analytics rules write it; identifiers left empty by the
-/// data are left out.
-fn entity(kind: &str, identifiers: &[(&str, &str)]) -> Value {
-    let fields: Vec<Value> = identifiers
-        .iter()
-        .filter(|(_, value)| !value.is_empty())
-        .map(|(identifier, value)| json!({"identifier": identifier, "value": value}))
-        .collect();
-    json!({"entityType": kind, "fieldMappings": fields})
 }

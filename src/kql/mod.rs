@@ -1,7 +1,8 @@
 //! KQL, the language analysts hold their hunts in, run on the lake: a parser of our own
 //! (`lexer`, `parser`, `ast`), a planner into DataFusion logical plans with Kusto's semantics
-//! (`plan`, `scalar`, `summarize`, `functions`, `types`), and errors that point at the
-//! query's text (`error`). docs/kql.md says what runs, exactly, and what is refused.
+//! (`plan`, `scalar`, `summarize`, `functions`, `types`), errors that point at the query's
+//! text (`error`), and Sentinel's YAML query files (`query_file`). docs/kql.md says what
+//! runs, exactly, and what is refused.
 
 mod ast;
 mod error;
@@ -9,6 +10,7 @@ mod functions;
 mod lexer;
 mod parser;
 mod plan;
+mod query_file;
 mod scalar;
 mod summarize;
 mod types;
@@ -22,6 +24,7 @@ use datafusion::prelude::SessionContext;
 pub use error::{ErrorKind, KqlError, Span};
 pub use functions::udf;
 pub use plan::Options;
+pub use query_file::{EntityMapping, QueryFile};
 pub use types::KType;
 
 /// A query planned over a session's tables.

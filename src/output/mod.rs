@@ -1,10 +1,13 @@
-//! Writing query results for people and for other tools, and files that appear whole.
+//! Writing query results for people and for other tools (Sentinel's bookmarks among them),
+//! and files that appear whole.
 
+mod bookmark;
 mod format;
 mod parquet;
 mod safety;
 mod whole;
 
+pub use bookmark::{entity, write_bookmarks};
 pub use format::{OutputFormat, write_batches};
 pub use parquet::plain_text;
 pub use safety::{TextSafety, escape_for_terminal, neutralise_formula};
