@@ -37,6 +37,20 @@ fn tenant(dir: &Path) -> PathBuf {
     lake
 }
 
+/// A generated tenant of 80 users over 2026-03-01 and 02, as a lake in `dir/lake`.
+fn generated(dir: &Path) -> PathBuf {
+    let lake = dir.join("lake");
+    succeeded(
+        retrohunt()
+            .args([
+                "generate", "--format", "lake", "--days", "2", "--users", "80",
+            ])
+            .args(["--seed", "5", "--out"])
+            .arg(&lake),
+    );
+    lake
+}
+
 fn kql(lake: &Path, query: &str, args: &[&str]) -> Output {
     retrohunt()
         .args(["kql", "--format", "csv", "--all", "--lake"])
@@ -306,15 +320,7 @@ fn the_seed_hunt_in_kql_finds_the_hand_worked_pairs() {
 #[test]
 fn the_seed_in_kql_equals_the_hunt() {
     let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
-    succeeded(
-        retrohunt()
-            .args([
-                "generate", "--format", "lake", "--days", "2", "--users", "80", "--seed", "5",
-                "--out",
-            ])
-            .arg(&lake),
-    );
+    let lake = generated(dir.path());
     let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/short_window_signin_mismatch.kql");
     let range = [
         "--start",
@@ -608,15 +614,7 @@ const TIME_WINDOW_JOINS: &[(&str, &str)] = &[
 #[test]
 fn time_window_joins_run_on_the_operator_with_the_references_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
-    succeeded(
-        retrohunt()
-            .args([
-                "generate", "--format", "lake", "--days", "2", "--users", "80", "--seed", "5",
-                "--out",
-            ])
-            .arg(&lake),
-    );
+    let lake = generated(dir.path());
     for (query, reference) in TIME_WINDOW_JOINS {
         let explain = succeeded(
             retrohunt()

@@ -296,12 +296,8 @@ pub struct HuntArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Show the physical plan instead of running the hunt.
-    #[arg(long, conflicts_with = "explain_analyze")]
-    pub explain: bool,
-    /// Run the hunt and show the plan with its metrics.
-    #[arg(long)]
-    pub explain_analyze: bool,
+    #[command(flatten)]
+    pub explain: ExplainArgs,
     /// Exit with status 3 when the hunt finds anything (after --exclusions), for schedulers
     /// that alert on a failed job; otherwise 0 with or without findings.
     #[arg(long)]
@@ -371,26 +367,67 @@ pub struct HuntParamArgs {
 pub struct SqlArgs {
     #[command(flatten)]
     pub lake: LakeArg,
-    /// The query; or `--file`; or standard input when neither is given.
-    pub query: Option<String>,
-    /// Read the query from this file.
-    #[arg(long, conflicts_with = "query")]
-    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub query: QueryArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }
 
+/// Where a query's text comes from.
 #[derive(Debug, clap::Args)]
-pub struct KqlArgs {
-    #[command(flatten)]
-    pub lake: LakeArg,
+pub struct QueryArgs {
     /// The query; or `--file`; or standard input when neither is given.
     pub query: Option<String>,
     /// Read the query from this file.
     #[arg(long, conflicts_with = "query")]
     pub file: Option<PathBuf>,
+}
+
+impl QueryArgs {
+    /// The query's text: as given, from `--file`, or from standard input.
+    pub fn text(&self) -> anyhow::Result<String> {
+        use anyhow::Context;
+        use std::io::Read;
+        Ok(match (&self.query, &self.file) {
+            (Some(query), _) => query.clone(),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read query file {}", file.display()))?,
+            (None, None) => {
+                let mut query = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut query)
+                    .context("cannot read the query from standard input")?;
+                query
+            }
+        })
+    }
+}
+
+/// Showing the plan instead of, or beside, the rows.
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// Show the physical plan instead of running the query.
+    #[arg(long, conflicts_with = "explain_analyze")]
+    pub explain: bool,
+    /// Run the query and show the plan with its metrics.
+    #[arg(long)]
+    pub explain_analyze: bool,
+}
+
+impl ExplainArgs {
+    pub fn any(&self) -> bool {
+        self.explain || self.explain_analyze
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KqlArgs {
+    #[command(flatten)]
+    pub lake: LakeArg,
+    #[command(flatten)]
+    pub query: QueryArgs,
     /// What `{{StartTimeISO}}` stands for: RFC 3339, or now, today or yesterday, optionally
     /// minus a duration (today-7d).
     #[arg(long, allow_hyphen_values = true)]
@@ -406,12 +443,8 @@ pub struct KqlArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Show the physical plan instead of running the query.
-    #[arg(long, conflicts_with = "explain_analyze")]
-    pub explain: bool,
-    /// Run the query and show the plan with its metrics.
-    #[arg(long)]
-    pub explain_analyze: bool,
+    #[command(flatten)]
+    pub explain: ExplainArgs,
     /// Print the result's columns with their Kusto types (`Name:type`, a line each) instead
     /// of running the query.
     #[arg(long, conflicts_with_all = ["explain", "explain_analyze"])]

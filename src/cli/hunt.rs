@@ -17,7 +17,7 @@ use retrohunt::triage::{self, Exclusions, Lookback, RuleCount};
 use super::Usage;
 use super::args::{HuntArgs, HuntParamArgs};
 use super::lake::{Lake, name_damage, open_lake};
-use super::results::{Bookmarks, query_failed, write_results};
+use super::results::{Bookmarks, print_plan, query_failed, write_results};
 
 pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args.params)?;
@@ -59,13 +59,8 @@ async fn hunt(
     let frame = hunt::plan(ctx, params)
         .await
         .context("cannot plan the hunt")?;
-    if args.explain || args.explain_analyze {
-        let plan = frame
-            .explain(false, args.explain_analyze)?
-            .collect()
-            .await?;
-        println!("{}", arrow::util::pretty::pretty_format_batches(&plan)?);
-        return Ok(ExitCode::SUCCESS);
+    if args.explain.any() {
+        return print_plan(frame, &args.explain).await;
     }
     let incremental = match args.incremental.as_deref() {
         Some(name) => Some(lake.start_incremental(name, params).await?),

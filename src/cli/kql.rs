@@ -1,10 +1,8 @@
 //! `retrohunt kql`: an analyst's KQL query (as Sentinel holds it) over the lake's tables.
 
-use std::io::Read;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 
 use retrohunt::kql::{self, Options, QueryFile};
@@ -13,7 +11,7 @@ use super::Usage;
 use super::args::KqlArgs;
 use super::hunt::instant;
 use super::lake::{name_damage, open_lake};
-use super::results::Bookmarks;
+use super::results::{Bookmarks, print_plan};
 use super::sql::print_results;
 
 pub async fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
@@ -45,14 +43,8 @@ pub async fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if args.explain || args.explain_analyze {
-        let plan = planned
-            .frame
-            .explain(false, args.explain_analyze)?
-            .collect()
-            .await?;
-        println!("{}", arrow::util::pretty::pretty_format_batches(&plan)?);
-        return Ok(ExitCode::SUCCESS);
+    if args.explain.any() {
+        return print_plan(planned.frame, &args.explain).await;
     }
     let printed = print_results(planned.frame, &args.output, bookmarks, started).await;
     lake.report_requests();
@@ -61,27 +53,15 @@ pub async fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
 
 /// The query, and the Sentinel query file it came from, if it did.
 fn query_text(args: &KqlArgs) -> anyhow::Result<(String, Option<QueryFile>)> {
-    Ok(match (&args.query, &args.file) {
-        (Some(query), _) => (query.clone(), None),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read query file {}", path.display()))?;
-            if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-                let file = QueryFile::parse(&text)
-                    .map_err(|reason| Usage(format!("{}: {reason}", path.display())))?;
-                (file.query.clone(), Some(file))
-            } else {
-                (text, None)
-            }
+    let text = args.query.text()?;
+    match &args.query.file {
+        Some(path) if path.extension().is_some_and(|e| e == "yaml" || e == "yml") => {
+            let file = QueryFile::parse(&text)
+                .map_err(|reason| Usage(format!("{}: {reason}", path.display())))?;
+            Ok((file.query.clone(), Some(file)))
         }
-        (None, None) => {
-            let mut query = String::new();
-            std::io::stdin()
-                .read_to_string(&mut query)
-                .context("cannot read the query from standard input")?;
-            (query, None)
-        }
-    })
+        _ => Ok((text, None)),
+    }
 }
 
 /// `--now`, `--start` and `--end`, read against one clock reading.

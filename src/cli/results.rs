@@ -11,12 +11,13 @@ use anyhow::Context;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::error::ArrowError;
+use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
 use retrohunt::hunt::write_sentinel;
 use retrohunt::kql::QueryFile;
 use retrohunt::output::{IfExists, TextSafety, write_batches, write_bookmarks, write_whole};
 
-use super::args::{OutputArgs, ResultFormat};
+use super::args::{ExplainArgs, OutputArgs, ResultFormat};
 
 /// A writer that remembers its reader went away. Arrow's writers turn I/O errors into text
 /// (`Csv error: Broken pipe`), so the error they return cannot tell a closed pipe from a
@@ -54,6 +55,19 @@ impl<W: Write> Write for PipeWatch<W> {
         let result = self.inner.flush();
         self.watch(result)
     }
+}
+
+/// Prints `frame`'s physical plan (run, with its metrics, under `--explain-analyze`).
+pub async fn print_plan(frame: DataFrame, explain: &ExplainArgs) -> anyhow::Result<ExitCode> {
+    let plan = frame
+        .explain(false, explain.explain_analyze)?
+        .collect()
+        .await?;
+    println!(
+        "{}",
+        datafusion::arrow::util::pretty::pretty_format_batches(&plan)?
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A query's error, with the way out when it ran out of memory.

@@ -1,6 +1,5 @@
 //! `retrohunt sql`: a query of the user's over the lake's tables.
 
-use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,18 +12,7 @@ use super::lake::{name_damage, open_lake};
 use super::results::{Bookmarks, query_failed, write_results};
 
 pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
-    let query = match (&args.query, &args.file) {
-        (Some(query), _) => query.clone(),
-        (None, Some(file)) => std::fs::read_to_string(file)
-            .with_context(|| format!("cannot read query file {}", file.display()))?,
-        (None, None) => {
-            let mut query = String::new();
-            std::io::stdin()
-                .read_to_string(&mut query)
-                .context("cannot read the query from standard input")?;
-            query
-        }
-    };
+    let query = args.query.text()?;
     let lake = open_lake(&args.lake, &args.engine).await?;
     let started = Instant::now();
     let frame = lake.ctx.sql(&query).await.context("invalid query")?;

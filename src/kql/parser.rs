@@ -310,26 +310,29 @@ impl Parser<'_> {
             }
         }
         loop {
-            let table = if self.is_punct("(") {
-                self.bump();
-                let inner = self.tabular()?;
-                self.expect_punct(")")?;
-                inner
-            } else {
-                let expr = self.postfix()?;
-                let span = expr.span;
-                Tabular {
-                    source: Source::Expr(expr),
-                    ops: Vec::new(),
-                    span,
-                }
-            };
+            let table = self.operand_table()?;
             union.tables.push(table);
             if !self.eat_punct(",") {
                 break;
             }
         }
         Ok(union)
+    }
+
+    /// A table an operator takes: `(tabular expression)`, or a name or call.
+    fn operand_table(&mut self) -> Result<Tabular, KqlError> {
+        if self.eat_punct("(") {
+            let inner = self.tabular()?;
+            self.expect_punct(")")?;
+            return Ok(inner);
+        }
+        let expr = self.postfix()?;
+        let span = expr.span;
+        Ok(Tabular {
+            source: Source::Expr(expr),
+            ops: Vec::new(),
+            span,
+        })
     }
 
     /// `hint.name = value`, which changes how Kusto runs a query, not what it returns.
@@ -575,20 +578,7 @@ impl Parser<'_> {
                 break;
             }
         }
-        let right = if self.is_punct("(") {
-            self.bump();
-            let inner = self.tabular()?;
-            self.expect_punct(")")?;
-            inner
-        } else {
-            let expr = self.postfix()?;
-            let span = expr.span;
-            Tabular {
-                source: Source::Expr(expr),
-                ops: Vec::new(),
-                span,
-            }
-        };
+        let right = self.operand_table()?;
         if !self.is_word("on") {
             return Err(self.expected("`on` and the join's keys"));
         }
@@ -745,22 +735,33 @@ impl Parser<'_> {
         }
     }
 
-    fn or(&mut self) -> Result<Expr, KqlError> {
-        let mut left = self.and()?;
-        while self.eat_word("or") {
-            let right = self.and()?;
-            left = Self::binary(BinOp::Or, left, right);
+    /// One level of left-associative binary operators (`ops`, as punctuation or words) over
+    /// the operands `next` parses.
+    fn left_assoc(
+        &mut self,
+        ops: &[(&str, BinOp)],
+        next: fn(&mut Self) -> Result<Expr, KqlError>,
+    ) -> Result<Expr, KqlError> {
+        let mut left = next(self)?;
+        loop {
+            let Some(&(_, op)) = ops
+                .iter()
+                .find(|(token, _)| self.is_punct(token) || self.is_word(token))
+            else {
+                return Ok(left);
+            };
+            self.bump();
+            let right = next(self)?;
+            left = Self::binary(op, left, right);
         }
-        Ok(left)
+    }
+
+    fn or(&mut self) -> Result<Expr, KqlError> {
+        self.left_assoc(&[("or", BinOp::Or)], Self::and)
     }
 
     fn and(&mut self) -> Result<Expr, KqlError> {
-        let mut left = self.comparison()?;
-        while self.eat_word("and") {
-            let right = self.comparison()?;
-            left = Self::binary(BinOp::And, left, right);
-        }
-        Ok(left)
+        self.left_assoc(&[("and", BinOp::And)], Self::comparison)
     }
 
     fn comparison(&mut self) -> Result<Expr, KqlError> {
@@ -923,37 +924,17 @@ impl Parser<'_> {
     }
 
     fn additive(&mut self) -> Result<Expr, KqlError> {
-        let mut left = self.multiplicative()?;
-        loop {
-            let op = if self.is_punct("+") {
-                BinOp::Add
-            } else if self.is_punct("-") {
-                BinOp::Sub
-            } else {
-                return Ok(left);
-            };
-            self.bump();
-            let right = self.multiplicative()?;
-            left = Self::binary(op, left, right);
-        }
+        self.left_assoc(
+            &[("+", BinOp::Add), ("-", BinOp::Sub)],
+            Self::multiplicative,
+        )
     }
 
     fn multiplicative(&mut self) -> Result<Expr, KqlError> {
-        let mut left = self.unary()?;
-        loop {
-            let op = if self.is_punct("*") {
-                BinOp::Mul
-            } else if self.is_punct("/") {
-                BinOp::Div
-            } else if self.is_punct("%") {
-                BinOp::Mod
-            } else {
-                return Ok(left);
-            };
-            self.bump();
-            let right = self.unary()?;
-            left = Self::binary(op, left, right);
-        }
+        self.left_assoc(
+            &[("*", BinOp::Mul), ("/", BinOp::Div), ("%", BinOp::Mod)],
+            Self::unary,
+        )
     }
 
     fn unary(&mut self) -> Result<Expr, KqlError> {

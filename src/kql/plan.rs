@@ -134,7 +134,18 @@ impl Rel {
         for (_, hidden) in &twins {
             exprs.push(column(hidden).alias(hidden));
         }
-        let plan = LogicalPlanBuilder::from(self.plan.clone())
+        Rel::projected(&self.plan, exprs, outputs, twins, span)
+    }
+
+    /// `input` projected to `exprs`, whose visible columns are `outputs`.
+    fn projected(
+        input: &LogicalPlan,
+        exprs: Vec<Expr>,
+        outputs: Vec<(String, Expr, KType)>,
+        twins: Vec<(String, String)>,
+        span: Span,
+    ) -> Result<Rel, KqlError> {
+        let plan = LogicalPlanBuilder::from(input.clone())
             .project(exprs)
             .and_then(LogicalPlanBuilder::build)
             .map_err(|e| Rel::err(span, e))?;
@@ -486,18 +497,7 @@ impl Planner<'_> {
             exprs.push(column(crate::schema::USER_KEY).alias(HIDDEN_USER_KEY));
             twins.push(("UserPrincipalName".to_string(), HIDDEN_USER_KEY.to_string()));
         }
-        let plan = LogicalPlanBuilder::from(scan.clone())
-            .project(exprs)
-            .and_then(LogicalPlanBuilder::build)
-            .map_err(|e| Rel::err(span, e))?;
-        Ok(Rel {
-            plan,
-            cols: outputs
-                .into_iter()
-                .map(|(name, _, ty)| Col { name, ty })
-                .collect(),
-            twins,
-        })
+        Rel::projected(scan, exprs, outputs, twins, span)
     }
 
     fn operator(&self, rel: Rel, op: &Op, scope: &Scope) -> Result<Rel, KqlError> {
@@ -530,25 +530,15 @@ impl Planner<'_> {
                 }
                 rel.project(outputs, span)
             }
-            OpKind::ProjectAway(names) => {
+            OpKind::ProjectAway(names) | OpKind::ProjectKeep(names) => {
                 for name in names {
                     self.known(&rel, name)?;
                 }
+                let keep = matches!(op.kind, OpKind::ProjectKeep(_));
                 let outputs = rel
                     .passthrough()
                     .into_iter()
-                    .filter(|(n, _, _)| !names.iter().any(|away| away.name == *n))
-                    .collect();
-                rel.project(outputs, span)
-            }
-            OpKind::ProjectKeep(names) => {
-                for name in names {
-                    self.known(&rel, name)?;
-                }
-                let outputs = rel
-                    .passthrough()
-                    .into_iter()
-                    .filter(|(n, _, _)| names.iter().any(|keep| keep.name == *n))
+                    .filter(|(n, _, _)| names.iter().any(|named| named.name == *n) == keep)
                     .collect();
                 rel.project(outputs, span)
             }
@@ -1099,8 +1089,7 @@ fn empty_table(table: &LaTable, span: Span) -> Result<Rel, KqlError> {
 /// its Arrow schema.
 fn own_table(scan: &LogicalPlan, span: Span) -> Result<Rel, KqlError> {
     use datafusion::arrow::datatypes::DataType;
-    let mut cols = Vec::new();
-    let mut exprs = Vec::new();
+    let mut outputs = Vec::new();
     for field in scan.schema().fields() {
         let ty = match field.data_type() {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => KType::String,
@@ -1108,27 +1097,15 @@ fn own_table(scan: &LogicalPlan, span: Span) -> Result<Rel, KqlError> {
             DataType::Int32 | DataType::Int16 | DataType::Int8 => KType::Int,
             DataType::Float64 | DataType::Float32 => KType::Real,
             DataType::Boolean => KType::Bool,
-            DataType::Timestamp(_, _) => KType::DateTime,
-            DataType::Date32 => KType::DateTime,
+            DataType::Timestamp(_, _) | DataType::Date32 => KType::DateTime,
             _ => continue,
         };
         let mut expr = cast(column(field.name()), ty.arrow());
         if ty.is_text() {
             expr = f::coalesce(vec![expr, lit("")]);
         }
-        exprs.push(expr.alias(field.name()));
-        cols.push(Col {
-            name: field.name().clone(),
-            ty,
-        });
+        outputs.push((field.name().clone(), expr, ty));
     }
-    let plan = LogicalPlanBuilder::from(scan.clone())
-        .project(exprs)
-        .and_then(LogicalPlanBuilder::build)
-        .map_err(|e| Rel::err(span, e))?;
-    Ok(Rel {
-        plan,
-        cols,
-        twins: Vec::new(),
-    })
+    let exprs = outputs.iter().map(|(n, e, _)| e.clone().alias(n)).collect();
+    Rel::projected(scan, exprs, outputs, Vec::new(), span)
 }
