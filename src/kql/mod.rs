@@ -1,10 +1,11 @@
 //! KQL, the language analysts hold their hunts in, run on the lake: a parser of our own
 //! (`lexer`, `parser`, `ast`), a planner into DataFusion logical plans with Kusto's semantics
-//! (`plan`, `scalar`, `summarize`, `functions`, `types`), errors that point at the query's
+//! (`plan`, `scalar`, `calls`, `summarize`, `functions`, `types`), errors that point at the query's
 //! text (`error`), and Sentinel's YAML query files (`query_file`). docs/kql.md says what
 //! runs, exactly, and what is refused.
 
 mod ast;
+mod calls;
 mod error;
 mod functions;
 mod lexer;
