@@ -234,14 +234,22 @@ fn text_at(array: &ArrayRef, row: usize) -> Option<&str> {
     }
 }
 
+/// The integer at `row` of an `Int64`, `Int32` or nanosecond-timestamp array, `None` when
+/// null (read without a `ScalarValue` per row: these are called for every row).
 fn int_at(array: &ArrayRef, row: usize) -> Option<i64> {
     if array.is_null(row) {
         return None;
     }
-    match ScalarValue::try_from_array(array, row).ok()? {
-        ScalarValue::Int64(v) => v,
-        ScalarValue::Int32(v) => v.map(i64::from),
-        ScalarValue::TimestampNanosecond(v, _) => v,
+    match array.data_type() {
+        DataType::Int64 => Some(array.as_primitive::<Int64Type>().value(row)),
+        DataType::Int32 => Some(i64::from(
+            array
+                .as_primitive::<datafusion::arrow::datatypes::Int32Type>()
+                .value(row),
+        )),
+        DataType::Timestamp(_, _) => array
+            .as_primitive_opt::<TimestampNanosecondType>()
+            .map(|times| times.value(row)),
         _ => None,
     }
 }
