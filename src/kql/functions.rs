@@ -816,23 +816,64 @@ fn list_to_json(list: &ArrayRef, dynamic_items: bool, cap: usize) -> String {
     out
 }
 
-/// What `mv-expand` makes of one value: an array's elements; any other value (null too) as
-/// one item.
+/// A JSON object's members in their order, their values as written.
+struct Entries<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = Entries<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Entries<'de>, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, &'de RawValue>()? {
+                    members.push(member);
+                }
+                Ok(Entries(members))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
+/// What `mv-expand` makes of one value: an array's elements; a property bag's properties,
+/// each as a bag of its own (Kusto's default `bagexpansion=bag`); any other value (null too)
+/// as one item.
 fn expand_items(json: Option<&str>) -> Vec<Option<String>> {
     let Some(json) = json else {
         return vec![None];
     };
-    match serde_json::from_str::<Vec<&RawValue>>(json) {
-        Ok(items) => items
+    if let Ok(items) = serde_json::from_str::<Vec<&RawValue>>(json) {
+        return items
             .into_iter()
             .map(|item| {
                 Some(item.get())
                     .filter(|v| *v != "null")
                     .map(str::to_string)
             })
-            .collect(),
-        Err(_) => vec![Some(json.to_string())],
+            .collect();
     }
+    if let Ok(Entries(bag)) = serde_json::from_str::<Entries<'_>>(json) {
+        return bag
+            .into_iter()
+            .map(|(key, value)| {
+                Some(format!(
+                    "{{{}:{}}}",
+                    serde_json::Value::String(key),
+                    value.get()
+                ))
+            })
+            .collect();
+    }
+    vec![Some(json.to_string())]
 }
 
 const NANOS_PER_SECOND: i64 = 1_000_000_000;
@@ -975,6 +1016,23 @@ mod tests {
         assert_eq!(dynamic_to_long(r#""50126""#), Some(50126));
         assert_eq!(parse_json("not json"), r#""not json""#);
         assert_eq!(parse_json(r#"{"a":1}"#), r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn mv_expand_takes_elements_and_properties() {
+        let items = |json| expand_items(Some(json));
+        assert_eq!(
+            items(r#"[1,"a",null]"#),
+            [Some("1".into()), Some(r#""a""#.into()), None]
+        );
+        assert_eq!(
+            items(r#"{"b":{"x":1},"a":2}"#),
+            [Some(r#"{"b":{"x":1}}"#.into()), Some(r#"{"a":2}"#.into())]
+        );
+        assert!(items("[]").is_empty());
+        assert!(items("{}").is_empty());
+        assert_eq!(items("5"), [Some("5".into())]);
+        assert_eq!(expand_items(None), [None]);
     }
 
     #[test]
