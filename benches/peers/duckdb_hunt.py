@@ -2,7 +2,7 @@
 timing with `retrohunt hunt`: the scan floor, the plain range join, and the hand-bucketed
 join, over a retrohunt lake. A peer of `retrohunt bench --external` (benches/peers/README.md).
 
-Usage: python3 benches/peers/duckdb_hunt.py LAKE floor|plain|bucketed
+Usage: python3 benches/peers/duckdb_hunt.py LAKE floor|plain|bucketed|expanded
            [--out ROWS.parquet] [--start T] [--end T] [--window SECONDS]
 
 The query's result is materialised in DuckDB's memory (as `retrohunt bench` collects ours),
@@ -18,7 +18,7 @@ import duckdb
 
 parser = argparse.ArgumentParser()
 parser.add_argument("lake")
-parser.add_argument("query", choices=["floor", "plain", "bucketed"])
+parser.add_argument("query", choices=["floor", "plain", "bucketed", "expanded"])
 parser.add_argument("--out", default="")
 parser.add_argument("--start", default="")
 parser.add_argument("--end", default="")
@@ -84,6 +84,16 @@ QUERIES = {
         nb AS (SELECT *, CAST(floor(epoch(t) / {BUCKET}) AS BIGINT) AS b FROM non_interactive)
         SELECT {COLUMNS} FROM ib i JOIN nb n
           ON i.u = n.u AND (n.b = i.b OR n.b = i.b + 1)
+        WHERE n.t BETWEEN i.t AND i.t + {WINDOW} AND {FILTER} {ORDER}""",
+    # The strongest form: each interactive sign-in listed under its own bucket and the next,
+    # so the join is a plain equi-join on (user, bucket) that DuckDB hashes; a pair meets in
+    # exactly one bucket, since the window is one bucket long.
+    "expanded": f"""WITH {SIDES},
+        ib AS (SELECT *, unnest([CAST(floor(epoch(t) / {BUCKET}) AS BIGINT),
+                                 CAST(floor(epoch(t) / {BUCKET}) AS BIGINT) + 1]) AS b
+               FROM interactive),
+        nb AS (SELECT *, CAST(floor(epoch(t) / {BUCKET}) AS BIGINT) AS b FROM non_interactive)
+        SELECT {COLUMNS} FROM ib i JOIN nb n ON i.u = n.u AND n.b = i.b
         WHERE n.t BETWEEN i.t AND i.t + {WINDOW} AND {FILTER} {ORDER}""",
 }
 

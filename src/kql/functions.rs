@@ -79,6 +79,10 @@ pub enum Func {
     BagPack,
     /// `(datetime, format) -> text`, with .NET's custom format specifiers.
     FormatDateTime,
+    /// `(json object, name, camelName) -> json`: a Log Analytics column kept in
+    /// `AdditionalFields`, under `name`, else under `properties` as `camelName`, else as
+    /// `camelName`; the object parsed once for all three.
+    AdditionalField,
     /// `(start, stop, step, "datetime"|"long") -> json array` (integers: nanoseconds or
     /// longs), at most 1,048,576 elements as Kusto's `range()`.
     Range,
@@ -115,6 +119,7 @@ impl Func {
             Func::BagPack => "kql_bag_pack",
             Func::FormatDateTime => "kql_format_datetime",
             Func::Range => "kql_range",
+            Func::AdditionalField => "kql_additional_field",
         }
     }
 
@@ -138,7 +143,7 @@ impl Func {
         }
     }
 
-    const ALL: [Func; 28] = [
+    const ALL: [Func; 29] = [
         Func::AsciiLower,
         Func::Has,
         Func::HasCs,
@@ -167,6 +172,7 @@ impl Func {
         Func::BagPack,
         Func::FormatDateTime,
         Func::Range,
+        Func::AdditionalField,
     ];
 
     /// `self(args)` as an expression.
@@ -272,6 +278,7 @@ fn evaluate(func: Func, arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
         Func::SplitAt | Func::DateTimeDiff => 3,
         Func::SetHasElement | Func::ArrayIndexOf | Func::FormatDateTime => 2,
         Func::Range => 4,
+        Func::AdditionalField => 3,
         _ => 1,
     };
     check_arity(func, arrays, arity)?;
@@ -411,6 +418,13 @@ fn evaluate(func: Func, arrays: &[ArrayRef], rows: usize) -> Result<ArrayRef> {
                     return Some(String::new());
                 }
                 Some(format_with(times.value(r), text_at(formats, r)?).unwrap_or_default())
+            })
+        }
+        Func::AdditionalField => {
+            let (names, camels) = (&arrays[1], &arrays[2]);
+            text_map(rows, |r| {
+                additional_field(text_at(a, r)?, text_at(names, r)?, text_at(camels, r)?)
+                    .map(str::to_string)
             })
         }
         Func::Range => {
@@ -671,6 +685,22 @@ pub fn dynamic_member<'a>(json: &'a str, name: &str) -> Option<&'a str> {
         serde_json::from_str(json).ok()?;
     let value = object.get(name)?.get();
     (value != "null").then_some(value)
+}
+
+/// See [`Func::AdditionalField`].
+fn additional_field<'a>(fields: &'a str, name: &str, camel: &str) -> Option<&'a str> {
+    let object: std::collections::HashMap<Cow<'a, str>, &'a RawValue> =
+        serde_json::from_str(fields).ok()?;
+    let present = |value: &'a RawValue| Some(value.get()).filter(|v| *v != "null");
+    object
+        .get(name)
+        .and_then(|v| present(v))
+        .or_else(|| {
+            object
+                .get("properties")
+                .and_then(|properties| dynamic_member(properties.get(), camel))
+        })
+        .or_else(|| object.get(camel).and_then(|v| present(v)))
 }
 
 /// The raw JSON text of element `index` of the array `json` (negative counts from the end).
@@ -1016,6 +1046,28 @@ mod tests {
         assert_eq!(dynamic_to_long(r#""50126""#), Some(50126));
         assert_eq!(parse_json("not json"), r#""not json""#);
         assert_eq!(parse_json(r#"{"a":1}"#), r#"{"a":1}"#);
+    }
+
+    #[test]
+    fn additional_fields_are_found_where_each_source_puts_them() {
+        let export = r#"{"AuthenticationRequirement":"singleFactorAuthentication"}"#;
+        let diagnostic = r#"{"properties":{"authenticationRequirement":"multiFactorAuthentication"},"operationName":"Sign-in activity"}"#;
+        let find = |fields, name, camel| additional_field(fields, name, camel);
+        let requirement = ("AuthenticationRequirement", "authenticationRequirement");
+        assert_eq!(
+            find(export, requirement.0, requirement.1),
+            Some(r#""singleFactorAuthentication""#)
+        );
+        assert_eq!(
+            find(diagnostic, requirement.0, requirement.1),
+            Some(r#""multiFactorAuthentication""#)
+        );
+        assert_eq!(
+            find(diagnostic, "OperationName", "operationName"),
+            Some(r#""Sign-in activity""#)
+        );
+        assert_eq!(find(r#"{"X":null}"#, "X", "x"), None);
+        assert_eq!(find("{}", "X", "x"), None);
     }
 
     #[test]

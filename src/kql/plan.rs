@@ -1030,11 +1030,7 @@ fn additional_field(name: &str, ty: KType) -> Expr {
     if let Some(first) = camel.get(0..1) {
         camel.replace_range(0..1, &first.to_ascii_lowercase());
     }
-    let raw = f::coalesce(vec![
-        Func::DynGet.call(vec![fields.clone(), lit(name)]),
-        Func::DynGet.call(vec![fields.clone(), lit("properties"), lit(camel.clone())]),
-        Func::DynGet.call(vec![fields, lit(camel)]),
-    ]);
+    let raw = Func::AdditionalField.call(vec![fields, lit(name), lit(camel)]);
     match ty {
         KType::String | KType::Guid => Func::DynToString.call(vec![raw]),
         KType::Dynamic => raw,
