@@ -4,7 +4,6 @@
 //! `RETROHUNT_BENCH_DAYS` (default 300 users over 2 days). Criterion reports MB/s of input.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use indicatif::ProgressBar;
 
 use retrohunt::generate::{TenantFormat, TenantSpec, generate};
 use retrohunt::ingest::{IngestOptions, ingest};
@@ -50,7 +49,7 @@ fn ingest_formats(c: &mut Criterion) {
                 || tempfile::tempdir().expect("temporary lake"),
                 |lake| {
                     let writer = LakeWriter::open(lake.path(), || {}).expect("the lake opens");
-                    let summary = ingest(&writer, &options, &ProgressBar::hidden());
+                    let summary = ingest(&writer, &options, &());
                     // Returned, so the lake is deleted after the clock stops.
                     (summary.expect("ingest succeeds"), writer, lake)
                 },

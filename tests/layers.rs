@@ -13,6 +13,7 @@ const LAYERS: &[&[&str]] = &[
     &["hunt", "generate", "kql"],
     &["triage"],
     &["cluster"],
+    &["pipeline"],
     &["bench"],
 ];
 

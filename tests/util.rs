@@ -9,7 +9,6 @@ use std::sync::LazyLock;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::TimestampNanosecondType;
 use chrono::{DateTime, SecondsFormat};
-use indicatif::ProgressBar;
 
 use retrohunt::generate::{TenantFormat, TenantSpec, generate};
 use retrohunt::ingest::{self, IngestOptions, ReadOptions, Row, RowsBuilder, Summary};
@@ -109,7 +108,7 @@ pub fn ingest_options(
     options: &IngestOptions,
 ) -> Result<Summary, ingest::IngestError> {
     let writer = LakeWriter::open(lake, || {}).expect("open lake");
-    ingest::ingest(&writer, options, &ProgressBar::hidden())
+    ingest::ingest(&writer, options, &())
 }
 
 pub fn ingest(lake: &Path, inputs: &[PathBuf]) -> Summary {

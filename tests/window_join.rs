@@ -588,3 +588,175 @@ fn plans_round_trip_through_protobuf() {
         assert_eq!(pairs(&batches), expected);
     });
 }
+
+/// The rest of DataFusion's contract for a join, on the lake's shape (time-aligned) and on
+/// sorted memory tables (key-partitioned): a projection of plain columns above the join goes
+/// below it, one to each side, renaming kept, and the rows stay the nested-loop reference's;
+/// a projection that drops a column the join reads stays above. The join's statistics leave
+/// its row count unknown and carry its inputs' column ranges, inexact.
+#[test]
+fn projections_go_below_the_join_and_statistics_come_from_its_inputs() {
+    use datafusion::common::ScalarValue;
+    use datafusion::common::stats::Precision;
+    use datafusion::physical_expr::expressions::Column;
+    use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
+    use datafusion::physical_plan::{ExecutionPlan, StatisticsArgs, StatisticsContext};
+    use retrohunt::operator::window_join::WindowJoinExec;
+
+    fn find_join(plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>> {
+        if plan.downcast_ref::<WindowJoinExec>().is_some() {
+            return Some(Arc::clone(plan));
+        }
+        plan.children().into_iter().find_map(find_join)
+    }
+    let rows = |seed: i64| -> Vec<Row> {
+        numbered(
+            (0..60)
+                .map(|i| Row {
+                    key: Some(["a", "b", "c"][(i % 3) as usize]),
+                    time: Some((i * 7 + seed) % 40),
+                    group: 0,
+                    value: (i + seed) % 4,
+                    id: 0,
+                })
+                .collect(),
+        )
+    };
+    let (left, right) = (rows(0), rows(3));
+    let expected = reference(
+        &left,
+        &right,
+        &Query {
+            sql: "",
+            matches: |l, r, lt, rt| lt <= rt && rt <= lt + 4 && l.value != r.value,
+        },
+    );
+    assert!(expected.len() > 20, "{}", expected.len());
+    let sql = "SELECT * FROM l JOIN r ON l.k = r.k \
+               AND r.t BETWEEN l.t AND l.t + INTERVAL '4 seconds' AND l.v <> r.v";
+    // Output columns: l's k t g v id at 0..5, r's at 5..10.
+    let project = |columns: &[(usize, &str)], input: &Arc<dyn ExecutionPlan>| {
+        let schema = input.schema();
+        let exprs = columns.iter().map(|&(index, alias)| ProjectionExpr {
+            expr: Arc::new(Column::new(schema.field(index).name(), index)) as _,
+            alias: alias.to_owned(),
+        });
+        ProjectionExec::try_new(exprs, Arc::clone(input)).unwrap()
+    };
+    let kept = [
+        (4, "lid"),
+        (0, "k"),
+        (1, "lt"),
+        (3, "lv"),
+        (5, "rk"),
+        (6, "rt"),
+        (8, "rv"),
+        (9, "rid"),
+    ];
+    for shape in [Shape::TimeFiles, Shape::Sorted] {
+        let setup = Setup {
+            engine: Engine::Operator,
+            batch: 16,
+            input_batch: 7,
+            partitions: 3,
+            shape,
+        };
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        runtime.block_on(async {
+            let ctx = context(setup, Arc::default());
+            if shape == Shape::TimeFiles {
+                assert!(time_files(&ctx, "l", &left, 3, 7, dir.path()).await);
+                assert!(time_files(&ctx, "r", &right, 3, 7, dir.path()).await);
+            } else {
+                ctx.register_table("l", Arc::new(table(&left, 3, 7, true)))
+                    .unwrap();
+                ctx.register_table("r", Arc::new(table(&right, 3, 7, true)))
+                    .unwrap();
+            }
+            let plan = ctx
+                .sql(sql)
+                .await
+                .unwrap()
+                .create_physical_plan()
+                .await
+                .unwrap();
+            let join = find_join(&plan).expect("the operator plans the join");
+            let exec = join.downcast_ref::<WindowJoinExec>().unwrap();
+            let layout = exec.layout().to_string();
+
+            let above = project(&kept, &join);
+            let below = exec
+                .try_swapping_with_projection(&above)
+                .unwrap()
+                .expect("a projection keeping keys, times and the residual goes below");
+            assert!(
+                below.downcast_ref::<WindowJoinExec>().is_some(),
+                "{shape:?}"
+            );
+            let widths: Vec<usize> = below
+                .children()
+                .iter()
+                .map(|child| {
+                    assert!(child.downcast_ref::<ProjectionExec>().is_some());
+                    child.schema().fields().len()
+                })
+                .collect();
+            assert_eq!(widths, [4, 4], "{shape:?}");
+            assert_eq!(below.schema(), Arc::new(above.schema().as_ref().clone()));
+            let pushed = below.downcast_ref::<WindowJoinExec>().unwrap();
+            assert_eq!(pushed.layout().to_string(), layout, "{shape:?}");
+            let batches = collect(below, ctx.task_ctx()).await.unwrap();
+            let mut found: Vec<(i64, i64)> = batches
+                .iter()
+                .flat_map(|batch| {
+                    let id = |name: &str| {
+                        batch
+                            .column_by_name(name)
+                            .unwrap()
+                            .as_any()
+                            .downcast_ref::<Int64Array>()
+                            .unwrap()
+                            .clone()
+                    };
+                    let (l, r) = (id("lid"), id("rid"));
+                    (0..batch.num_rows())
+                        .map(|i| (l.value(i), r.value(i)))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            found.sort_unstable();
+            assert_eq!(found, expected, "{shape:?}");
+
+            // Without r.v, read by the residual: the projection stays above.
+            let dropped: Vec<(usize, &str)> =
+                kept.iter().copied().filter(|&(i, _)| i != 8).collect();
+            let kept_above = exec
+                .try_swapping_with_projection(&project(&dropped, &join))
+                .unwrap();
+            assert!(kept_above.is_none(), "{shape:?}");
+
+            let stats = StatisticsContext::new()
+                .compute(join.as_ref(), &StatisticsArgs::new())
+                .unwrap();
+            assert_eq!(stats.num_rows, Precision::Absent);
+            assert_eq!(stats.column_statistics.len(), 10);
+            if shape == Shape::TimeFiles {
+                let time =
+                    |seconds: i64| ScalarValue::TimestampNanosecond(Some(seconds * SECOND), None);
+                let (min, max) = (
+                    left.iter().filter_map(|r| r.time).min().unwrap(),
+                    right.iter().filter_map(|r| r.time).max().unwrap(),
+                );
+                assert_eq!(
+                    stats.column_statistics[1].min_value,
+                    Precision::Inexact(time(min))
+                );
+                assert_eq!(
+                    stats.column_statistics[6].max_value,
+                    Precision::Inexact(time(max))
+                );
+            }
+        });
+    }
+}

@@ -12,12 +12,11 @@ use datafusion::physical_plan::{ExecutionPlan, collect, displayable};
 use serde::{Deserialize, Serialize};
 
 use super::Builtin;
-use crate::catalog::{register_lake, register_remote_lake};
+use crate::catalog::register_lake;
 use crate::cluster;
 use crate::engine::{peak_rss, runtime, session_config, session_with};
 use crate::hunt::{HuntParams, plan_query};
 use crate::output::{OutputFormat, TextSafety, write_batches};
-use crate::store::Location;
 
 /// What a child runs, sent as JSON on its command line.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,16 +68,9 @@ pub async fn measure(job: &Job) -> Result<Measurement> {
         }
         (contender, _) => session_with(contender.engine(), config, runtime),
     };
-    let lake = job.lake.to_string_lossy();
-    let location = Location::parse(&lake).map_err(|e| DataFusionError::External(e.into()))?;
-    match location {
-        Location::Local(_) => register_lake(&ctx, &lake).await?,
-        Location::Remote(remote) => {
-            register_remote_lake(&ctx, &remote)
-                .await
-                .map_err(|e| DataFusionError::External(e.into()))?;
-        }
-    }
+    register_lake(&ctx, &job.lake.to_string_lossy())
+        .await
+        .map_err(|e| DataFusionError::External(e.into()))?;
     let started = Instant::now();
     let frame = plan_query(&ctx, job.contender.query(), &job.params).await?;
     let schema = Arc::new(frame.schema().as_arrow().clone());

@@ -11,7 +11,6 @@
 //! keep the order their files declare.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Schema};
@@ -24,9 +23,7 @@ use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
 use object_store::{ObjectMeta, ObjectStore};
-use parquet::arrow::arrow_reader::ArrowReaderMetadata;
 
-use super::damaged::parquet_files;
 use crate::guid::{UUID, guid_text};
 use crate::schema::{Text, USER_KEY, lake_schema};
 
@@ -41,36 +38,11 @@ pub struct Shape {
     pub uuid_columns: BTreeSet<String>,
 }
 
-/// The [`Shape`] of the Parquet files below `table_dir` (only their footers are read); files
-/// in `skip` are not looked at.
+/// The [`Shape`] of `files` (only their footers are read, by range).
 ///
 /// # Errors
-/// A file that cannot be opened or whose footer is not Parquet, or files that hold one column
-/// as UUIDs and as text; each named in the message.
-pub fn shape_of_files(table_dir: &Path, skip: &BTreeSet<PathBuf>) -> Result<Shape> {
-    let mut survey = Survey::default();
-    for path in parquet_files(table_dir) {
-        // Skipped files are named by their canonical paths (see `damaged.rs`).
-        if !skip.is_empty() && skip.contains(&std::fs::canonicalize(&path).unwrap_or(path.clone()))
-        {
-            continue;
-        }
-        let path = path.as_path();
-        let context = |error: &dyn std::fmt::Display| {
-            DataFusionError::Execution(format!("{}: {error}", path.display()))
-        };
-        let file = std::fs::File::open(path).map_err(|e| context(&e))?;
-        let metadata =
-            ArrowReaderMetadata::load(&file, Default::default()).map_err(|e| context(&e))?;
-        survey.add(metadata.schema(), || path.display().to_string());
-    }
-    survey.finish()
-}
-
-/// As [`shape_of_files`], for `files` of a store (their footers read by range).
-///
-/// # Errors
-/// As [`shape_of_files`], files named by `url_of`.
+/// A file whose footer cannot be read or is not Parquet, or files that hold one column as
+/// UUIDs and as text; each named by `url_of`.
 pub async fn shape_of_objects(
     store: &Arc<dyn ObjectStore>,
     files: &[ObjectMeta],

@@ -5,10 +5,8 @@ mod damaged;
 mod foreign;
 mod lake_table;
 mod register;
-mod remote;
 
 pub use contents::{LakeDates, NotALake, inspect as inspect_lake};
 pub use damaged::{Damaged, damaged_files, parquet_files, paths as damaged_paths};
 pub use lake_table::LakeTable;
-pub use register::{register_lake, register_lake_skipping};
-pub use remote::{RemoteLake, RemoteLakeError, register_remote_lake};
+pub use register::{LakeTables, OpenError, register_lake};

@@ -8,59 +8,137 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Schema, SchemaRef};
+use chrono::NaiveDate;
 use datafusion::common::TableReference;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
+use object_store::ObjectMeta;
 
-use super::damaged::parquet_files;
-use super::foreign::{Shape, shape_of_files};
+use super::contents::{LakeDates, NotALake, inspect};
+use super::foreign::{Shape, shape_of_objects};
 use super::lake_table::LakeTable;
 use crate::engine::runs_on_cluster;
-use crate::lake::layout::{FINDINGS_TABLE, findings_dir};
-use crate::lake::snapshot::SnapshotView;
+use crate::lake::layout::FINDINGS_TABLE;
+use crate::lake::snapshot::{self, SnapshotView};
+use crate::lake::{LakeError, Pinned, Root};
 use crate::schema::{Table, lake_schema};
+use crate::store::{Location, Remote};
 
-/// Registers both tables of the lake at `location` (a path or a URL whose object store is
-/// registered with `ctx`). A missing table folder reads as an empty table.
-///
-/// # Errors
-/// A location that is not a valid path or URL.
-pub async fn register_lake(ctx: &SessionContext, location: &str) -> Result<()> {
-    register_lake_skipping(ctx, location, &BTreeSet::new()).await
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    NotALake(#[from] NotALake),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
 }
 
-/// As [`register_lake`], with the files in `skip` (see [`super::damaged_files`]) left out of
-/// the tables as if they were not there.
+/// A lake's tables as one reader sees them: their dates, how their files differ from the
+/// lake's own, and whether scheduled hunts have left findings, as of the commit pinned.
+#[derive(Debug)]
+pub struct LakeTables {
+    pub dates: LakeDates,
+    /// The lake's objects as of the commit.
+    seen: Remote,
+    view: Option<Arc<SnapshotView>>,
+    /// Per table, how its files differ from the lake's own.
+    shapes: [Shape; 2],
+    skip: BTreeSet<PathBuf>,
+    findings: bool,
+}
+
+impl LakeTables {
+    /// The tables of `lake`: its files listed, and their footers read to tell the lake's own
+    /// files from other tools'. The files in `skip` (see [`super::damaged_files`]) are left
+    /// out as if they were not there.
+    ///
+    /// # Errors
+    /// A location with no data files of either table (not a lake, saying what it is instead),
+    /// one that cannot be listed, or a data file whose footer cannot be read.
+    pub async fn open(lake: &Pinned, skip: &BTreeSet<PathBuf>) -> Result<LakeTables, OpenError> {
+        // A folder that is missing, a file, or logs not yet ingested says so first.
+        if let Some(folder) = lake.root().folder() {
+            inspect(folder)?;
+        }
+        let seen = lake.seen();
+        let skipped =
+            |file: &ObjectMeta| skip.contains(&Path::new("/").join(file.location.as_ref()));
+        let mut tables = Vec::new();
+        let mut shapes = [Shape::default(), Shape::default()];
+        let mut any = false;
+        for table in Table::ALL {
+            let mut files = lake.parquet_files(table.name()).await?;
+            files.retain(|file| !skipped(file));
+            any |= !files.is_empty();
+            shapes[table as usize] =
+                shape_of_objects(seen.store(), &files, |f| seen.url_of(&f.location)).await?;
+            tables.push((table, dates(&files)));
+        }
+        if !any {
+            return Err(not_a_lake(lake.root()).into());
+        }
+        let findings = !lake.parquet_files(FINDINGS_TABLE).await?.is_empty();
+        Ok(LakeTables {
+            dates: LakeDates { tables },
+            seen: seen.clone(),
+            view: lake.view(),
+            shapes,
+            skip: skip.clone(),
+            findings,
+        })
+    }
+
+    /// Registers the tables with `ctx`, the lake's store included. On a cluster's session the
+    /// tables carry a store's snapshot, so the scheduler lists what was listed here.
+    ///
+    /// # Errors
+    /// A table DataFusion cannot register.
+    pub async fn register(&self, ctx: &SessionContext) -> Result<()> {
+        ctx.register_object_store(self.seen.store_url(), Arc::clone(self.seen.store()));
+        let base = self.seen.table_url(self.seen.prefix());
+        register_tables(ctx, &base, &self.shapes, &self.skip, self.view.clone()).await?;
+        if self.findings {
+            register_findings(ctx, &base).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a location without a data file (or none but damaged ones) is not a lake.
+fn not_a_lake(root: &Root) -> NotALake {
+    match root.folder() {
+        Some(folder) => NotALake::NoData(folder.to_path_buf()),
+        None => NotALake::NoTables(PathBuf::from(root.display())),
+    }
+}
+
+/// The dates of the `date=` folders that hold `files`, ascending.
+fn dates(files: &[ObjectMeta]) -> Vec<NaiveDate> {
+    let mut dates: Vec<NaiveDate> = files
+        .iter()
+        .filter_map(|file| snapshot::date_of(&file.location))
+        .collect();
+    dates.sort();
+    dates.dedup();
+    dates
+}
+
+/// Registers both tables of the lake at `location` (a path or a store's URL) with `ctx`, as
+/// of its latest commit, and returns them.
 ///
 /// # Errors
-/// As [`register_lake`].
-pub async fn register_lake_skipping(
-    ctx: &SessionContext,
-    location: &str,
-    skip: &BTreeSet<PathBuf>,
-) -> Result<()> {
-    let base = location.trim_end_matches('/');
-    // Only local folders are inspected here; `remote.rs` inspects a lake in a store.
-    let local = base
-        .strip_prefix("file://")
-        .or((!base.contains("://")).then_some(base));
-    let mut shapes = [Shape::default(), Shape::default()];
-    if let Some(dir) = local {
-        for table in Table::ALL {
-            shapes[table as usize] = shape_of_files(&Path::new(dir).join(table.name()), skip)?;
-        }
-    }
-    register_tables(ctx, base, &shapes, skip, None).await?;
-    if let Some(dir) = local
-        && !parquet_files(&findings_dir(Path::new(dir))).is_empty()
-    {
-        register_findings(ctx, base).await?;
-    }
-    Ok(())
+/// As [`LakeTables::open`] and [`LakeTables::register`].
+pub async fn register_lake(ctx: &SessionContext, location: &str) -> Result<LakeTables, OpenError> {
+    let location = Location::parse(location).map_err(LakeError::from)?;
+    let lake = Root::new(location)?.pin().await?;
+    let tables = LakeTables::open(&lake, &BTreeSet::new()).await?;
+    tables.register(ctx).await?;
+    Ok(tables)
 }
 
 /// Registers both tables under `base`; `shapes` say, per table, how its files differ from the

@@ -11,7 +11,6 @@ use retrohunt::engine::Engine;
 use retrohunt::generate::{NetworkMix, TenantFormat, TenantSpec};
 use retrohunt::hunt::TimeColumn;
 use retrohunt::ingest::Format;
-use retrohunt::output::OutputFormat;
 use retrohunt::schema::Table;
 
 #[derive(Debug, Parser)]
@@ -271,19 +270,6 @@ pub enum ResultFormat {
     /// One JSON object per finding in the shape of a Sentinel hunting bookmark (entity
     /// mappings, tactics and techniques, the finding as evidence); the hunt's rows only.
     Sentinel,
-}
-
-impl ResultFormat {
-    /// The output module's format, or `None` for Sentinel's.
-    pub fn plain(self) -> Option<OutputFormat> {
-        match self {
-            ResultFormat::Table => Some(OutputFormat::Table),
-            ResultFormat::Csv => Some(OutputFormat::Csv),
-            ResultFormat::Json => Some(OutputFormat::Json),
-            ResultFormat::Parquet => Some(OutputFormat::Parquet),
-            ResultFormat::Sentinel => None,
-        }
-    }
 }
 
 #[derive(Debug, clap::Args)]

@@ -6,21 +6,21 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::NaiveDate;
 
-use datafusion::prelude::SessionContext;
 use retrohunt::bench::{
     self, BenchError, BenchPlan, Builtin, IngestPlan, Job, ProcessRunner, Size,
 };
-use retrohunt::catalog::{RemoteLakeError, inspect_lake, register_remote_lake};
+use retrohunt::catalog::{LakeTables, OpenError};
 use retrohunt::engine::default_memory_limit;
 use retrohunt::generate::{self, TenantFormat};
-use retrohunt::lake::layout;
+use retrohunt::lake::{Root, layout};
 use retrohunt::store::Location;
 
 use super::Usage;
 use super::args::{BenchArgs, Scale};
 use super::hunt::params;
-use super::lake::{local_folder, sample_lake};
-use super::results::query_failed;
+use retrohunt::pipeline::{query_failed, sample_lake};
+
+use super::results::Stderr;
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args.params)?;
@@ -78,7 +78,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             lake
         }
         (None, Some(lake)) => dates_of(lake)?.0,
-        (None, None) => sample_lake()?,
+        (None, None) => sample_lake(&Stderr)?,
     };
     let sizes = match &args.scale {
         None => vec![Size {
@@ -156,25 +156,25 @@ fn check_cluster(args: &BenchArgs) -> Result<(), Usage> {
 /// The lake at `lake` (a folder, `file://` or a store's URL) as the bench's children open it,
 /// and the dates it holds in either table; a usage error if it is not a lake.
 fn dates_of(lake: &Path) -> anyhow::Result<(PathBuf, Vec<NaiveDate>)> {
-    let text = lake.to_string_lossy();
-    let (lake, dates) = match Location::parse(&text).map_err(|e| Usage(e.to_string()))? {
-        Location::Local(_) => {
-            let folder = local_folder(lake);
-            let dates = inspect_lake(&folder).map_err(|e| Usage(e.to_string()))?;
-            (folder, dates)
-        }
-        Location::Remote(remote) => {
-            let runtime = tokio::runtime::Runtime::new().context("cannot start a runtime")?;
-            let registered = runtime
-                .block_on(register_remote_lake(&SessionContext::new(), &remote))
-                .map_err(|error| match error {
-                    RemoteLakeError::NotALake(not) => anyhow::Error::from(Usage(not.to_string())),
-                    other => anyhow::Error::from(other),
-                })?;
-            (lake.to_path_buf(), registered.dates)
-        }
-    };
-    let dates = dates.tables.into_iter().flat_map(|(_, d)| d).collect();
+    let location = Location::parse(&lake.to_string_lossy()).map_err(|e| Usage(e.to_string()))?;
+    let root = Root::new(location)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start a runtime")?;
+    let tables = runtime
+        .block_on(async {
+            let pinned = root.pin().await?;
+            LakeTables::open(&pinned, &Default::default()).await
+        })
+        .map_err(|error| match error {
+            OpenError::NotALake(not) => anyhow::Error::from(Usage(not.to_string())),
+            other => anyhow::Error::from(other),
+        })?;
+    let lake = root.folder().unwrap_or(lake).to_path_buf();
+    let dates = tables
+        .dates
+        .tables
+        .into_iter()
+        .flat_map(|(_, d)| d)
+        .collect();
     Ok((lake, dates))
 }
 

@@ -1,26 +1,67 @@
 //! `retrohunt hunt`: arguments validated into [`HuntParams`] before any I/O.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
 use clap::ValueEnum;
 
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::prelude::SessionContext;
-use retrohunt::hunt::{self, HuntParams, Incremental, Run, with_run};
-use retrohunt::triage::{self, Exclusions, Lookback, RuleCount};
+use retrohunt::hunt::{self, HuntParams};
+use retrohunt::pipeline::{self, Bookmarks, HuntRun, Triage};
+use retrohunt::triage::{Exclusions, Lookback};
 
 use super::Usage;
 use super::args::{HuntArgs, HuntParamArgs};
-use super::lake::{Lake, name_damage, open_lake};
-use super::results::{Bookmarks, print_plan, query_failed, write_results};
+use super::results::{Stderr, open_lake, print_plan, report_requests, report_rows, sink};
 
 pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args.params)?;
+    let exclusions = exclusions(&args)?;
+    let lookback = lookback(&args.triage.lookback)?;
+    let lake = open_lake(&args.lake, &args.engine).await?;
+    let started = Instant::now();
+    if args.explain.any() {
+        let frame = hunt::plan(&lake.ctx, &params)
+            .await
+            .context("cannot plan the hunt")?;
+        return print_plan(frame, &args.explain).await;
+    }
+    let run = HuntRun {
+        params,
+        name: &args.hunt_name,
+        incremental: args.incremental.as_deref(),
+        append_findings: args.append_findings,
+        triage: Triage {
+            enrich: args.triage.enrich,
+            summary: args.triage.summary,
+            exclusions: exclusions.as_ref(),
+            lookback,
+        },
+    };
+    let hunted = pipeline::hunt(&lake, &run, &Stderr)
+        .await
+        .and_then(|found| {
+            let written = sink(&args.output, Bookmarks::Hunt).write(&found.schema, &found.rows)?;
+            Ok((found, written))
+        });
+    report_requests(&lake);
+    let (found, written) = hunted.map_err(|error| lake.name_damage(error))?;
+    let mut code = report_rows(written, started);
+    if args.summary_json {
+        eprintln!(
+            "{}",
+            run_summary(&args, &found.params, found.findings, started)
+        );
+    }
+    if args.fail_on_findings && found.findings > 0 {
+        code = ExitCode::from(super::EXIT_FINDINGS);
+    }
+    Ok(code)
+}
+
+/// `--exclusions`, loaded, with the history their rules need asked for.
+fn exclusions(args: &HuntArgs) -> Result<Option<Exclusions>, Usage> {
     let exclusions = args
         .triage
         .exclusions
@@ -34,169 +75,10 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             return Err(Usage(format!(
                 "exclusion rules {} read the user's history (`when`): add --enrich or --summary",
                 history.join(", ")
-            ))
-            .into());
+            )));
         }
     }
-    let lookback = lookback(&args.triage.lookback)?;
-    let lake = open_lake(&args.lake, &args.engine).await?;
-    let hunted = hunt(&lake, &args, &params, exclusions.as_ref(), lookback).await;
-    lake.report_requests();
-    hunted.map_err(|error| name_damage(lake.local(), error))
-}
-
-async fn hunt(
-    lake: &Lake,
-    args: &HuntArgs,
-    params: &HuntParams,
-    exclusions: Option<&Exclusions>,
-    lookback: Lookback,
-) -> anyhow::Result<ExitCode> {
-    // With --cluster, the hunt's join runs there; what joins the findings this process holds
-    // with the lake (reconciling an incremental run, enrichment) runs here.
-    let (ctx, local) = (&lake.ctx, &lake.local);
-    let started = Instant::now();
-    let frame = hunt::plan(ctx, params)
-        .await
-        .context("cannot plan the hunt")?;
-    if args.explain.any() {
-        return print_plan(frame, &args.explain).await;
-    }
-    let incremental = match args.incremental.as_deref() {
-        Some(name) => Some(lake.start_incremental(name, params).await?),
-        None => None,
-    };
-    // From here on the findings are rows this process holds, in the hunt's order. They are
-    // not planned as a table again: DataFusion would spread them over partitions to work on
-    // them in parallel, and give them back out of order.
-    let schema = Arc::new(frame.schema().as_arrow().clone());
-    let (found, params, retracted) = match &incremental {
-        None => (frame.collect().await.map_err(query_failed)?, *params, None),
-        Some(run) => {
-            let (found, params, retracted) =
-                incremental_findings(ctx, local, &schema, run, params).await?;
-            (found, params, Some(retracted))
-        }
-    };
-    let params = &params;
-    let (schema, found) = if args.triage.enrich || args.triage.summary {
-        let enriched = triage::enrich(local, schema, found, params, lookback)
-            .await
-            .context("cannot plan the enrichment")?;
-        let schema = Arc::new(enriched.schema().as_arrow().clone());
-        (schema, enriched.collect().await.map_err(query_failed)?)
-    } else {
-        (schema, found)
-    };
-    let batches = match exclusions {
-        None => found,
-        Some(exclusions) => {
-            let (kept, counts) = exclusions
-                .apply(local, &schema, found)
-                .await
-                .map_err(query_failed)?;
-            report_exclusions(&kept, &counts);
-            kept
-        }
-    };
-    let findings: usize = batches.iter().map(|b| b.num_rows()).sum();
-    // One run, one id, for its findings and its retractions alike.
-    let run = Run::now(args.incremental.as_deref().unwrap_or(&args.hunt_name));
-    if (args.append_findings || incremental.is_some()) && findings > 0 {
-        let (recorded, rows) = with_run(&run, false, &schema, &batches)?;
-        let file = lake
-            .append_findings(run.time.date_naive(), &run.id, &recorded, &rows)
-            .await
-            .context("cannot append the findings to the lake")?;
-        eprintln!("appended {findings} findings to {file}");
-    }
-    if let Some((schema, rows)) = &retracted
-        && !rows.is_empty()
-    {
-        let (recorded, rows) = with_run(&run, true, schema, rows)?;
-        let id = format!("{}-retracted", run.id);
-        lake.append_findings(run.time.date_naive(), &id, &recorded, &rows)
-            .await
-            .context("cannot record the retracted findings in the lake")?;
-        eprintln!(
-            "retracted {} findings that earlier runs of {} reported: the lake replaced a \
-             sign-in of theirs by an earlier copy that arrived later",
-            rows.iter().map(|b| b.num_rows()).sum::<usize>(),
-            run.hunt
-        );
-    }
-    if let Some(incremental) = incremental {
-        if findings == 0 {
-            eprintln!(
-                "note: {}",
-                match incremental.ranges.is_empty() {
-                    true => "the lake has not changed since this hunt's last run",
-                    false => "no pair is new since this hunt's last run",
-                }
-            );
-        }
-        incremental
-            .finish()
-            .await
-            .context("cannot record the incremental run")?;
-    }
-    let (schema, batches) = if args.triage.summary {
-        triage::summarize(local, schema, batches)
-            .await
-            .map_err(query_failed)?
-    } else {
-        (schema, batches)
-    };
-    let mut code = write_results(&schema, &batches, &args.output, Bookmarks::Hunt, started)?;
-    if args.summary_json {
-        eprintln!("{}", run_summary(args, params, findings, started));
-    }
-    if args.fail_on_findings && findings > 0 {
-        code = ExitCode::from(super::EXIT_FINDINGS);
-    }
-    if findings == 0 && args.incremental.is_none() {
-        let notes = hunt::why_empty(ctx, params, lake.dates.span())
-            .await
-            .map_err(query_failed)?;
-        for note in notes {
-            eprintln!("note: {note}");
-        }
-    }
-    Ok(code)
-}
-
-/// The findings of an incremental run: the hunt over each range where something changed, the
-/// latest first (so the rows keep the hunt's order), less what earlier runs reported; the
-/// parameters that span them, for the enrichment; and earlier findings no longer in the lake.
-/// The ranges are hunted in `ctx` (on the cluster, with one), the rows reconciled in `local`.
-async fn incremental_findings(
-    ctx: &SessionContext,
-    local: &SessionContext,
-    schema: &SchemaRef,
-    run: &Incremental,
-    params: &HuntParams,
-) -> anyhow::Result<(Vec<RecordBatch>, HuntParams, (SchemaRef, Vec<RecordBatch>))> {
-    let mut found = Vec::new();
-    for &(start, end) in run.ranges.iter().rev() {
-        let range = HuntParams {
-            start: Some(start),
-            end: Some(end),
-            ..*params
-        };
-        let frame = hunt::plan(ctx, &range).await?;
-        found.extend(frame.collect().await.map_err(query_failed)?);
-    }
-    let reconciled = run
-        .reconcile(local, schema, found)
-        .await
-        .map_err(query_failed)?;
-    let spanned = HuntParams {
-        start: run.ranges.first().map(|r| r.0),
-        end: run.ranges.last().map(|r| r.1),
-        ..*params
-    };
-    let retracted = (Arc::clone(schema), reconciled.retracted);
-    Ok((reconciled.new, spanned, retracted))
+    Ok(exclusions)
 }
 
 /// The run in one JSON line, for a scheduler's log: what was hunted, what was found, how long
@@ -226,20 +108,6 @@ fn run_summary(
         "findings": findings,
         "seconds": started.elapsed().as_secs_f64(),
     })
-}
-
-/// Nothing disappears without a count: every rule, with its reason, even when it removed none.
-fn report_exclusions(kept: &[RecordBatch], counts: &[RuleCount]) {
-    let excluded: usize = counts.iter().map(|c| c.rows).sum();
-    let kept: usize = kept.iter().map(|b| b.num_rows()).sum();
-    eprintln!("excluded {excluded} of {} rows:", excluded + kept);
-    let width = counts.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    for count in counts {
-        eprintln!(
-            "  {:width$}  {:>8}  {}",
-            count.name, count.rows, count.reason
-        );
-    }
 }
 
 /// `--lookback`: a duration of at least a day.

@@ -65,7 +65,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         strict: args.strict,
         memory_limit: args.memory_limit.or_else(default_memory_limit),
     };
-    let result = ingest::ingest(&lake, &options, &progress);
+    let result = ingest::ingest(&lake, &options, &Bar(progress.clone()));
     progress.finish_and_clear();
     match result {
         Ok(summary) => {
@@ -131,4 +131,17 @@ fn open(args: &IngestArgs) -> anyhow::Result<LakeWriter> {
         }
     };
     opened.with_context(|| format!("cannot open lake {text}"))
+}
+
+/// The terminal's progress bar, drawn from the ingest's progress.
+struct Bar(ProgressBar);
+
+impl ingest::Progress for Bar {
+    fn total(&self, bytes: u64) {
+        self.0.set_length(bytes);
+    }
+
+    fn advance(&self, bytes: u64) {
+        self.0.inc(bytes);
+    }
 }

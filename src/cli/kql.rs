@@ -7,12 +7,12 @@ use chrono::{DateTime, Utc};
 
 use retrohunt::kql::{self, Options, QueryFile};
 
+use retrohunt::pipeline::Bookmarks;
+
 use super::Usage;
 use super::args::KqlArgs;
 use super::hunt::instant;
-use super::lake::{name_damage, open_lake};
-use super::results::{Bookmarks, print_plan};
-use super::sql::print_results;
+use super::results::{open_lake, print_plan, print_results};
 
 pub async fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
     let (text, file) = query_text(&args)?;
@@ -46,9 +46,7 @@ pub async fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
     if args.explain.any() {
         return print_plan(planned.frame, &args.explain).await;
     }
-    let printed = print_results(planned.frame, &args.output, bookmarks, started).await;
-    lake.report_requests();
-    printed.map_err(|error| name_damage(lake.local(), error))
+    print_results(&lake, planned.frame, &args.output, bookmarks, started).await
 }
 
 /// The query, and the Sentinel query file it came from, if it did.

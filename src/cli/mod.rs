@@ -7,7 +7,6 @@ mod generate;
 mod hunt;
 mod ingest;
 mod kql;
-mod lake;
 mod results;
 mod sql;
 mod triage;
@@ -70,6 +69,4 @@ pub fn escape_lines(text: &str) -> String {
 }
 
 /// An argument the user must change: reported with exit status 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Usage(pub String);
+pub use retrohunt::pipeline::Usage;

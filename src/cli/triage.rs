@@ -15,8 +15,9 @@ use retrohunt::triage::{self, Exclusions, Lookback, RuleCount, Thresholds};
 use super::Usage;
 use super::args::{MeasureArgs, SuggestArgs, TriageCommand, TriageHuntArgs};
 use super::hunt::{lookback, params};
-use super::lake::{Lake, name_damage, open_lake};
-use super::results::query_failed;
+use retrohunt::pipeline::{OpenLake, query_failed};
+
+use super::results::open_lake;
 
 pub async fn run(command: TriageCommand) -> anyhow::Result<ExitCode> {
     match command {
@@ -38,7 +39,7 @@ async fn suggest(args: SuggestArgs) -> anyhow::Result<ExitCode> {
     let (lake, params, lookback) = open(&args.hunt).await?;
     let suggestions = triage::suggest(&lake.ctx, &params, lookback, &thresholds)
         .await
-        .map_err(|e| name_damage(lake.local(), query_failed(e)))?;
+        .map_err(|e| lake.name_damage(query_failed(e)))?;
     match &args.out {
         Some(path) => super::results::write_text(path, &suggestions.toml)?,
         None => std::io::stdout().write_all(suggestions.toml.as_bytes())?,
@@ -53,7 +54,7 @@ async fn measure(args: MeasureArgs) -> anyhow::Result<ExitCode> {
     let (lake, params, lookback) = open(&args.hunt).await?;
     let excluded = triage::hunt_and_exclude(&lake.ctx, &params, lookback, &rules)
         .await
-        .map_err(|e| name_damage(lake.local(), query_failed(e)))?;
+        .map_err(|e| lake.name_damage(query_failed(e)))?;
     let found = attacks_in(&excluded.found, &attacks)?;
     let kept = attacks_in(&excluded.kept, &attacks)?;
     let (before, after) = (excluded.found_rows(), excluded.kept_rows());
@@ -73,7 +74,7 @@ async fn measure(args: MeasureArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The lake opened on the chosen engine, the hunt's parameters and the history's reach.
-async fn open(args: &TriageHuntArgs) -> anyhow::Result<(Lake, HuntParams, Lookback)> {
+async fn open(args: &TriageHuntArgs) -> anyhow::Result<(OpenLake, HuntParams, Lookback)> {
     let params = params(&args.params)?;
     let lookback = lookback(&args.lookback)?;
     let lake = open_lake(&args.lake, &args.engine).await?;

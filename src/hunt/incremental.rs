@@ -4,8 +4,8 @@
 //!
 //! A run knows what changed from the date files themselves: a commit never edits a file, it
 //! replaces it (lake.md), so a date whose file has another identity than the last run
-//! recorded holds new rows: on disk its inode, size and mtime; in a store its name (each
-//! commit names its files anew) and size, as the snapshot the hunt reads lists them. A pair is within the window of its two rows, and
+//! recorded holds new rows ([`Pinned::date_files`], as of the commit the hunt reads). A pair
+//! is within the window of its two rows, and
 //! the window is at most a day, so every pair that involves a new row lies within its date
 //! and the next or previous one. What was reported is the lake's findings table: rows of
 //! that range already recorded under NAME are left out, and recorded rows the lake no longer
@@ -14,10 +14,6 @@
 //! from reporting anything twice.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fs::File;
-use std::io::Write;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
 
 use chrono::{Days, NaiveDate};
 use datafusion::arrow::array::{AsArray, BooleanArray, RecordBatch};
@@ -30,14 +26,7 @@ use datafusion::scalar::ScalarValue;
 use serde::{Deserialize, Serialize};
 
 use super::{HuntParams, TimeColumn};
-use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
-
-use crate::catalog::parquet_files;
-use crate::lake::layout;
-use crate::lake::snapshot::{self, Snapshot};
-use crate::schema::Table;
-use crate::store::{Remote, StoreError};
+use crate::lake::{DateFilesError, LakeError, Pinned, Root, layout};
 
 const DAY: i64 = 86_400 * 1_000_000_000;
 
@@ -79,130 +68,85 @@ pub struct Incremental {
     pub ranges: Vec<(i64, i64)>,
 }
 
-/// Where NAME's runs are recorded, and how two runs of it at once are kept apart.
+/// Where NAME's runs are recorded: `LAKE/_hunts/NAME/<generation>.json`, each run adding the
+/// next generation, which [`Root::create`] refuses if it exists: of two runs at once the
+/// second to finish fails. In a folder, NAME's lock is held too until the run is dropped, so
+/// a second run waits instead (a store has no lock a killed process releases).
 #[derive(Debug)]
-enum Record {
-    /// `LAKE/_hunts/NAME/state.json`; the folder's lock is held until the run is dropped, so
-    /// a second run waits.
-    Folder { folder: PathBuf, _lock: File },
-    /// `PREFIX/_hunts/NAME/<generation>.json`, the next put create-if-absent: a store has no
-    /// lock a killed process releases, so of two runs at once the second to finish fails.
-    Store {
-        remote: Remote,
-        /// `PREFIX/_hunts/NAME`.
-        folder: ObjectPath,
-        generation: u64,
-    },
+struct Record {
+    root: Root,
+    /// `_hunts/NAME`, below the lake.
+    folder: String,
+    generation: u64,
+    /// The newest record's file name, removed once the next is written.
+    last: Option<String>,
+    _lock: Option<std::fs::File>,
 }
 
+/// What earlier versions of this project named the record in a folder; read as generation 0.
+const LEGACY_RECORD: &str = "state.json";
+
 impl Incremental {
-    /// Takes NAME's lock (waiting for a run of the same NAME to finish; `waiting` is called
-    /// once if it has to) and finds what changed in the lake at `root` since NAME's last run.
+    /// Takes NAME's lock in a folder (waiting for a run of the same NAME to finish; `waiting`
+    /// is called once if it has to) and finds what changed in `lake`, as this run's hunt reads
+    /// it, since NAME's last run.
     ///
     /// # Errors
     /// A name that is not a plain word, parameters that differ from NAME's earlier runs, a
-    /// window over a day, hunting on `CreatedDateTime`, and I/O errors, as text for the user.
-    pub fn start(
-        root: &Path,
+    /// window over a day, hunting on `CreatedDateTime`, a lake holding files another tool
+    /// wrote, and I/O and store errors, as text for the user.
+    pub async fn start(
+        lake: &Pinned,
         name: &str,
         params: &HuntParams,
         waiting: impl FnOnce(),
     ) -> std::result::Result<Incremental, String> {
         check(name, params)?;
-        let folder = layout::hunts_dir(root).join(name);
-        let text = |e: DataFusionError| e.to_string();
-        std::fs::create_dir_all(&folder).map_err(|e| text(io(&folder, e)))?;
-        let lock_path = folder.join("_lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| text(io(&lock_path, e)))?;
-        if lock.try_lock().is_err() {
-            waiting();
-            lock.lock().map_err(|e| text(io(&lock_path, e)))?;
-        }
-        let state_path = folder.join("state.json");
-        let last: State = match std::fs::read(&state_path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| format!("{}: {e}", state_path.display()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
-            Err(e) => return Err(text(io(&state_path, e))),
-        };
-        if let Some(other) = foreign_file(root) {
-            return Err(foreign(&other.display()));
-        }
-        let files = date_files(root).map_err(text)?;
-        let record = Record::Folder {
-            folder,
-            _lock: lock,
-        };
-        Incremental::new(name, params, record, &last, files)
-    }
-
-    /// Finds what changed in the lake under `remote` since NAME's last run: between the
-    /// snapshot NAME last hunted and `snapshot`, the one this run's hunt reads.
-    ///
-    /// # Errors
-    /// As [`Incremental::start`], a lake without a snapshot (no ingest of ours wrote to it),
-    /// and store errors.
-    pub async fn start_remote(
-        remote: &Remote,
-        snapshot: Option<&Snapshot>,
-        name: &str,
-        params: &HuntParams,
-    ) -> std::result::Result<Incremental, String> {
-        check(name, params)?;
-        let Some(snapshot) = snapshot else {
-            return Err(format!(
-                "--incremental tells what changed from the snapshots `retrohunt ingest` \
-                 publishes, and {} has none yet: ingest into it first",
-                remote.url_of(remote.prefix())
-            ));
-        };
-        if let Some(other) = snapshot.files.iter().find(|f| !snapshot::own_file(&f.path)) {
-            return Err(foreign(&other.path));
-        }
-        let files = snapshot
-            .files
-            .iter()
-            .map(|file| {
-                let key = format!("{}/date={}", file.table, file.date.format("%Y-%m-%d"));
-                (key, format!("{}-{}", file.path, file.size))
-            })
-            .collect();
-        let folder = remote.prefix().clone().join(layout::HUNTS).join(name);
-        let text = |e: StoreError| e.to_string();
-        let mut records: Vec<(u64, ObjectPath)> = remote
-            .list_all(&folder)
+        let root = lake.root();
+        let text = |e: LakeError| e.to_string();
+        let folder = format!("{}/{name}", layout::HUNTS);
+        let lock = root
+            .lock(&format!("{folder}/_lock"), waiting)
+            .map_err(text)?;
+        let files = lake.date_files().await.map_err(|error| match error {
+            DateFilesError::Foreign(file) => foreign(&file),
+            DateFilesError::Lake(error) => error.to_string(),
+        })?;
+        let mut records: Vec<(u64, String)> = root
+            .list(&folder)
             .await
             .map_err(text)?
             .into_iter()
             .filter_map(|object| {
-                let generation = object
-                    .location
-                    .filename()?
-                    .strip_suffix(".json")?
-                    .parse()
-                    .ok()?;
-                Some((generation, object.location))
+                let file = object.location.filename()?.to_string();
+                let generation = match file.as_str() {
+                    LEGACY_RECORD => 0,
+                    _ => file.strip_suffix(".json")?.parse().ok()?,
+                };
+                Some((generation, file))
             })
             .collect();
         records.sort();
-        let (generation, last) = match records.last() {
-            None => (0, State::default()),
-            Some((generation, path)) => {
-                let bytes = remote.read_all(path).await.map_err(text)?;
-                let last = serde_json::from_slice(&bytes)
-                    .map_err(|e| format!("{}: {e}", remote.url_of(path)))?;
-                (*generation, last)
+        let (generation, last, last_file) = match records.pop() {
+            None => (0, State::default(), None),
+            Some((generation, file)) => {
+                let relative = format!("{folder}/{file}");
+                let unreadable = |why: String| format!("{}: {why}", root.name_of(&relative));
+                let bytes = root
+                    .read(&relative)
+                    .await
+                    .map_err(text)?
+                    .ok_or_else(|| unreadable("removed while being read".into()))?;
+                let last = serde_json::from_slice(&bytes).map_err(|e| unreadable(e.to_string()))?;
+                (generation, last, Some(file))
             }
         };
-        let record = Record::Store {
-            remote: remote.clone(),
+        let record = Record {
+            root: root.clone(),
             folder,
             generation,
+            last: last_file,
+            _lock: lock,
         };
         Incremental::new(name, params, record, &last, files)
     }
@@ -366,48 +310,26 @@ impl Incremental {
     pub async fn finish(self) -> Result<()> {
         let text = serde_json::to_vec_pretty(&self.next)
             .map_err(|e| DataFusionError::Execution(e.to_string()))?;
-        match self.record {
-            Record::Folder { folder, .. } => {
-                let path = folder.join("state.json");
-                let mut temp =
-                    tempfile::NamedTempFile::new_in(&folder).map_err(|e| io(&folder, e))?;
-                temp.write_all(&text).map_err(|e| io(&path, e))?;
-                temp.as_file().sync_all().map_err(|e| io(&path, e))?;
-                temp.persist(&path).map_err(|e| io(&path, e.error))?;
+        let record = &self.record;
+        let next = format!("{}/{:020}.json", record.folder, record.generation + 1);
+        match record.root.create(&next, |out| out.write_all(&text)).await {
+            Ok(_) => {}
+            Err(LakeError::Exists { .. }) => {
+                return Err(DataFusionError::Execution(format!(
+                    "another run of --incremental {} recorded itself while this one ran; the \
+                     findings of both are in the lake, so the next run continues from them \
+                     (this run's output may repeat some of the other's)",
+                    self.name
+                )));
             }
-            Record::Store {
-                remote,
-                folder,
-                generation,
-            } => {
-                let path = folder.clone().join(format!("{:020}.json", generation + 1));
-                let options = PutOptions {
-                    mode: PutMode::Create,
-                    ..PutOptions::default()
-                };
-                let put = remote
-                    .store()
-                    .put_opts(&path, PutPayload::from(text), options);
-                match put.await {
-                    Ok(_) => {}
-                    Err(object_store::Error::AlreadyExists { .. }) => {
-                        return Err(DataFusionError::Execution(format!(
-                            "another run of --incremental {} recorded itself while this one \
-                             ran; the findings of both are in the lake, so the next run \
-                             continues from them (this run's output may repeat some of the \
-                             other's)",
-                            self.name
-                        )));
-                    }
-                    Err(e) => {
-                        let e = StoreError::new(&remote.url_of(&path), e);
-                        return Err(DataFusionError::Execution(e.to_string()));
-                    }
-                }
-                // Only the newest record is read.
-                let previous = folder.join(format!("{generation:020}.json"));
-                let _ = remote.store().delete(&previous).await;
-            }
+            Err(e) => return Err(DataFusionError::Execution(e.to_string())),
+        }
+        // Only the newest record is read.
+        if let Some(last) = &record.last {
+            record
+                .root
+                .remove(&format!("{}/{last}", record.folder))
+                .await;
         }
         Ok(())
     }
@@ -496,46 +418,6 @@ fn keys(batch: &RecordBatch) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Every date file of both tables, by `Table/date=YYYY-MM-DD`, with an identity that changes
-/// whenever a commit replaces it.
-fn date_files(root: &Path) -> Result<BTreeMap<String, String>> {
-    let mut files = BTreeMap::new();
-    for table in Table::ALL {
-        let dates =
-            layout::dates(root, table).map_err(|e| io(&layout::table_dir(root, table), e))?;
-        for date in dates {
-            let path = layout::data_file(root, table, date);
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue;
-            };
-            let key = format!("{}/date={}", table.name(), date.format("%Y-%m-%d"));
-            let id = format!(
-                "{}-{}-{}",
-                meta.ino(),
-                meta.len(),
-                meta.mtime_nsec() + meta.mtime() * 1_000_000_000
-            );
-            files.insert(key, id);
-        }
-    }
-    Ok(files)
-}
-
-/// A data file of the tables that is not a date file this project writes, if there is one:
-/// changes to such files would go unseen.
-fn foreign_file(root: &Path) -> Option<PathBuf> {
-    Table::ALL.into_iter().find_map(|table| {
-        let own: BTreeSet<PathBuf> = layout::dates(root, table)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|date| layout::data_file(root, table, date))
-            .collect();
-        parquet_files(&layout::table_dir(root, table))
-            .into_iter()
-            .find(|path| !own.contains(path))
-    })
-}
-
 fn date_of_key(key: &str) -> Option<NaiveDate> {
     let date = key.rsplit_once("date=")?.1;
     NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()
@@ -566,8 +448,4 @@ fn ranges(changed: &BTreeSet<NaiveDate>) -> Vec<(i64, i64)> {
             Some((midnight(from)?, end))
         })
         .collect()
-}
-
-fn io(path: &Path, error: std::io::Error) -> DataFusionError {
-    DataFusionError::Execution(format!("{}: {error}", path.display()))
 }

@@ -24,8 +24,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use indicatif::ProgressBar;
-
 pub use listing::{ListError, TimeRange};
 pub use reader::{ReadOptions, check_decoder};
 pub use rejects::Reject;
@@ -85,6 +83,20 @@ impl IngestOptions {
     }
 }
 
+/// Told how far an ingest has come, in bytes of input read (a front end draws it; `()`
+/// draws nothing).
+pub trait Progress: Sync {
+    /// The bytes the inputs hold, once listed.
+    fn total(&self, bytes: u64);
+    /// `bytes` more were read.
+    fn advance(&self, bytes: u64);
+}
+
+impl Progress for () {
+    fn total(&self, _: u64) {}
+    fn advance(&self, _: u64) {}
+}
+
 /// Ingests `options.inputs` into the lake; `progress` advances by bytes read.
 ///
 /// # Errors
@@ -93,13 +105,13 @@ impl IngestOptions {
 pub fn ingest(
     lake: &LakeWriter,
     options: &IngestOptions,
-    progress: &ProgressBar,
+    progress: &dyn Progress,
 ) -> Result<Summary, IngestError> {
     let started = std::time::Instant::now();
     let io = Io::for_inputs(&options.inputs)?;
     let files = io.block_on(listing::list(&options.inputs, &options.range))?;
     let total_bytes = files.iter().map(Input::size).sum();
-    progress.set_length(total_bytes);
+    progress.total(total_bytes);
     let mut manifest = lake.manifest()?;
     let known = manifest.clone();
     let mut rejects = rejects::RejectLog::new(lake.rejects_dir());
@@ -150,13 +162,13 @@ pub fn ingest(
                 let mut outcome = match delivered {
                     Delivered::Piece(outcome) => outcome,
                     Delivered::Unchanged(size) => {
-                        progress.inc(size);
+                        progress.advance(size);
                         summary.unchanged_files += 1;
                         continue;
                     }
                     Delivered::Failed(e) => return Err(e),
                 };
-                progress.inc(outcome.bytes);
+                progress.advance(outcome.bytes);
                 if options.strict
                     && let Some(reject) = outcome.rejects.first()
                 {

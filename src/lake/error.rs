@@ -21,6 +21,9 @@ pub enum LakeError {
     },
     #[error("{path}: {reason}")]
     Schema { path: PathBuf, reason: String },
+    /// A file that is only ever added, never replaced, is there already.
+    #[error("{path}: exists already")]
+    Exists { path: String },
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     /// Another writer published a commit to a lake in object storage meanwhile.

@@ -16,6 +16,7 @@ mod findings;
 pub mod layout;
 mod manifest;
 mod remote;
+mod root;
 pub mod snapshot;
 
 use std::fs::File;
@@ -24,8 +25,9 @@ use std::path::{Path, PathBuf};
 pub use commit::CommitStats;
 pub use error::LakeError;
 pub use file::read as read_file;
-pub use findings::{append as append_findings, append_remote as append_findings_remote};
+pub use findings::append as append_findings;
 pub use manifest::{Manifest, Resume, Source};
+pub use root::{DateFilesError, Pinned, Root};
 
 /// How long a lake in a store keeps a replaced file for its readers: a query of ours opens its
 /// files within seconds of taking its snapshot.
@@ -219,7 +221,14 @@ impl ReadSnapshot {
         let path = layout::readers_file(root);
         let readers = match File::open(&path) {
             Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // No lake there (or not even a folder): nothing to wait for; the catalog says
+            // what is there instead.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
                 return Ok(ReadSnapshot { _readers: None });
             }
             Err(e) => return Err(LakeError::io(&path, e)),

@@ -89,7 +89,30 @@ pub async fn parquet_objects(remote: &Remote, folder: &str) -> Result<Vec<Object
 /// folder are carried along untouched.
 pub fn own_file(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
-    name == super::layout::DATA_FILE || (name.starts_with("part-") && name.ends_with(".parquet"))
+    name == super::layout::DATA_FILE || writer_file(name)
+}
+
+/// `part-<run>-<n>.parquet`, `<run>` as `remote.rs` names a writer's run
+/// (`YYYYMMDDTHHMMSS-<pid>-<8 hex digits>`): Spark's `part-00000-<uuid>.parquet` is not one.
+fn writer_file(name: &str) -> bool {
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let Some(stem) = name
+        .strip_prefix("part-")
+        .and_then(|s| s.strip_suffix(".parquet"))
+    else {
+        return false;
+    };
+    match stem.split('-').collect::<Vec<_>>().as_slice() {
+        [time, pid, run, n] => {
+            time.split_once('T').is_some_and(|(day, clock)| {
+                day.len() == 8 && clock.len() == 6 && digits(day) && digits(clock)
+            }) && digits(pid)
+                && run.len() == 8
+                && run.bytes().all(|b| b.is_ascii_hexdigit())
+                && digits(n)
+        }
+        _ => false,
+    }
 }
 
 /// The date of the `date=` folder that holds `location`.

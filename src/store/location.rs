@@ -127,6 +127,39 @@ impl Remote {
         })
     }
 
+    /// A local folder reached as a store is, through object_store's `LocalFileSystem` (as
+    /// DataFusion reads local files): objects are named by their absolute paths, and `url_of`
+    /// gives those paths, as output names local files.
+    ///
+    /// # Errors
+    /// `folder` cannot be made absolute.
+    pub fn folder(folder: &std::path::Path) -> Result<Remote, StoreError> {
+        // Canonical where it exists, as DataFusion names the files of a listing table.
+        let absolute = std::fs::canonicalize(folder)
+            .or_else(|_| std::path::absolute(folder))
+            .map_err(|e| {
+                StoreError::message(
+                    &folder.display().to_string(),
+                    FailureKind::NotFound,
+                    e.to_string(),
+                )
+            })?;
+        let prefix = ObjectPath::from_absolute_path(&absolute).map_err(|e| {
+            StoreError::message(
+                &absolute.display().to_string(),
+                FailureKind::Unsupported,
+                e.to_string(),
+            )
+        })?;
+        Ok(Remote {
+            store: Arc::new(object_store::local::LocalFileSystem::new()),
+            prefix,
+            base: String::new(),
+            store_url: Url::parse("file:///").expect("a URL"),
+            counters: Arc::default(),
+        })
+    }
+
     /// The same location reached through `store`, a wrapper of this one's (its requests
     /// still counted here).
     pub fn through(&self, store: Arc<dyn ObjectStore>) -> Remote {
@@ -148,7 +181,10 @@ impl Remote {
     /// The URL of `path`, an object of this store, without any secret.
     pub fn url_of(&self, path: &ObjectPath) -> String {
         if path.as_ref().is_empty() {
-            self.base.clone()
+            match self.base.is_empty() {
+                true => "/".to_string(),
+                false => self.base.clone(),
+            }
         } else {
             format!("{}/{}", self.base, path)
         }
@@ -162,7 +198,9 @@ impl Remote {
     /// `path` (an object of this store) as a DataFusion table URL, under [`Self::store_url`].
     pub fn table_url(&self, path: &ObjectPath) -> String {
         let root = self.store_url.as_str().trim_end_matches('/');
-        if path.as_ref().is_empty() {
+        if self.store_url.scheme() == "file" {
+            format!("file:///{path}")
+        } else if path.as_ref().is_empty() {
             root.to_string()
         } else {
             format!("{root}/{path}")

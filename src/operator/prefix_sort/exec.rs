@@ -22,8 +22,9 @@ use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMerge
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{
-    ChildStats, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan, ExecutionPlanProperties,
-    Partitioning, PlanProperties, Statistics, StatisticsArgs, apply_expression_roots,
+    ChildStats, ChildrenPropertiesMode, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan,
+    ExecutionPlanProperties, Partitioning, PlanProperties, ReplaceChildrenOptions, Statistics,
+    StatisticsArgs, apply_expression_roots,
 };
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt, TryStreamExt};
@@ -133,16 +134,40 @@ impl ExecutionPlan for PrefixSortExec {
         apply_expression_roots(self.ordering.iter().map(|sort| &sort.expr), f)
     }
 
+    /// Same properties: only the input changes (its metrics start afresh). Recomputed: the
+    /// sort is checked against the new input, which may have lost its columns.
+    fn replace_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+        options: ReplaceChildrenOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let [input] = <[_; 1]>::try_from(children)
+            .or_else(|_| internal_err!("PrefixSortExec has one child"))?;
+        match options.children_properties {
+            ChildrenPropertiesMode::Keep => Ok(Arc::new(PrefixSortExec {
+                input,
+                metrics: ExecutionPlanMetricsSet::new(),
+                ..PrefixSortExec::clone(&self)
+            })),
+            ChildrenPropertiesMode::Recompute => {
+                match PrefixSortExec::try_new(self.ordering.clone(), input)? {
+                    Some(exec) => Ok(Arc::new(exec)),
+                    None => internal_err!(
+                        "PrefixSortExec: the new input no longer has the sort columns"
+                    ),
+                }
+            }
+        }
+    }
+
     fn with_new_children(
         self: Arc<Self>,
         children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let [input] = <[_; 1]>::try_from(children)
-            .or_else(|_| internal_err!("PrefixSortExec has one child"))?;
-        match PrefixSortExec::try_new(self.ordering.clone(), input)? {
-            Some(exec) => Ok(Arc::new(exec)),
-            None => internal_err!("PrefixSortExec: the new input no longer has the sort columns"),
-        }
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
     }
 
     fn execute(

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use datafusion::arrow::compute::SortOptions;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
 use datafusion::arrow::row::{RowConverter, SortField};
+use datafusion::common::ColumnStatistics;
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{JoinType, Result, internal_err, plan_err};
 use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -17,12 +20,16 @@ use datafusion::physical_expr::{
 };
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
+use datafusion::physical_plan::projection::{
+    ProjectionExec, join_allows_pushdown, join_table_borders, new_join_children,
+    physical_to_column_exprs, update_join_on,
+};
 use datafusion::physical_plan::sorts::streaming_merge::StreamingMergeBuilder;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan,
+    ChildStats, ChildrenPropertiesMode, DisplayAs, DisplayFormatType, Distribution, ExecutionPlan,
     ExecutionPlanProperties, InputDistributionRequirements, Partitioning, PlanProperties,
-    ReplaceChildrenOptions, apply_expression_roots,
+    ReplaceChildrenOptions, Statistics, StatisticsArgs, apply_expression_roots,
 };
 use futures::StreamExt;
 
@@ -455,6 +462,118 @@ impl ExecutionPlan for WindowJoinExec {
 
     fn maintains_input_order(&self) -> Vec<bool> {
         maintains_input_order(&self.layout).to_vec()
+    }
+
+    /// Key-partitioned, partition `p` joins partition `p` of each side; time-aligned, a
+    /// partition joins spans of many, so it is sized from the whole inputs.
+    fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
+        let asked = match self.layout {
+            Layout::KeyPartitioned(_) => partition,
+            Layout::TimeAligned(_) => None,
+        };
+        vec![ChildStats::At(asked), ChildStats::At(asked)]
+    }
+
+    /// A band join's row count cannot be known from its inputs' (a heavy user pairs
+    /// quadratically, a sparse one not at all), so it is left unknown rather than guessed.
+    /// Each output column is one of an input's, holding a subset of its values: its range
+    /// carries over, inexact.
+    fn statistics_from_inputs(
+        &self,
+        input_stats: &[Arc<Statistics>],
+        _args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
+        let [left, right] = input_stats else {
+            return internal_err!("WindowJoinExec has two children");
+        };
+        let columns = [left, right]
+            .into_iter()
+            .flat_map(|side| side.column_statistics.iter())
+            .map(|column| ColumnStatistics {
+                null_count: Precision::Absent,
+                distinct_count: Precision::Absent,
+                sum_value: Precision::Absent,
+                byte_size: Precision::Absent,
+                min_value: column.min_value.clone().to_inexact(),
+                max_value: column.max_value.clone().to_inexact(),
+            })
+            .collect();
+        Ok(Arc::new(Statistics {
+            num_rows: Precision::Absent,
+            total_byte_size: Precision::Absent,
+            column_statistics: columns,
+        }))
+    }
+
+    /// A projection of plain columns that keeps every column the join reads (keys, times,
+    /// residual) goes below it, one to each side, as DataFusion's joins do: the join then
+    /// carries, and a time-aligned one merges, only the columns wanted above it.
+    fn try_swapping_with_projection(
+        &self,
+        projection: &ProjectionExec,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(columns) = physical_to_column_exprs(projection.expr()) else {
+            return Ok(None);
+        };
+        let left_width = self.left.schema().fields().len();
+        let (last_left, first_right) = join_table_borders(left_width, &columns);
+        if !join_allows_pushdown(&columns, &self.schema, last_left, first_right) {
+            return Ok(None);
+        }
+        let (left_columns, right_columns) = columns.split_at(first_right as usize);
+        let Some(on) = update_join_on(left_columns, right_columns, &self.on, left_width) else {
+            return Ok(None);
+        };
+        // Where an output column of the join is after the projection, renamed as it says.
+        let moved = |old: usize| {
+            let at = columns
+                .iter()
+                .position(|(column, _)| column.index() == old)?;
+            Some(Column::new(&columns[at].1, at))
+        };
+        let (Some(left_time), Some(right_time)) = (
+            moved(self.left_time.index()),
+            moved(left_width + self.right_time.index())
+                .map(|c| Column::new(c.name(), c.index() - left_columns.len())),
+        ) else {
+            return Ok(None);
+        };
+        let residual = match &self.residual {
+            None => None,
+            Some(residual) => {
+                let mut lost = false;
+                let moved_residual = Arc::clone(residual)
+                    .transform(|expr| {
+                        let Some(column) = expr.downcast_ref::<Column>() else {
+                            return Ok(Transformed::no(expr));
+                        };
+                        match moved(column.index()) {
+                            Some(new) => Ok(Transformed::yes(Arc::new(new) as PhysicalExprRef)),
+                            None => {
+                                lost = true;
+                                Ok(Transformed::no(expr))
+                            }
+                        }
+                    })?
+                    .data;
+                if lost {
+                    return Ok(None);
+                }
+                Some(moved_residual)
+            }
+        };
+        let (left, right) =
+            new_join_children(&columns, last_left, first_right, &self.left, &self.right)?;
+        WindowJoinExec::try_new(
+            Arc::new(left),
+            Arc::new(right),
+            on,
+            (left_time, right_time),
+            (self.lower, self.upper),
+            residual,
+            self.layout.clone(),
+        )
+        .map(|join| Some(Arc::new(join) as _))
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
