@@ -10,6 +10,7 @@
 
 pub mod bench;
 pub mod catalog;
+pub mod choice;
 pub mod cluster;
 pub mod engine;
 pub mod generate;

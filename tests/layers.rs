@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// The layers, lowest first; a module may use the modules of earlier layers only.
 const LAYERS: &[&[&str]] = &[
-    &["schema", "guid", "operator", "output", "store"],
+    &["schema", "choice", "guid", "operator", "output", "store"],
     &["lake", "engine"],
     &["ingest", "catalog"],
     &["hunt", "generate", "kql"],
@@ -23,10 +23,15 @@ fn layer_of(module: &str) -> Option<usize> {
 
 /// The top-level modules that `text` names as `crate::name`.
 fn used_modules(text: &str) -> BTreeSet<String> {
+    used_through(text, "crate::")
+}
+
+/// The top-level modules that `text` names as `{path}name`.
+fn used_through(text: &str, path: &str) -> BTreeSet<String> {
     let mut used = BTreeSet::new();
     let mut rest = text;
-    while let Some(at) = rest.find("crate::") {
-        rest = &rest[at + "crate::".len()..];
+    while let Some(at) = rest.find(path) {
+        rest = &rest[at + path.len()..];
         let name: String = rest
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
@@ -97,4 +102,41 @@ fn an_upward_import_is_found() {
         BTreeSet::from(["catalog".to_string(), "schema".to_string()])
     );
     assert!(layer_of("catalog") > layer_of("lake"));
+}
+
+/// The binary's front end (`src/cli`, `src/main.rs`) is the top layer: it reaches the library
+/// only through the modules the layers list, and the library holds no front end's types: no
+/// argument parser, no progress bar (a front end maps its arguments onto the library's and
+/// draws progress from its events).
+#[test]
+fn the_front_end_is_the_top_layer_and_the_library_knows_no_front_end() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut front = vec![src.join("main.rs")];
+    rust_files(&src.join("cli"), &mut front);
+    let mut unknown = Vec::new();
+    for file in &front {
+        let text = std::fs::read_to_string(file).unwrap();
+        for used in used_through(&text, "retrohunt::") {
+            if layer_of(&used).is_none() {
+                unknown.push(format!("{} uses retrohunt::{used}", file.display()));
+            }
+        }
+    }
+    assert!(unknown.is_empty(), "{}", unknown.join("\n"));
+    let mut library = Vec::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_stem().is_some_and(|s| s != "cli" && s != "main") {
+            rust_files(&path, &mut library);
+        }
+    }
+    let front_end_types: Vec<String> = library
+        .iter()
+        .filter(|file| {
+            let text = std::fs::read_to_string(file).unwrap();
+            text.contains("clap::") || text.contains("indicatif")
+        })
+        .map(|file| file.display().to_string())
+        .collect();
+    assert!(front_end_types.is_empty(), "{front_end_types:?}");
 }

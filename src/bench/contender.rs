@@ -1,28 +1,47 @@
 //! What a bench compares: the hunt on each of our engines, the scan floor, and other tools'
 //! commands (peers) given the same lake and range.
 
-use clap::ValueEnum;
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::choice::Choice;
 use crate::engine::Engine;
 use crate::hunt::HuntQuery;
 
 /// One of this project's runs, carried out by `bench-run` in a child of this binary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Builtin {
-    /// The hunt's plain range join on stock DataFusion.
     Sql,
-    /// The hunt on the window-join operator.
     Operator,
-    /// The hunt rewritten by hand to join on user and time bucket, on stock DataFusion.
     SqlBucketed,
-    /// The hunt on the window-join operator, run on the Ballista cluster that `--cluster`
-    /// names.
     Cluster,
     /// The hunt's columns and filters without the join; always measured, as the yardstick.
-    #[value(skip)]
     ScanFloor,
+}
+
+impl crate::choice::Choice for Builtin {
+    const OFFERED: &'static [(Self, &'static str, &'static str)] = &[
+        (
+            Builtin::Sql,
+            "sql",
+            "The hunt's plain range join on stock DataFusion",
+        ),
+        (
+            Builtin::Operator,
+            "operator",
+            "The hunt on the window-join operator",
+        ),
+        (
+            Builtin::SqlBucketed,
+            "sql-bucketed",
+            "The hunt rewritten by hand to join on user and time bucket, on stock DataFusion",
+        ),
+        (
+            Builtin::Cluster,
+            "cluster",
+            "The hunt on the window-join operator, run on the Ballista cluster that --cluster names",
+        ),
+    ];
 }
 
 impl Builtin {
@@ -75,8 +94,9 @@ impl Peer {
         if name.is_empty() || command.is_empty() {
             return Err(format!("{text:?}: NAME and COMMAND must not be empty"));
         }
-        let taken = Builtin::value_variants()
+        let taken = Builtin::OFFERED
             .iter()
+            .map(|(builtin, ..)| builtin)
             .chain([&Builtin::ScanFloor])
             .any(|b| b.name() == name);
         if taken {

@@ -3,22 +3,34 @@
 use std::time::Duration;
 
 use bytesize::ByteSize;
-use clap::ValueEnum;
 use comfy_table::{Table, presets};
 use serde::Serialize;
 
 use super::{BenchPlan, Builtin, Contender, Measurement, Outcome, Size};
 use crate::engine::machine_memory;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReportFormat {
-    /// Aligned tables for the terminal.
     #[default]
     Table,
-    /// GitHub Markdown, for BENCHMARKS.md and pull requests.
     Markdown,
-    /// Every figure, for scripts.
     Json,
+}
+
+impl crate::choice::Choice for ReportFormat {
+    const OFFERED: &'static [(Self, &'static str, &'static str)] = &[
+        (
+            ReportFormat::Table,
+            "table",
+            "Aligned tables for the terminal",
+        ),
+        (
+            ReportFormat::Markdown,
+            "markdown",
+            "GitHub Markdown, for BENCHMARKS.md and pull requests",
+        ),
+        (ReportFormat::Json, "json", "Every figure, for scripts"),
+    ];
 }
 
 #[derive(Debug, Clone, Serialize)]

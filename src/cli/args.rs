@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
+use retrohunt::choice::Choice;
 
 use retrohunt::bench::{Builtin, Peer, ReportFormat};
 use retrohunt::engine::Engine;
@@ -143,7 +145,7 @@ pub struct IngestArgs {
     #[arg(long, default_value = "1h")]
     pub keep_replaced: String,
     /// Read every input as this format instead of detecting it per file.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = choice::<Format>())]
     pub format: Option<Format>,
     /// Table for records that do not say (SigninLogs or AADNonInteractiveUserSignInLogs).
     #[arg(long)]
@@ -177,13 +179,13 @@ pub struct GenerateArgs {
     pub days: u32,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    #[arg(long, value_enum, default_value_t = TenantFormat::Diagnostic)]
+    #[arg(long, value_parser = choice::<TenantFormat>(), default_value = "diagnostic")]
     pub format: TenantFormat,
     /// Heavy accounts (20–100x the volume) per thousand users.
     #[arg(long, default_value_t = 10)]
     pub heavy_per_mille: u32,
     /// Which networks the tenant's people use (corporate egress, VPN, home ISPs, carriers).
-    #[arg(long, value_enum, default_value_t = NetworkMix::Us)]
+    #[arg(long, value_parser = choice::<NetworkMix>(), default_value = "us")]
     pub networks: NetworkMix,
 }
 
@@ -204,7 +206,7 @@ pub struct LakeArg {
 #[derive(Debug, clap::Args)]
 pub struct EngineArgs {
     /// How band joins run: the window-join operator, or stock DataFusion.
-    #[arg(long, value_enum, default_value_t = Engine::Operator)]
+    #[arg(long, value_parser = choice::<Engine>(), default_value = "operator")]
     pub engine: Engine,
     /// Run on an Apache DataFusion Ballista cluster, started with `retrohunt cluster`: its
     /// scheduler's address. The lake must be a folder the scheduler and every executor read
@@ -228,6 +230,15 @@ pub struct MemoryArg {
     /// [default: 60% of the machine's memory]
     #[arg(long, value_parser = parse_size)]
     pub memory_limit: Option<usize>,
+}
+
+/// A library [`Choice`] as a value clap offers, parses and explains in `--help`.
+fn choice<T: Choice + Clone>() -> impl TypedValueParser<Value = T> {
+    let offered = T::OFFERED
+        .iter()
+        .map(|&(_, name, help)| PossibleValue::new(name).help(help));
+    PossibleValuesParser::new(offered)
+        .map(|name| T::named(&name).expect("clap offers only the choices' names"))
 }
 
 fn parse_size(text: &str) -> Result<usize, String> {
@@ -345,7 +356,7 @@ pub struct HuntParamArgs {
     pub window: String,
     /// The time the hunt filters, windows and reports: when Log Analytics received the record,
     /// or when the sign-in happened (reads every date of the lake).
-    #[arg(long, value_enum, default_value_t = TimeColumn::TimeGenerated)]
+    #[arg(long, value_parser = choice::<TimeColumn>(), default_value = "TimeGenerated")]
     pub time_column: TimeColumn,
 }
 
@@ -449,9 +460,9 @@ pub struct BenchArgs {
     /// The engines to compare, run in this order in every round.
     #[arg(
         long,
-        value_enum,
+        value_parser = choice::<Builtin>(),
         value_delimiter = ',',
-        default_values_t = [Builtin::Sql, Builtin::Operator, Builtin::SqlBucketed]
+        default_values = ["sql", "operator", "sql-bucketed"]
     )]
     pub engines: Vec<Builtin>,
     /// Another tool as a contender, NAME='COMMAND' (repeatable): a shell command run after
@@ -493,7 +504,7 @@ pub struct BenchArgs {
     pub memory: MemoryArg,
     #[command(flatten)]
     pub params: HuntParamArgs,
-    #[arg(long, value_enum, default_value_t)]
+    #[arg(long, value_parser = choice::<ReportFormat>(), default_value = "table")]
     pub format: ReportFormat,
     /// Also draw time and peak memory per engine and size as an SVG chart.
     #[arg(long)]

@@ -12,6 +12,7 @@ use retrohunt::bench::{
 use retrohunt::catalog::{LakeTables, OpenError};
 use retrohunt::engine::default_memory_limit;
 use retrohunt::generate::{self, TenantFormat};
+use retrohunt::hunt::HuntParams;
 use retrohunt::lake::{Root, layout};
 use retrohunt::store::Location;
 
@@ -25,19 +26,7 @@ use super::results::Stderr;
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let params = params(&args.params)?;
     check_cluster(&args)?;
-    let work = match &args.work {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            tempfile::Builder::new()
-                .prefix("retrohunt-bench-")
-                .tempdir_in(dir)
-        }
-        None => tempfile::Builder::new()
-            .prefix("retrohunt-bench-")
-            .tempdir(),
-    }
-    .context("cannot create the bench's work folder")?;
+    let work = work_folder(&args)?;
     if !args.ingest.is_empty() {
         let plan = IngestPlan {
             sources: args.ingest.clone(),
@@ -53,64 +42,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         println!("{}", report.render(args.format));
         return Ok(ExitCode::SUCCESS);
     }
-
-    let lake = match (&args.generate, &args.lake) {
-        (Some(spec), _) => {
-            let mut spec = *spec;
-            spec.days = spec.days.max(
-                args.scale
-                    .iter()
-                    .flat_map(|s| s.0.iter())
-                    .copied()
-                    .max()
-                    .unwrap_or(0),
-            );
-            let lake = work.path().join("lake");
-            eprintln!(
-                "generating {} users over {} days (seed {}) into {}",
-                spec.users,
-                spec.days,
-                spec.seed,
-                lake.display()
-            );
-            generate::generate(&spec, TenantFormat::Lake, &lake)
-                .context("cannot generate the bench's tenant")?;
-            lake
-        }
-        (None, Some(lake)) => dates_of(lake)?.0,
-        (None, None) => sample_lake(&Stderr)?,
-    };
-    let sizes = match &args.scale {
-        None => vec![Size {
-            label: match (&args.params.start, &args.params.end) {
-                (None, None) => format!("{} (whole lake)", lake.display()),
-                (start, end) => format!(
-                    "{} from {} to {}",
-                    lake.display(),
-                    start.as_deref().unwrap_or("the start"),
-                    end.as_deref().unwrap_or("the end")
-                ),
-            },
-            days: None,
-            lake: lake.clone(),
-            params,
-        }],
-        Some(Scale(days)) => {
-            let (first, held) = lake_days(&lake, &dates_of(&lake)?.1, params.start)?;
-            if let Some(&longest) = days.iter().find(|&&d| d > held) {
-                return Err(Usage(format!(
-                    "--scale asks for {longest} days but {} holds {held} from {first}",
-                    lake.display()
-                ))
-                .into());
-            }
-            days.iter()
-                .map(|&d| Size::days(&lake, first, d, params))
-                .collect()
-        }
-    };
+    let lake = lake(&args, &work)?;
     let plan = BenchPlan {
-        sizes,
+        sizes: sizes(&args, &lake, params)?,
         engines: args.engines.clone(),
         peers: args.peers.clone(),
         cluster: args.cluster.clone(),
@@ -137,6 +71,81 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("chart written to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A fresh folder for the bench's files, under `--work` if given.
+fn work_folder(args: &BenchArgs) -> anyhow::Result<tempfile::TempDir> {
+    match &args.work {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            tempfile::Builder::new()
+                .prefix("retrohunt-bench-")
+                .tempdir_in(dir)
+        }
+        None => tempfile::Builder::new()
+            .prefix("retrohunt-bench-")
+            .tempdir(),
+    }
+    .context("cannot create the bench's work folder")
+}
+
+/// The lake to hunt: a tenant generated into `work`, `--lake`, or the sample.
+fn lake(args: &BenchArgs, work: &tempfile::TempDir) -> anyhow::Result<PathBuf> {
+    match (&args.generate, &args.lake) {
+        (Some(spec), _) => {
+            let mut spec = *spec;
+            let longest = args.scale.iter().flat_map(|s| s.0.iter()).copied().max();
+            spec.days = spec.days.max(longest.unwrap_or(0));
+            let lake = work.path().join("lake");
+            eprintln!(
+                "generating {} users over {} days (seed {}) into {}",
+                spec.users,
+                spec.days,
+                spec.seed,
+                lake.display()
+            );
+            generate::generate(&spec, TenantFormat::Lake, &lake)
+                .context("cannot generate the bench's tenant")?;
+            Ok(lake)
+        }
+        (None, Some(lake)) => Ok(dates_of(lake)?.0),
+        (None, None) => sample_lake(&Stderr),
+    }
+}
+
+/// What the hunt is timed on: the range asked, or with `--scale`, each number of days from the
+/// range's start.
+fn sizes(args: &BenchArgs, lake: &Path, params: HuntParams) -> anyhow::Result<Vec<Size>> {
+    let Some(Scale(days)) = &args.scale else {
+        let label = match (&args.params.start, &args.params.end) {
+            (None, None) => format!("{} (whole lake)", lake.display()),
+            (start, end) => format!(
+                "{} from {} to {}",
+                lake.display(),
+                start.as_deref().unwrap_or("the start"),
+                end.as_deref().unwrap_or("the end")
+            ),
+        };
+        return Ok(vec![Size {
+            label,
+            days: None,
+            lake: lake.to_path_buf(),
+            params,
+        }]);
+    };
+    let (first, held) = lake_days(lake, &dates_of(lake)?.1, params.start)?;
+    if let Some(&longest) = days.iter().find(|&&d| d > held) {
+        return Err(Usage(format!(
+            "--scale asks for {longest} days but {} holds {held} from {first}",
+            lake.display()
+        ))
+        .into());
+    }
+    Ok(days
+        .iter()
+        .map(|&d| Size::days(lake, first, d, params))
+        .collect())
 }
 
 /// The `cluster` engine and `--cluster` come together.

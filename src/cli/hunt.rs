@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
-use clap::ValueEnum;
+use retrohunt::choice::Choice;
 
 use retrohunt::hunt::{self, HuntParams};
 use retrohunt::pipeline::{self, Bookmarks, HuntRun, Triage};
@@ -100,11 +100,7 @@ fn run_summary(
         "end": time(params.end),
         "window_seconds": params.window as f64 / 1e9,
         "time_column": params.time_column.name(),
-        "engine": args
-            .engine
-            .engine
-            .to_possible_value()
-            .map(|value| value.get_name().to_owned()),
+        "engine": args.engine.engine.choice_name(),
         "findings": findings,
         "seconds": started.elapsed().as_secs_f64(),
     })

@@ -3,23 +3,36 @@
 
 use std::sync::Arc;
 
-use clap::ValueEnum;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SessionState;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::choice::Choice;
 use crate::operator::prefix_sort::PrefixSortRule;
 use crate::operator::window_join::{WindowJoinQueryPlanner, WindowJoinRule};
 
-/// How the hunt executes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+/// How the hunt executes (each value's meaning is in [`Choice::OFFERED`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Engine {
-    /// Band joins (key equality plus a time window) run on the window-join operator.
     #[default]
     Operator,
-    /// Stock DataFusion: the SQL range join as DataFusion plans it, an honest baseline.
     Sql,
+}
+
+impl Choice for Engine {
+    const OFFERED: &'static [(Self, &'static str, &'static str)] = &[
+        (
+            Engine::Operator,
+            "operator",
+            "Band joins (key equality plus a time window) run on the window-join operator",
+        ),
+        (
+            Engine::Sql,
+            "sql",
+            "Stock DataFusion: the SQL range join as DataFusion plans it, an honest baseline",
+        ),
+    ];
 }
 
 pub fn session(engine: Engine) -> SessionContext {

@@ -15,7 +15,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate};
-use clap::ValueEnum;
 
 pub use render::format_time;
 pub use tenant::{Event, NetworkMix, TenantSpec};
@@ -24,14 +23,31 @@ use crate::ingest::RowsBuilder;
 use crate::lake::{LakeError, LakeWriter};
 use crate::schema::Table;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TenantFormat {
-    /// The storage-account archive: `insights-logs-*/tenantId=/y=/m=/d=/h=/m=00/PT1H.json`.
     Diagnostic,
-    /// Log Analytics rows as JSON lines: `<Table>/<date>.jsonl`.
     LaJsonl,
-    /// Straight into a lake (large benchmark tenants).
     Lake,
+}
+
+impl crate::choice::Choice for TenantFormat {
+    const OFFERED: &'static [(Self, &'static str, &'static str)] = &[
+        (
+            TenantFormat::Diagnostic,
+            "diagnostic",
+            "The storage-account archive: insights-logs-*/tenantId=/y=/m=/d=/h=/m=00/PT1H.json",
+        ),
+        (
+            TenantFormat::LaJsonl,
+            "la-jsonl",
+            "Log Analytics rows as JSON lines: <Table>/<date>.jsonl",
+        ),
+        (
+            TenantFormat::Lake,
+            "lake",
+            "Straight into a lake (large benchmark tenants)",
+        ),
+    ];
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -212,13 +212,26 @@ const EUROPE_MOBILE: [Network; 2] = [
 ];
 
 /// Which networks a tenant's people use.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum NetworkMix {
-    /// A US tenant: Microsoft egress, a Level 3 VPN, US and European home ISPs, US carriers.
     #[default]
     Us,
-    /// A European tenant: other egress, VPN, home ISPs and carriers throughout.
     Europe,
+}
+
+impl crate::choice::Choice for NetworkMix {
+    const OFFERED: &'static [(Self, &'static str, &'static str)] = &[
+        (
+            NetworkMix::Us,
+            "us",
+            "A US tenant: Microsoft egress, a Level 3 VPN, US and European home ISPs, US carriers",
+        ),
+        (
+            NetworkMix::Europe,
+            "europe",
+            "A European tenant: other egress, VPN, home ISPs and carriers throughout",
+        ),
+    ];
 }
 
 struct Palette {

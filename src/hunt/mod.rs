@@ -14,7 +14,6 @@ pub use incremental::Incremental;
 pub use record::{Run, with_run};
 pub use sentinel::{QUERY_NAME, write_sentinel};
 
-use clap::ValueEnum;
 use datafusion::arrow::datatypes::IntervalMonthDayNano;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::Result;
@@ -70,15 +69,26 @@ const EARLIEST: i64 = -9_000_000_000_000_000_000;
 const LATEST: i64 = 9_000_000_000_000_000_000;
 
 /// The column whose time the hunt filters, windows and reports (docs/hunt.md rule 11).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum TimeColumn {
-    /// When Log Analytics received the record (the lake's partitions and order follow it).
     #[default]
-    #[value(name = "TimeGenerated")]
     TimeGenerated,
-    /// When the sign-in happened by Entra ID's clock; every date of the lake is read.
-    #[value(name = "CreatedDateTime")]
     CreatedDateTime,
+}
+
+impl crate::choice::Choice for TimeColumn {
+    const OFFERED: &'static [(Self, &'static str, &'static str)] = &[
+        (
+            TimeColumn::TimeGenerated,
+            "TimeGenerated",
+            "When Log Analytics received the record (the lake's partitions and order follow it)",
+        ),
+        (
+            TimeColumn::CreatedDateTime,
+            "CreatedDateTime",
+            "When the sign-in happened by Entra ID's clock; every date of the lake is read",
+        ),
+    ];
 }
 
 impl TimeColumn {

@@ -4,17 +4,32 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-use clap::ValueEnum;
-
 /// The input formats, as `--format` names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// Any JSON shape: JSON lines, `{"records":[...]}`, `{"value":[...]}`, arrays, one object.
     Json,
-    /// Log Analytics portal CSV or Entra admin-center CSV download.
     Csv,
-    /// Parquet with Log Analytics columns.
     Parquet,
+}
+
+impl crate::choice::Choice for Format {
+    const OFFERED: &'static [(Self, &'static str, &'static str)] = &[
+        (
+            Format::Json,
+            "json",
+            "Any JSON shape: JSON lines, {\"records\":[...]}, {\"value\":[...]}, arrays, one object",
+        ),
+        (
+            Format::Csv,
+            "csv",
+            "Log Analytics portal CSV or Entra admin-center CSV download",
+        ),
+        (
+            Format::Parquet,
+            "parquet",
+            "Parquet with Log Analytics columns",
+        ),
+    ];
 }
 
 /// Part of a file's decompressed content, ending where a record ends (or where the content

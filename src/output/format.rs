@@ -9,12 +9,11 @@ use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit, TimestampNanosecondType};
 use arrow::error::{ArrowError, Result};
 use chrono::{DateTime, SecondsFormat};
-use clap::ValueEnum;
 
 use super::parquet::write_parquet;
 use super::safety::{TextSafety, escape_for_terminal, neutralise_formula};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
     /// An aligned table for the terminal.
     Table,

@@ -4,10 +4,8 @@
 
 use std::borrow::Cow;
 
-use clap::ValueEnum;
-
 /// How text cells are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TextSafety {
     /// CSV cells a spreadsheet would run as formulas get a leading `'`; terminal tables show
     /// control characters, ANSI escapes and bidirectional overrides as `\n`, `\u{1b}`, ...
