@@ -759,6 +759,7 @@ fn of_two_writers_of_a_lake_in_a_store_one_publishes() {
     use retrohunt::lake::{LakeError, LakeWriter};
 
     use crate::util::{SignIn, commit_rows};
+    use retrohunt::lake::Root;
 
     for (emulator, scheme) in [(azurite(), "az"), (moto(), "s3")] {
         emulator.create("lakes");
@@ -766,7 +767,8 @@ fn of_two_writers_of_a_lake_in_a_store_one_publishes() {
         let url = format!("{scheme}://lakes/two");
         let open = || {
             let remote = Remote::with_store(&url, Arc::clone(&store)).unwrap();
-            LakeWriter::open_remote(remote, retrohunt::lake::DEFAULT_GRACE).unwrap()
+            let root = Root::new(Location::Remote(remote)).unwrap();
+            LakeWriter::open_at(&root, retrohunt::lake::DEFAULT_GRACE, || {}).unwrap()
         };
         let first = open();
         let second = open();

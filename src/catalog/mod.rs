@@ -6,7 +6,7 @@ mod foreign;
 mod lake_table;
 mod register;
 
-pub use contents::{LakeDates, NotALake, inspect as inspect_lake};
-pub use damaged::{Damaged, damaged_files, parquet_files, paths as damaged_paths};
+pub use contents::{LakeDates, NotALake};
+pub use damaged::{Damaged, damaged_files, paths as damaged_paths};
 pub use lake_table::LakeTable;
 pub use register::{LakeTables, OpenError, register_lake};

@@ -16,7 +16,8 @@ use datafusion::datasource::listing::{
 };
 use datafusion::error::{DataFusionError, Result};
 use datafusion::prelude::SessionContext;
-use object_store::ObjectMeta;
+use object_store::{ObjectMeta, ObjectStore};
+use url::Url;
 
 use super::contents::{LakeDates, NotALake, inspect};
 use super::foreign::{Shape, shape_of_objects};
@@ -26,7 +27,7 @@ use crate::lake::layout::FINDINGS_TABLE;
 use crate::lake::snapshot::{self, SnapshotView};
 use crate::lake::{LakeError, Pinned, Root};
 use crate::schema::{Table, lake_schema};
-use crate::store::{Location, Remote};
+use crate::store::Location;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -43,52 +44,70 @@ pub enum OpenError {
 #[derive(Debug)]
 pub struct LakeTables {
     pub dates: LakeDates,
-    /// The lake's objects as of the commit.
-    seen: Remote,
+    /// The store the tables are read through (a folder's `LocalFileSystem`, as of the
+    /// commit for a store), and the URL it is registered under.
+    store: (Url, Arc<dyn ObjectStore>),
+    /// The lake's URL below it.
+    base: String,
     view: Option<Arc<SnapshotView>>,
     /// Per table, how its files differ from the lake's own.
     shapes: [Shape; 2],
     skip: BTreeSet<PathBuf>,
+    /// Data files of both tables.
+    files: usize,
     findings: bool,
 }
 
 impl LakeTables {
-    /// The tables of `lake`: its files listed, and their footers read to tell the lake's own
-    /// files from other tools'. The files in `skip` (see [`super::damaged_files`]) are left
-    /// out as if they were not there.
+    /// The tables of `lake`, which must be a lake: a folder that is missing, a file, or logs
+    /// not yet ingested, and a location without a data file, are [`OpenError::NotALake`],
+    /// saying what is there instead (DataFusion would read them as empty tables, and a
+    /// mistyped `--lake` would hunt nothing and find nothing). Otherwise as
+    /// [`LakeTables::read`].
     ///
     /// # Errors
-    /// A location with no data files of either table (not a lake, saying what it is instead),
-    /// one that cannot be listed, or a data file whose footer cannot be read.
+    /// As above, and as [`LakeTables::read`].
     pub async fn open(lake: &Pinned, skip: &BTreeSet<PathBuf>) -> Result<LakeTables, OpenError> {
-        // A folder that is missing, a file, or logs not yet ingested says so first.
         if let Some(folder) = lake.root().folder() {
             inspect(folder)?;
         }
+        let tables = LakeTables::read(lake, skip).await?;
+        if tables.files == 0 {
+            return Err(not_a_lake(lake.root()).into());
+        }
+        Ok(tables)
+    }
+
+    /// The tables of `lake` as they are, empty where it holds no files: its files listed, and
+    /// their footers read to tell the lake's own files from other tools'. The files in `skip`
+    /// (see [`super::damaged_files`]) are left out as if they were not there.
+    ///
+    /// # Errors
+    /// A location that cannot be listed, or a data file whose footer cannot be read.
+    pub async fn read(lake: &Pinned, skip: &BTreeSet<PathBuf>) -> Result<LakeTables, OpenError> {
         let seen = lake.seen();
         let skipped =
             |file: &ObjectMeta| skip.contains(&Path::new("/").join(file.location.as_ref()));
         let mut tables = Vec::new();
         let mut shapes = [Shape::default(), Shape::default()];
-        let mut any = false;
+        let mut count = 0;
         for table in Table::ALL {
             let mut files = lake.parquet_files(table.name()).await?;
             files.retain(|file| !skipped(file));
-            any |= !files.is_empty();
+            count += files.len();
             shapes[table as usize] =
                 shape_of_objects(seen.store(), &files, |f| seen.url_of(&f.location)).await?;
             tables.push((table, dates(&files)));
         }
-        if !any {
-            return Err(not_a_lake(lake.root()).into());
-        }
         let findings = !lake.parquet_files(FINDINGS_TABLE).await?.is_empty();
         Ok(LakeTables {
             dates: LakeDates { tables },
-            seen: seen.clone(),
+            store: (seen.store_url().clone(), Arc::clone(seen.store())),
+            base: seen.table_url(seen.prefix()),
             view: lake.view(),
             shapes,
             skip: skip.clone(),
+            files: count,
             findings,
         })
     }
@@ -99,11 +118,10 @@ impl LakeTables {
     /// # Errors
     /// A table DataFusion cannot register.
     pub async fn register(&self, ctx: &SessionContext) -> Result<()> {
-        ctx.register_object_store(self.seen.store_url(), Arc::clone(self.seen.store()));
-        let base = self.seen.table_url(self.seen.prefix());
-        register_tables(ctx, &base, &self.shapes, &self.skip, self.view.clone()).await?;
+        ctx.register_object_store(&self.store.0, Arc::clone(&self.store.1));
+        register_tables(ctx, &self.base, &self.shapes, &self.skip, self.view.clone()).await?;
         if self.findings {
-            register_findings(ctx, &base).await?;
+            register_findings(ctx, &self.base).await?;
         }
         Ok(())
     }
@@ -129,14 +147,14 @@ fn dates(files: &[ObjectMeta]) -> Vec<NaiveDate> {
 }
 
 /// Registers both tables of the lake at `location` (a path or a store's URL) with `ctx`, as
-/// of its latest commit, and returns them.
+/// of its latest commit, and returns them; a lake without files reads as empty tables.
 ///
 /// # Errors
-/// As [`LakeTables::open`] and [`LakeTables::register`].
+/// As [`LakeTables::read`] and [`LakeTables::register`].
 pub async fn register_lake(ctx: &SessionContext, location: &str) -> Result<LakeTables, OpenError> {
     let location = Location::parse(location).map_err(LakeError::from)?;
     let lake = Root::new(location)?.pin().await?;
-    let tables = LakeTables::open(&lake, &BTreeSet::new()).await?;
+    let tables = LakeTables::read(&lake, &BTreeSet::new()).await?;
     tables.register(ctx).await?;
     Ok(tables)
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use retrohunt::ingest::{self, IngestError, IngestOptions, ReadOptions, TimeRange};
-use retrohunt::lake::LakeWriter;
+use retrohunt::lake::{LakeWriter, Root};
 use retrohunt::store::Location;
 
 use retrohunt::engine::{default_memory_limit, peak_rss};
@@ -117,19 +117,14 @@ fn time_range(args: &IngestArgs) -> Result<TimeRange, Usage> {
 /// The lake at `--lake`: a folder (waiting for another writer), or a prefix in a store.
 fn open(args: &IngestArgs) -> anyhow::Result<LakeWriter> {
     let text = args.lake.to_string_lossy();
-    let opened = match Location::parse(&text).map_err(|e| Usage(e.to_string()))? {
-        Location::Local(folder) => LakeWriter::open(&folder, || {
-            eprintln!(
-                "retrohunt: waiting for another ingest into {} to finish",
-                folder.display()
-            );
-        }),
-        Location::Remote(remote) => {
-            let nanos = duration_nanos("--keep-replaced", &args.keep_replaced)?;
-            let grace = std::time::Duration::from_nanos(nanos.unsigned_abs());
-            LakeWriter::open_remote(remote, grace)
-        }
-    };
+    let location = Location::parse(&text).map_err(|e| Usage(e.to_string()))?;
+    let nanos = duration_nanos("--keep-replaced", &args.keep_replaced)?;
+    let grace = std::time::Duration::from_nanos(nanos.unsigned_abs());
+    let opened = Root::new(location).and_then(|root| {
+        LakeWriter::open_at(&root, grace, || {
+            eprintln!("retrohunt: waiting for another ingest into {text} to finish");
+        })
+    });
     opened.with_context(|| format!("cannot open lake {text}"))
 }
 

@@ -36,17 +36,8 @@ pub fn staging_dir(root: &Path) -> PathBuf {
 /// Where `hunt --append-findings` keeps each run's findings (see `findings.rs`).
 pub const FINDINGS_TABLE: &str = "RetrohuntFindings";
 
-pub fn findings_dir(root: &Path) -> PathBuf {
-    root.join(FINDINGS_TABLE)
-}
-
-/// Each incremental hunt's lock and record of what it has hunted, by name.
-/// Where incremental hunts keep their records, below a lake's root or prefix.
+/// Where incremental hunts keep their records (and in a folder, their locks), by name.
 pub const HUNTS: &str = "_hunts";
-
-pub fn hunts_dir(root: &Path) -> PathBuf {
-    root.join(HUNTS)
-}
 
 pub fn rejects_dir(root: &Path) -> PathBuf {
     root.join("_rejects")

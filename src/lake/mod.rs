@@ -85,16 +85,26 @@ impl LakeWriter {
         })
     }
 
-    /// Opens (creating) the lake under a prefix in object storage. Files a commit replaces,
-    /// and those of writers that died before publishing, are deleted once `grace` old
-    /// ([`DEFAULT_GRACE`]): readers of an older snapshot may still be reading them.
+    /// Opens (creating) the lake at `root`: a folder as [`LakeWriter::open`] does, or a prefix
+    /// in object storage, where files a commit replaces, and those of writers that died
+    /// before publishing, are deleted once `grace` old ([`DEFAULT_GRACE`]): readers of an
+    /// older snapshot may still be reading them.
     ///
     /// # Errors
-    /// The store cannot be listed or read, or holds a snapshot that does not parse.
-    pub fn open_remote(
-        remote: Remote,
+    /// As [`LakeWriter::open`]; a store that cannot be listed or read, or holds a snapshot
+    /// that does not parse.
+    pub fn open_at(
+        root: &Root,
         grace: std::time::Duration,
+        waiting: impl FnOnce(),
     ) -> Result<LakeWriter, LakeError> {
+        match root.folder() {
+            Some(folder) => LakeWriter::open(folder, waiting),
+            None => LakeWriter::open_store(root.objects().clone(), grace),
+        }
+    }
+
+    fn open_store(remote: Remote, grace: std::time::Duration) -> Result<LakeWriter, LakeError> {
         let grace = chrono::TimeDelta::from_std(grace).unwrap_or(chrono::TimeDelta::MAX);
         let rejects = tempfile::tempdir().map_err(|e| LakeError::io(Path::new("(temp)"), e))?;
         Ok(LakeWriter {

@@ -28,11 +28,11 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use super::error::LakeError;
-use super::snapshot::{self, Snapshot, SnapshotView};
+use super::snapshot::{self, SnapshotView};
 use super::{ReadSnapshot, lock_file};
 use crate::output::{IfExists, write_whole};
 use crate::schema::Table;
-use crate::store::{FailureKind, Location, Remote, StoreError};
+use crate::store::{FailureKind, Location, Remote, RequestCounts, StoreError};
 
 /// A lake's location, reachable for reading and adding files.
 #[derive(Debug, Clone)]
@@ -67,8 +67,13 @@ impl Root {
     }
 
     /// The lake's objects, as a store reaches them.
-    pub fn objects(&self) -> &Remote {
+    pub(super) fn objects(&self) -> &Remote {
         &self.objects
+    }
+
+    /// The requests made to a lake in a store so far (`None` for a folder).
+    pub fn requests(&self) -> Option<RequestCounts> {
+        self.folder.is_none().then(|| self.objects.requests())
     }
 
     /// How output names the lake: its path, or its URL without secrets.
@@ -80,7 +85,7 @@ impl Root {
     }
 
     /// `relative` (`a/b/c`) below the lake, as an object path.
-    pub fn path(&self, relative: &str) -> ObjectPath {
+    fn path(&self, relative: &str) -> ObjectPath {
         snapshot::child(self.objects.prefix(), relative)
     }
 
@@ -204,7 +209,6 @@ impl Root {
             root: self.clone(),
             seen,
             view,
-            snapshot,
             _readers: readers,
         })
     }
@@ -218,7 +222,6 @@ pub struct Pinned {
     /// The lake's objects as of the commit: a store's seen through its snapshot.
     seen: Remote,
     view: Option<Arc<SnapshotView>>,
-    snapshot: Option<Snapshot>,
     /// A folder's readers' lock, held while the lake is read.
     _readers: Option<ReadSnapshot>,
 }
@@ -277,12 +280,6 @@ impl Pinned {
             }
         }
         Ok(files)
-    }
-
-    /// Whether the lake is as of a snapshot (`None`: a folder, or a store no ingest of ours
-    /// has written to, read as every file there).
-    pub fn snapshot(&self) -> Option<&Snapshot> {
-        self.snapshot.as_ref()
     }
 }
 

@@ -152,8 +152,7 @@ impl OpenLake {
 
     /// The requests made to a lake in a store so far (`None` for a folder).
     pub fn requests(&self) -> Option<RequestCounts> {
-        let root = self.lake.root();
-        root.folder().is_none().then(|| root.objects().requests())
+        self.lake.root().requests()
     }
 
     /// `error` (a query's over this lake), with the damaged files of a folder named.
