@@ -38,5 +38,6 @@ mod kql;
 mod lake;
 mod layers;
 mod prefix_sort;
+mod report;
 mod triage;
 mod window_join;

@@ -281,6 +281,9 @@ pub enum ResultFormat {
     /// One JSON object per finding in the shape of a Sentinel hunting bookmark (entity
     /// mappings, tactics and techniques, the finding as evidence); the hunt's rows only.
     Sentinel,
+    /// An investigation report, one self-contained HTML file: the run, the users ranked, and
+    /// the top users' sign-ins on a timeline around their findings; the hunt's rows only.
+    Html,
 }
 
 #[derive(Debug, clap::Args)]
@@ -315,6 +318,9 @@ pub struct HuntArgs {
     /// RetrohuntFindings table under NAME, and runs of one NAME take turns.
     #[arg(long, value_name = "NAME", conflicts_with_all = ["start", "end", "last", "hunt_name"])]
     pub incremental: Option<String>,
+    /// With --format html: how many of the ranked users get a timeline.
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub report_users: usize,
     #[command(flatten)]
     pub triage: TriageArgs,
 }

@@ -8,11 +8,14 @@ use chrono::{DateTime, DurationRound, SecondsFormat, TimeDelta, Utc};
 use retrohunt::choice::Choice;
 
 use retrohunt::hunt::{self, HuntParams};
-use retrohunt::pipeline::{self, Bookmarks, HuntRun, Triage};
+use retrohunt::output::{IfExists, write_report as write_report_html, write_whole};
+use retrohunt::pipeline::{
+    self, Bookmarks, HuntOutput, HuntRun, OpenLake, RunFacts, Triage, Written,
+};
 use retrohunt::triage::{Exclusions, Lookback};
 
 use super::Usage;
-use super::args::{HuntArgs, HuntParamArgs};
+use super::args::{HuntArgs, HuntParamArgs, ResultFormat};
 use super::results::{Stderr, open_lake, print_plan, report_requests, report_rows, sink};
 
 pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
@@ -27,24 +30,29 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             .context("cannot plan the hunt")?;
         return print_plan(frame, &args.explain).await;
     }
+    // The report ranks users by score: it needs the enrichment.
+    let html = args.output.format == ResultFormat::Html;
     let run = HuntRun {
         params,
         name: &args.hunt_name,
         incremental: args.incremental.as_deref(),
         append_findings: args.append_findings,
         triage: Triage {
-            enrich: args.triage.enrich,
+            enrich: args.triage.enrich || html,
             summary: args.triage.summary,
             exclusions: exclusions.as_ref(),
             lookback,
         },
     };
-    let hunted = pipeline::hunt(&lake, &run, &Stderr)
-        .await
-        .and_then(|found| {
-            let written = sink(&args.output, Bookmarks::Hunt).write(&found.schema, &found.rows)?;
-            Ok((found, written))
-        });
+    let hunted = async {
+        let found = pipeline::hunt(&lake, &run, &Stderr).await?;
+        let written = match html {
+            true => write_report(&lake, &args, &found).await?,
+            false => sink(&args.output, Bookmarks::Hunt)?.write(&found.schema, &found.rows)?,
+        };
+        anyhow::Ok((found, written))
+    }
+    .await;
     report_requests(&lake);
     let (found, written) = hunted.map_err(|error| lake.name_damage(error))?;
     let mut code = report_rows(written, started);
@@ -58,6 +66,60 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         code = ExitCode::from(super::EXIT_FINDINGS);
     }
     Ok(code)
+}
+
+/// The investigation report of `found`, where `--output` says (standard output without it).
+async fn write_report(
+    lake: &OpenLake,
+    args: &HuntArgs,
+    found: &HuntOutput,
+) -> anyhow::Result<Written> {
+    let time = |nanos: Option<i64>| {
+        nanos.map_or("the lake's first or last sign-in".into(), |nanos| {
+            DateTime::from_timestamp_nanos(nanos).to_rfc3339_opts(SecondsFormat::Secs, true)
+        })
+    };
+    let lake_name = args
+        .lake
+        .lake
+        .as_ref()
+        .map_or("the sample in data/".into(), |path| {
+            path.display().to_string()
+        });
+    let exclusions = args.triage.exclusions.as_ref();
+    let run = [
+        ("Lake", lake_name),
+        ("From", time(found.params.start)),
+        ("To", time(found.params.end)),
+        ("Window", args.params.window.clone()),
+        ("Time column", found.params.time_column.name().into()),
+        ("Engine", args.engine.engine.choice_name().into()),
+        (
+            "Exclusions",
+            exclusions.map_or("none".into(), |p| p.display().to_string()),
+        ),
+        ("Findings", found.findings.to_string()),
+        (
+            "Ran at",
+            time(Some(Utc::now().timestamp_nanos_opt().unwrap_or_default())),
+        ),
+        ("Command", std::env::args().collect::<Vec<_>>().join(" ")),
+    ];
+    let facts = RunFacts {
+        run: run.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        top_users: args.report_users,
+    };
+    let report = pipeline::report(lake, found, facts).await?;
+    let write = |out: &mut dyn std::io::Write| write_report_html(&report, out);
+    match &args.output.output {
+        Some(path) => write_whole(path, IfExists::Replace, |file| write(file))
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => write(&mut std::io::stdout().lock())?,
+    }
+    Ok(Written {
+        rows: report.users.rows.len(),
+        shown: None,
+    })
 }
 
 /// `--exclusions`, loaded, with the history their rules need asked for.

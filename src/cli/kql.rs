@@ -10,17 +10,16 @@ use retrohunt::kql::{self, Options, QueryFile};
 use retrohunt::pipeline::Bookmarks;
 
 use super::Usage;
-use super::args::KqlArgs;
+use super::args::{KqlArgs, ResultFormat};
 use super::hunt::instant;
 use super::results::{open_lake, print_plan, print_results};
 
 pub async fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
     let (text, file) = query_text(&args)?;
     let options = options(&args)?;
-    let bookmarks = match (args.output.format.plain(), &file) {
-        (Some(_), _) => Bookmarks::Hunt,
-        (None, Some(file)) => Bookmarks::Query(file),
-        (None, None) => {
+    let bookmarks = match (args.output.format, &file) {
+        (ResultFormat::Sentinel, Some(file)) => Bookmarks::Query(file),
+        (ResultFormat::Sentinel, None) => {
             return Err(Usage(
                 "--format sentinel takes its bookmarks' name, tactics and entities from a \
                  Sentinel query file: give --file QUERY.yaml"
@@ -28,6 +27,7 @@ pub async fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
             )
             .into());
         }
+        _ => Bookmarks::Hunt,
     };
     let lake = open_lake(&args.lake, &args.engine).await?;
     let started = Instant::now();

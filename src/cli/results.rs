@@ -14,7 +14,7 @@ use retrohunt::pipeline::{
 };
 
 use super::args::{EngineArgs, ExplainArgs, LakeArg, OutputArgs, ResultFormat};
-use super::escape_lines;
+use super::{Usage, escape_lines};
 
 /// Events go to standard error, escaped: paths and records in them come from the user's data,
 /// and must not drive the terminal.
@@ -50,9 +50,15 @@ pub async fn print_plan(frame: DataFrame, explain_args: &ExplainArgs) -> anyhow:
     Ok(ExitCode::SUCCESS)
 }
 
-/// The sink `--format`, `--output`, `--limit`/`--all` and `--raw` say.
-pub fn sink<'a>(output: &OutputArgs, bookmarks: Bookmarks<'a>) -> Sink<'a> {
-    Sink {
+/// The sink `--format`, `--output`, `--limit`/`--all` and `--raw` say; the report
+/// (`--format html`) is the hunt's alone.
+pub fn sink<'a>(output: &OutputArgs, bookmarks: Bookmarks<'a>) -> Result<Sink<'a>, Usage> {
+    if output.format == ResultFormat::Html {
+        return Err(Usage(
+            "--format html is the hunt's investigation report: use it with `retrohunt hunt`".into(),
+        ));
+    }
+    Ok(Sink {
         format: output.format.plain(),
         bookmarks,
         safety: match output.raw {
@@ -61,7 +67,7 @@ pub fn sink<'a>(output: &OutputArgs, bookmarks: Bookmarks<'a>) -> Sink<'a> {
         },
         output: output.output.clone(),
         limit: shown_rows(output),
-    }
+    })
 }
 
 /// Rows a person reads in a terminal before scrolling.
@@ -98,7 +104,7 @@ pub async fn print_results(
     bookmarks: Bookmarks<'_>,
     started: Instant,
 ) -> anyhow::Result<ExitCode> {
-    let written = sink(output, bookmarks).run(frame).await;
+    let written = sink(output, bookmarks)?.run(frame).await;
     report_requests(lake);
     let written = written.map_err(|error| lake.name_damage(error))?;
     Ok(report_rows(written, started))
@@ -113,14 +119,14 @@ pub fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 impl ResultFormat {
-    /// The output module's format, or `None` for Sentinel's.
+    /// The output module's format, or `None` for Sentinel's bookmarks and the report.
     pub fn plain(self) -> Option<OutputFormat> {
         match self {
             ResultFormat::Table => Some(OutputFormat::Table),
             ResultFormat::Csv => Some(OutputFormat::Csv),
             ResultFormat::Json => Some(OutputFormat::Json),
             ResultFormat::Parquet => Some(OutputFormat::Parquet),
-            ResultFormat::Sentinel => None,
+            ResultFormat::Sentinel | ResultFormat::Html => None,
         }
     }
 }

@@ -13,7 +13,7 @@ use super::lake::OpenLake;
 use super::sink::query_failed;
 use super::{Event, Events};
 use crate::hunt::{self, HuntParams, Incremental, Run, with_run};
-use crate::triage::{self, Exclusions, Lookback};
+use crate::triage::{self, Exclusions, Lookback, RuleCount};
 
 /// What a hunt's run does besides the hunt.
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +47,11 @@ pub struct HuntOutput {
     pub rows: Vec<RecordBatch>,
     /// The findings after exclusions.
     pub findings: usize,
+    /// The findings themselves (triaged: enriched if asked, exclusions applied), whether or
+    /// not the rows to write are the summary.
+    pub found: (SchemaRef, Vec<RecordBatch>),
+    /// Per exclusion rule, the rows it removed.
+    pub excluded: Vec<RuleCount>,
     /// The range hunted (an incremental run's spans what changed).
     pub params: HuntParams,
 }
@@ -95,8 +100,8 @@ pub async fn hunt(
     } else {
         (schema, found)
     };
-    let rows = match run.triage.exclusions {
-        None => found,
+    let (rows, excluded) = match run.triage.exclusions {
+        None => (found, Vec::new()),
         Some(exclusions) => {
             let (kept, counts) = exclusions
                 .apply(local, &schema, found)
@@ -107,7 +112,7 @@ pub async fn hunt(
                 kept: kept_rows,
                 counts: &counts,
             });
-            kept
+            (kept, counts)
         }
     };
     let findings: usize = rows.iter().map(|b| b.num_rows()).sum();
@@ -120,6 +125,7 @@ pub async fn hunt(
             events.event(&Event::Note(&note));
         }
     }
+    let found = (Arc::clone(&schema), rows.clone());
     let (schema, rows) = if run.triage.summary {
         triage::summarize(local, schema, rows)
             .await
@@ -131,6 +137,8 @@ pub async fn hunt(
         schema,
         rows,
         findings,
+        found,
+        excluded,
         params,
     })
 }

@@ -11,11 +11,13 @@
 mod events;
 mod hunt;
 mod lake;
+mod report;
 mod sink;
 
 pub use events::{Event, Events};
 pub use hunt::{HuntOutput, HuntRun, Triage, hunt};
 pub use lake::{EngineChoice, OpenLake, sample_lake};
+pub use report::{RunFacts, report};
 pub use sink::{Bookmarks, Sink, Written, explain, query_failed};
 
 /// Something the user must change (an argument, a file they named): a front end reports it

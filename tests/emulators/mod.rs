@@ -3,7 +3,8 @@
 //! on Node 20) for Azure Blob Storage, and moto's server (PyPI `moto[server]`) for S3. A test
 //! that cannot get its emulator fails with the reason; none is skipped. Also Microsoft's KQL
 //! parser and binder (npm `@kusto/language-service-next`), the authority the KQL tests check
-//! query schemas against.
+//! query schemas against; and Debian's headless Chromium, which loads the HTML reports as an
+//! analyst's browser would.
 
 use std::fs::File;
 use std::net::TcpStream;
@@ -100,6 +101,24 @@ pub fn kusto_language() -> PathBuf {
         run(npm, &format!("install {KUSTO_LANGUAGE} with npm"));
     }
     modules
+}
+
+/// Debian's Chromium, installed with apt-get unless it is there (the tests run as root, as
+/// CI does).
+pub fn chromium() -> PathBuf {
+    let binary = PathBuf::from("/usr/bin/chromium");
+    let _lock = install_lock();
+    if !binary.exists() {
+        let mut update = Command::new("apt-get");
+        update.args(["update", "-qq"]);
+        run(update, "update Debian's package lists");
+        let mut install = Command::new("apt-get");
+        install
+            .args(["install", "-y", "-qq", "chromium"])
+            .env("DEBIAN_FRONTEND", "noninteractive");
+        run(install, "install chromium with apt-get");
+    }
+    binary
 }
 
 /// Held while something is installed: two installs side by side (npm, or pip) can clash.
