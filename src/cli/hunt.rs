@@ -30,7 +30,7 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             .context("cannot plan the hunt")?;
         return print_plan(frame, &args.explain).await;
     }
-    // The report ranks users by score: it needs the enrichment.
+    // The report ranks users by score (it needs the enrichment) and ranks them itself.
     let html = args.output.format == ResultFormat::Html;
     let run = HuntRun {
         params,
@@ -39,7 +39,7 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         append_findings: args.append_findings,
         triage: Triage {
             enrich: args.triage.enrich || html,
-            summary: args.triage.summary,
+            summary: args.triage.summary && !html,
             exclusions: exclusions.as_ref(),
             lookback,
         },
