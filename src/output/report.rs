@@ -202,7 +202,8 @@ fn timeline_section(html: &mut String, timeline: &Timeline) {
             LANE * 1.5 + 12.0
         }
     };
-    let height = LANE * 2.0 + 24.0;
+    let axis = LANE * 2.0 + 24.0;
+    let height = axis + 14.0;
     let _ = write!(
         html,
         "<svg viewBox=\"0 0 {WIDTH} {height}\" width=\"{WIDTH}\" height=\"{height}\" \
@@ -212,6 +213,16 @@ fn timeline_section(html: &mut String, timeline: &Timeline) {
         text(&timeline.user),
         LANE + 24.0,
     );
+    for tick in ticks(timeline.from, timeline.to) {
+        let _ = writeln!(
+            html,
+            "<line class=\"tick\" x1=\"{0:.1}\" y1=\"0\" x2=\"{0:.1}\" y2=\"{axis}\"/>\
+             <text class=\"tick\" x=\"{0:.1}\" y=\"{1}\">{2}</text>",
+            x(tick),
+            height - 2.0,
+            DateTime::from_timestamp_nanos(tick).format("%H:%M"),
+        );
+    }
     for pair in &timeline.pairs {
         let _ = writeln!(
             html,
@@ -254,6 +265,23 @@ fn timeline_section(html: &mut String, timeline: &Timeline) {
         );
     }
     html.push_str("</ol>\n</section>\n");
+}
+
+/// Round instants between `from` and `to` for the time axis: the finest step of the usual
+/// ones that gives at most eight.
+fn ticks(from: i64, to: i64) -> Vec<i64> {
+    const MINUTE: i64 = 60_000_000_000;
+    let steps = [1, 5, 10, 15, 30, 60, 120, 360, 720, 1440].map(|m| m * MINUTE);
+    let span = (to - from).max(1);
+    let step = steps
+        .into_iter()
+        .find(|step| span / step <= 8)
+        .unwrap_or(span / 8 + 1);
+    let first = from.div_euclid(step) * step + step;
+    (0..)
+        .map(|i| first + i * step)
+        .take_while(|&t| t < to)
+        .collect()
 }
 
 /// The networks of a timeline, each with its colour.
@@ -336,5 +364,15 @@ mod tests {
             "{shown}"
         );
         assert_eq!(anchor("a\"<"), "u-61223c");
+    }
+
+    #[test]
+    fn ticks_fall_on_round_instants_at_most_eight() {
+        const MINUTE: i64 = 60_000_000_000;
+        // 07:06:17 to 09:09:23, 123 minutes: quarter-hourly, 07:15 to 09:00.
+        let from = 7 * 60 * MINUTE + 6 * MINUTE + 17_000_000_000;
+        let to = 9 * 60 * MINUTE + 9 * MINUTE + 23_000_000_000;
+        let at: Vec<i64> = ticks(from, to).iter().map(|t| t / MINUTE).collect();
+        assert_eq!(at, [435, 450, 465, 480, 495, 510, 525, 540]);
     }
 }
