@@ -402,6 +402,39 @@ fn damaged_files_are_named_and_can_be_skipped() {
     assert!(hunt(&["--skip-bad-files"]).status.success());
 }
 
+/// A lake whose folder's name holds characters special in URLs or globs (`?`, `#`, `%`, `[`,
+/// `*`, a space) is hunted as it is: the same rows as the same files under a plain name,
+/// never an empty answer (DataFusion would read `a?b` as a path ending at a query).
+#[test]
+fn a_lake_named_with_url_and_glob_characters_is_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = generated_lake(dir.path(), "60", "3");
+    let expected = hunt_csv(&plain, &[]);
+    assert!(expected.status.success());
+    let rows = expected.stdout.split(|&b| b == b'\n').count();
+    assert!(rows > 3, "the plain lake has findings: {rows} lines");
+    for name in [
+        "lake?sig=x",
+        "lake#1",
+        "lake%41",
+        "lake[1]",
+        "lake*",
+        "my lake",
+    ] {
+        let odd = dir.path().join(name);
+        let copied = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(&plain)
+            .arg(&odd)
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        let output = hunt_csv(&odd, &[]);
+        assert!(output.status.success(), "{name}");
+        assert_eq!(output.stdout, expected.stdout, "{name}");
+    }
+}
+
 /// A `--lake` that is not a lake is an error naming the path and what is there instead, never
 /// an empty answer; `sql` too.
 #[test]

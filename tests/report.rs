@@ -194,7 +194,7 @@ fn the_sample_report_ranks_as_the_summary_and_draws_the_lake() {
 /// Log data that would run script in a careless report (markup in names and apps, a script
 /// end inside text, a `javascript:` URL, direction overrides and terminal escapes) is shown as
 /// text: the browser runs no script but the report's own, makes no element of it, and the
-/// marker any of it would set stays unset.
+/// marker any of it would set stays unset. A secret in the lake's name is not written.
 #[test]
 fn hostile_log_data_runs_nothing_in_the_report() {
     const BASE: i64 = 1_772_445_600 * 1_000_000_000; // 2026-03-02T10:00:00Z
@@ -219,7 +219,8 @@ fn hostile_log_data_runs_nothing_in_the_report() {
         });
     }
     let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
+    // What would be a SAS token in a store's URL: the report shows the command, never it.
+    let lake = dir.path().join("lake?sig=SECRET");
     add_to_lake(&lake, &interactive, &other, "");
     let out = dir.path().join("report.html");
     report(&lake, &out);
@@ -236,4 +237,5 @@ fn hostile_log_data_runs_nothing_in_the_report() {
     }
     assert!(dom.contains("&lt;img src=x onerror="));
     assert!(!dom.contains('\u{202e}') && !dom.contains('\u{1b}'));
+    assert!(dom.contains("?&lt;redacted&gt;") && !dom.contains("SECRET"));
 }

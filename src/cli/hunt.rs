@@ -12,6 +12,7 @@ use retrohunt::output::{IfExists, write_report as write_report_html, write_whole
 use retrohunt::pipeline::{
     self, Bookmarks, HuntOutput, HuntRun, OpenLake, RunFacts, Triage, Written,
 };
+use retrohunt::store::redacted;
 use retrohunt::triage::{Exclusions, Lookback};
 
 use super::Usage;
@@ -84,7 +85,7 @@ async fn write_report(
         .lake
         .as_ref()
         .map_or("the sample in data/".into(), |path| {
-            path.display().to_string()
+            redacted(&path.display().to_string())
         });
     let exclusions = args.triage.exclusions.as_ref();
     let run = [
@@ -103,7 +104,14 @@ async fn write_report(
             "Ran at",
             time(Some(Utc::now().timestamp_nanos_opt().unwrap_or_default())),
         ),
-        ("Command", std::env::args().collect::<Vec<_>>().join(" ")),
+        // A lake's URL may carry a SAS token: the report keeps no secret.
+        (
+            "Command",
+            std::env::args()
+                .map(|a| redacted(&a))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
     ];
     let facts = RunFacts {
         run: run.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),

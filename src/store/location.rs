@@ -199,7 +199,12 @@ impl Remote {
     pub fn table_url(&self, path: &ObjectPath) -> String {
         let root = self.store_url.as_str().trim_end_matches('/');
         if self.store_url.scheme() == "file" {
-            format!("file:///{path}")
+            // Percent-encoded: a folder named `a?b` or `a#b` would otherwise end the path at
+            // a query or fragment, and DataFusion would list (and read) nothing.
+            let file = std::path::Path::new("/").join(path.as_ref());
+            Url::from_file_path(&file)
+                .map(String::from)
+                .unwrap_or_else(|()| format!("file:///{path}"))
         } else if path.as_ref().is_empty() {
             root.to_string()
         } else {
@@ -278,7 +283,7 @@ fn store_url_of(url: &Url) -> Url {
 }
 
 /// `text` with any URL query (where SAS tokens travel) cut off.
-fn redacted(text: &str) -> String {
+pub fn redacted(text: &str) -> String {
     match text.split_once('?') {
         Some((head, _)) => format!("{head}?<redacted>"),
         None => text.to_string(),

@@ -13,7 +13,7 @@ mod requests;
 mod runtime;
 
 pub use error::{FailureKind, StoreError};
-pub use location::{Location, Remote};
+pub use location::{Location, Remote, redacted};
 pub use registry::StoresFromEnvironment;
 pub use requests::RequestCounts;
 pub use runtime::BlockingRuntime;
