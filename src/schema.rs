@@ -9,23 +9,41 @@ use ahash::RandomState;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampNanosecondType};
 
-/// The two sign-in tables the hunt joins.
+/// The four sign-in tables of Entra ID. The hunt joins the two of users ([`Table::USERS`]);
+/// the lake keeps the service principals' and managed identities' too, in the same file
+/// schema, so the queries users write against them (KQL, SQL) read them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
     /// Interactive sign-ins (`SigninLogs`).
     Signin,
     /// Non-interactive sign-ins (`AADNonInteractiveUserSignInLogs`).
     NonInteractive,
+    /// Service principals' sign-ins (`AADServicePrincipalSignInLogs`).
+    ServicePrincipal,
+    /// Managed identities' sign-ins (`AADManagedIdentitySignInLogs`).
+    ManagedIdentity,
 }
 
 impl Table {
-    pub const ALL: [Table; 2] = [Table::Signin, Table::NonInteractive];
+    pub const COUNT: usize = 4;
+
+    pub const ALL: [Table; Table::COUNT] = [
+        Table::Signin,
+        Table::NonInteractive,
+        Table::ServicePrincipal,
+        Table::ManagedIdentity,
+    ];
+
+    /// The users' sign-ins: the tables the hunt, its triage and its report read.
+    pub const USERS: [Table; 2] = [Table::Signin, Table::NonInteractive];
 
     /// The Log Analytics table name, which is also the lake folder name.
     pub fn name(self) -> &'static str {
         match self {
             Table::Signin => "SigninLogs",
             Table::NonInteractive => "AADNonInteractiveUserSignInLogs",
+            Table::ServicePrincipal => "AADServicePrincipalSignInLogs",
+            Table::ManagedIdentity => "AADManagedIdentitySignInLogs",
         }
     }
 
@@ -35,6 +53,12 @@ impl Table {
             "SigninLogs" | "SignInLogs" => Some(Table::Signin),
             "AADNonInteractiveUserSignInLogs" | "NonInteractiveUserSignInLogs" => {
                 Some(Table::NonInteractive)
+            }
+            "AADServicePrincipalSignInLogs" | "ServicePrincipalSignInLogs" => {
+                Some(Table::ServicePrincipal)
+            }
+            "AADManagedIdentitySignInLogs" | "ManagedIdentitySignInLogs" => {
+                Some(Table::ManagedIdentity)
             }
             _ => None,
         }
@@ -51,7 +75,8 @@ impl std::str::FromStr for Table {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Table::from_name(s).ok_or_else(|| {
-            format!("unknown table {s:?}: expected SigninLogs or AADNonInteractiveUserSignInLogs")
+            let names: Vec<_> = Table::ALL.iter().map(|t| t.name()).collect();
+            format!("unknown table {s:?}: expected {}", names.join(", "))
         })
     }
 }

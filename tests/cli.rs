@@ -39,7 +39,7 @@ fn ingest_prints_the_accounting() {
     );
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
-        stdout.contains("records in 27 = written 26 + duplicates 0 + skipped 1 + rejected 0"),
+        stdout.contains("records in 27 = written 27 + duplicates 0 + skipped 0 + rejected 0"),
         "{stdout}"
     );
 }

@@ -905,14 +905,12 @@ fn a_blob_larger_than_its_share_of_memory_is_read_as_it_arrives() {
     let records = tenant.path().join("export.jsonl");
     std::fs::write(&records, &content).unwrap();
     let text = String::from_utf8(content).unwrap();
+    // Records of a table that is not a sign-in table: skipped, none held.
     let retyped = text
-        .replace(
-            "\"Type\":\"SigninLogs\"",
-            "\"Type\":\"AADServicePrincipalSignInLogs\"",
-        )
+        .replace("\"Type\":\"SigninLogs\"", "\"Type\":\"AuditLogs\"")
         .replace(
             "\"Type\":\"AADNonInteractiveUserSignInLogs\"",
-            "\"Type\":\"AADServicePrincipalSignInLogs\"",
+            "\"Type\":\"AuditLogs\"",
         );
     let skipped = tenant.path().join("skipped.jsonl");
     std::fs::write(&skipped, retyped.repeat(2)).unwrap();

@@ -85,7 +85,8 @@ fn sigkill_anywhere_loses_and_duplicates_nothing() {
     assert!(status.success());
     let duration = started.elapsed();
     let expected = content(clean.path());
-    assert!(expected.iter().all(|rows| !rows.is_empty()));
+    // The generated tenant has users' sign-ins only.
+    assert!(expected[..2].iter().all(|rows| !rows.is_empty()));
 
     let lake = tempfile::tempdir().unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(5);

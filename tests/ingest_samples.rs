@@ -10,14 +10,32 @@ fn every_sample_ingests_with_exact_values() {
     let lake = tempfile::tempdir().unwrap();
     let summary = ingest(lake.path(), &samples());
 
-    // 5 + 14 diagnostic lines, 7 Event Hub records (one a service principal), 1 Graph object.
+    // 5 + 14 diagnostic lines, 7 Event Hub records (one a service principal's, kept in its
+    // own table), 1 Graph object.
     assert_eq!(summary.table(Table::Signin).written, 5 + 5 + 1, "{summary}");
     assert_eq!(
         summary.table(Table::NonInteractive).written,
         14 + 1,
         "{summary}"
     );
-    assert_eq!(summary.skipped.get("ServicePrincipalSignInLogs"), Some(&1));
+    assert_eq!(
+        summary.table(Table::ServicePrincipal).written,
+        1,
+        "{summary}"
+    );
+    assert!(summary.skipped.is_empty(), "{summary}");
+    let principal = read_table(lake.path(), Table::ServicePrincipal);
+    let record_7 = find(&principal, "66666666-6666-6666-6666-666666666666");
+    assert_eq!(record_7.time_generated, "2025-10-14T07:34:57.914489700Z");
+    assert_eq!(record_7.upn, "");
+    assert_eq!(record_7.ip, "77777777-7777-7777-7777-777777777777");
+    assert!(
+        record_7
+            .additional
+            .contains(r#""servicePrincipalId":"ParseMe""#),
+        "{}",
+        record_7.additional
+    );
     assert_eq!(summary.duplicates(), 0);
     assert_eq!(
         summary.time_from_created, 1,

@@ -18,7 +18,9 @@
 //! | n4 | non-interactive | 11:05:00 | änne@contoso.com | 0 | 3.3.3.3 | 301 | Microsoft Authentication Broker |
 //!
 //! s1 and s2 carry `AuthenticationRequirement` (a column the lake keeps in AdditionalFields),
-//! s1–s4 a `LocationDetails` object (s4 without a city), n1 one as text.
+//! s1–s4 a `LocationDetails` object (s4 without a city), n1 one as text. s1 has two
+//! conditional-access policies (MFA: failure, Block legacy: success), s2 one (MFA:
+//! notApplied), s5 an empty list, the others none.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -256,6 +258,37 @@ const HAND_WORKED: &[(&str, &[&str])] = &[
             "änne@contoso.com,s4,3.3.3.3",
         ],
     ),
+    // `mv-apply`: each row's policies as a subtable, filtered; a row without policies (null)
+    // gives one subtable row of nulls, an empty list none; the row's columns come first.
+    (
+        "SigninLogs | mv-apply CAP = ConditionalAccessPolicies on (project Policy = tostring(CAP.displayName), Result = tostring(CAP.result) | where Result != 'notApplied') | project Id, Policy, Result | sort by Id asc, Policy asc",
+        &[
+            "Id,Policy,Result",
+            "s1,Block legacy,success",
+            "s1,MFA,failure",
+            "s3,,",
+            "s4,,",
+        ],
+    ),
+    // Names Kusto derives: a path's parts joined by `_`, a conversion its argument's, a
+    // second of the same name `1`.
+    (
+        "SigninLogs | summarize count() by tostring(LocationDetails.countryOrRegion) | sort by LocationDetails_countryOrRegion asc",
+        &[
+            "LocationDetails_countryOrRegion,count_",
+            ",1",
+            "DE,2",
+            "FR,1",
+            "US,1",
+        ],
+    ),
+    (
+        "SigninLogs | where Id == 's1' | project LocationDetails_city = 2, tostring(LocationDetails.city), toint(ResultType)",
+        &[
+            "LocationDetails_city,LocationDetails_city1,ResultType",
+            "2,Redmond,0",
+        ],
+    ),
     // `in` with a tabular right side.
     (
         "let known = AADNonInteractiveUserSignInLogs | project IPAddress; SigninLogs | where IPAddress in (known) | project Id | sort by Id asc",
@@ -389,6 +422,10 @@ fn errors_point_at_the_query() {
             "a group key cannot be dynamic",
         ),
         (
+            "SigninLogs | mv-apply p = ConditionalAccessPolicies on (top 1 by tostring(p.result))",
+            "unsupported at line 1, column 57: an `mv-apply` subquery with an operator other than where, extend and project",
+        ),
+        (
             "let s = todatetime('{{StartTimeISO}}'); SigninLogs | where TimeGenerated > s",
             "the query uses {{StartTimeISO}}: give --start",
         ),
@@ -443,6 +480,7 @@ fn output_schemas_are_those_kusto_language_binds() {
         "SigninLogs | summarize by LocationDetails",
         "SigninLogs | where TimeGenerated > 5",
         "AADNonInteractiveUserSignInLogs | extend City = LocationDetails.city",
+        "SigninLogs | project tostring(ResultType), ResultType = 1",
     ];
     let bound = kusto_language_binds(queries.iter().map(String::as_str).chain(rejected));
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -515,6 +553,12 @@ const SCHEMA_SUITE: &[&str] = &[
     "SigninLogs | count",
     "SigninLogs | extend x = strcat(UserPrincipalName, '/', ResultType), y = strlen(UserPrincipalName), z = tolong('5') * 2 / 3, w = toreal(1) / 2 | project x, y, z, w",
     "let t = SigninLogs | project IPAddress; AADNonInteractiveUserSignInLogs | where IPAddress !in (t) | project Id",
+    "SigninLogs | mv-apply CAP = ConditionalAccessPolicies to typeof(string) on (extend n = 1 | project-rename Policy = CAP)",
+    "SigninLogs | project Id, ConditionalAccessPolicies | mv-apply ConditionalAccessPolicies on (where isnotempty(ConditionalAccessPolicies.result))",
+    "SigninLogs | project LocationDetails.city, todynamic(AuthenticationDetails)[0].authenticationMethod, tostring(Status.errorCode)",
+    "SigninLogs | extend tostring(LocationDetails.city), parse_json(Status) | summarize count() by LocationDetails_city, tolong(Status.errorCode)",
+    "AADServicePrincipalSignInLogs | project ServicePrincipalName, ServicePrincipalId, ResultType, LocationDetails | take 1",
+    "union AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs | summarize dcount(IPAddress) by ServicePrincipalId, Type",
 ];
 
 /// Runs `tests/kusto/bind.js` on `queries` with the Log Analytics schemas of
@@ -705,4 +749,54 @@ fn a_sentinel_query_file_runs_and_feeds_its_bookmarks() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("give --file QUERY.yaml"));
+}
+
+/// The service principals' and managed identities' tables: ingested as tables of their own,
+/// their Log Analytics columns read by name from a diagnostic record (the Event Hub sample,
+/// camelCase under `properties`) and from a Log Analytics export (PascalCase). Expected
+/// values read by eye from the two records.
+#[test]
+fn workload_identities_read_by_their_log_analytics_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("identities.jsonl");
+    std::fs::write(
+        &export,
+        r#"{"TimeGenerated":"2025-10-14T08:00:00.5Z","Type":"AADManagedIdentitySignInLogs","ServicePrincipalId":"mi-1","ServicePrincipalName":"vm-backup","ResourceDisplayName":"Azure Key Vault","IPAddress":"10.0.0.4","ResultType":"0","Id":"m1"}"#,
+    )
+    .unwrap();
+    let lake = dir.path().join("lake");
+    succeeded(
+        retrohunt()
+            .args(["ingest", "--quiet", "--lake"])
+            .arg(&lake)
+            .arg(fixture("samples/eventhub-record-7.json"))
+            .arg(&export),
+    );
+    assert_eq!(
+        rows(
+            &lake,
+            "AADServicePrincipalSignInLogs | project TimeGenerated, ServicePrincipalName, \
+             ServicePrincipalId, AppId, ResourceDisplayName, ResultType, \
+             ServicePrincipalCredentialKeyId, Type"
+        ),
+        [
+            "TimeGenerated,ServicePrincipalName,ServicePrincipalId,AppId,ResourceDisplayName,\
+             ResultType,ServicePrincipalCredentialKeyId,Type",
+            "2025-10-14T07:34:57.914489700Z,ParseMe,ParseMe,88888888-8888-8888-8888-888888888888,\
+             Azure Storage,0,55555555-5555-5555-5555-555555555555,AADServicePrincipalSignInLogs",
+        ]
+    );
+    assert_eq!(
+        rows(
+            &lake,
+            "union AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs \
+             | summarize count() by Type, ServicePrincipalName, ResourceDisplayName \
+             | sort by Type asc"
+        ),
+        [
+            "Type,ServicePrincipalName,ResourceDisplayName,count_",
+            "AADManagedIdentitySignInLogs,vm-backup,Azure Key Vault,1",
+            "AADServicePrincipalSignInLogs,ParseMe,Azure Storage,1",
+        ]
+    );
 }

@@ -200,7 +200,7 @@ pub fn diagnostic_tenant(users: usize, days: u32, seed: u64) -> tempfile::TempDi
     input
 }
 
-/// Every row of both tables, sorted: the lake's content, whatever its files' order.
+/// Every row of every table, sorted: the lake's content, whatever its files' order.
 pub fn lake_content(lake: &Path) -> Vec<Vec<LakeRow>> {
     Table::ALL
         .into_iter()

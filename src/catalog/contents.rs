@@ -234,6 +234,8 @@ mod tests {
             vec![
                 (Table::Signin, vec![date("2026-03-01"), date("2026-03-03")]),
                 (Table::NonInteractive, vec![]),
+                (Table::ServicePrincipal, vec![]),
+                (Table::ManagedIdentity, vec![]),
             ]
         );
         assert_eq!(dates.span(), Some((date("2026-03-01"), date("2026-03-03"))));

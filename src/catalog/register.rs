@@ -51,7 +51,7 @@ pub struct LakeTables {
     base: String,
     view: Option<Arc<SnapshotView>>,
     /// Per table, how its files differ from the lake's own.
-    shapes: [Shape; 2],
+    shapes: [Shape; Table::COUNT],
     skip: BTreeSet<PathBuf>,
     /// Data files of both tables.
     files: usize,
@@ -89,7 +89,7 @@ impl LakeTables {
         let skipped =
             |file: &ObjectMeta| skip.contains(&Path::new("/").join(file.location.as_ref()));
         let mut tables = Vec::new();
-        let mut shapes = [Shape::default(), Shape::default()];
+        let mut shapes: [Shape; Table::COUNT] = Default::default();
         let mut count = 0;
         for table in Table::ALL {
             let mut files = lake.parquet_files(table.name()).await?;
@@ -164,7 +164,7 @@ pub async fn register_lake(ctx: &SessionContext, location: &str) -> Result<LakeT
 pub(super) async fn register_tables(
     ctx: &SessionContext,
     base: &str,
-    shapes: &[Shape; 2],
+    shapes: &[Shape; Table::COUNT],
     skip: &BTreeSet<PathBuf>,
     view: Option<Arc<SnapshotView>>,
 ) -> Result<()> {

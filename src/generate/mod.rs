@@ -172,6 +172,8 @@ fn diagnostic_path(event: &Event) -> PathBuf {
     let container = match table(event) {
         Table::Signin => "insights-logs-signinlogs",
         Table::NonInteractive => "insights-logs-noninteractiveusersigninlogs",
+        Table::ServicePrincipal => "insights-logs-serviceprincipalsigninlogs",
+        Table::ManagedIdentity => "insights-logs-managedidentitysigninlogs",
     };
     let time = DateTime::from_timestamp_nanos(event.time_generated);
     PathBuf::from(container)
@@ -220,7 +222,7 @@ fn write_lake(lake: &LakeWriter, events: &[Event]) -> Result<(), GenerateError> 
 }
 
 fn write_tables(lake: &LakeWriter, events: &[Event]) -> Result<(), GenerateError> {
-    for target in Table::ALL {
+    for target in Table::USERS {
         let mut builder = RowsBuilder::default();
         let mut batches = Vec::new();
         for event in events.iter().filter(|e| table(e) == target) {

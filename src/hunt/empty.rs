@@ -37,7 +37,7 @@ pub async fn notes(
     let column = params.time_column.name();
     let mut notes = Vec::new();
     let mut holdings = Vec::new();
-    for table in Table::ALL {
+    for table in Table::USERS {
         let sql = format!(
             "SELECT count(*), count({column}), \
                     count(*) FILTER (WHERE {column} BETWEEN $1 AND $2), \

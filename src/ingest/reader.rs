@@ -64,7 +64,7 @@ impl ReadOptions {
 #[derive(Debug, Default)]
 pub struct FileOutcome {
     pub source: Option<Source>,
-    pub batches: [Vec<RecordBatch>; 2],
+    pub batches: [Vec<RecordBatch>; Table::COUNT],
     pub records: u64,
     pub skipped: BTreeMap<String, u64>,
     pub time_from_created: u64,
@@ -181,7 +181,7 @@ pub(super) fn read_stream(
         path,
         fallback,
         outcome: FileOutcome::default(),
-        builders: [RowsBuilder::default(), RowsBuilder::default()],
+        builders: std::array::from_fn(|_| RowsBuilder::default()),
         tapped: Rc::clone(&tapped),
         bytes_taken: 0,
         rows_held: 0,
@@ -211,7 +211,7 @@ struct Collector<'p> {
     path: &'p Path,
     fallback: Option<Table>,
     outcome: FileOutcome,
-    builders: [RowsBuilder; 2],
+    builders: [RowsBuilder; Table::COUNT],
     tapped: Rc<RefCell<Tapped>>,
     /// Input bytes already attributed to pieces.
     bytes_taken: u64,

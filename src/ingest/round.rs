@@ -21,7 +21,7 @@ use crate::lake::{LakeWriter, Manifest, Source, layout};
 use crate::schema::{Table, time_generated as times};
 
 /// Per table, batches of rows with the input (its index in the listing) each came from.
-type Rows = [Vec<(usize, RecordBatch)>; 2];
+type Rows = [Vec<(usize, RecordBatch)>; Table::COUNT];
 
 /// Rows waiting to be committed.
 #[derive(Debug, Default)]
@@ -108,7 +108,7 @@ impl Round {
         if everything || self.reading.is_empty() {
             return (all, Default::default());
         }
-        let reached: [BTreeSet<NaiveDate>; 2] = all.each_ref().map(|batches| {
+        let reached: [BTreeSet<NaiveDate>; Table::COUNT] = all.each_ref().map(|batches| {
             batches
                 .iter()
                 .filter(|(input, _)| self.reading.contains(input))
@@ -116,7 +116,7 @@ impl Round {
                 .collect()
         });
         // Which rows wait, and about how much memory they hold, before anything is copied.
-        let waits: [Vec<BooleanArray>; 2] = std::array::from_fn(|table| {
+        let waits: [Vec<BooleanArray>; Table::COUNT] = std::array::from_fn(|table| {
             all[table]
                 .iter()
                 .map(|(_, batch)| {

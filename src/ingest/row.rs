@@ -33,7 +33,7 @@ pub struct Row<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Table(Table),
-    /// Another category (service principal, managed identity): skipped and counted.
+    /// A category or type of no sign-in table (an audit record, say): skipped and counted.
     Skip(String),
     /// The record does not say, and the user named no table.
     Unknown,
@@ -150,6 +150,8 @@ impl Route {
             return match kind {
                 "interactiveUser" => Route::Table(Table::Signin),
                 "nonInteractiveUser" => Route::Table(Table::NonInteractive),
+                "servicePrincipal" => Route::Table(Table::ServicePrincipal),
+                "managedIdentity" => Route::Table(Table::ManagedIdentity),
                 other => Route::Skip(other.to_string()),
             };
         }

@@ -26,7 +26,7 @@ pub struct Summary {
     pub unchanged_files: u64,
     pub bytes: u64,
     pub records: u64,
-    pub tables: [TableSummary; 2],
+    pub tables: [TableSummary; Table::COUNT],
     /// Records of other categories, by category.
     pub skipped: BTreeMap<String, u64>,
     pub rejected: u64,

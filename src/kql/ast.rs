@@ -127,13 +127,62 @@ pub enum OpKind {
     Distinct(Vec<Expr>),
     Count,
     MvExpand {
-        columns: Vec<(NamedExpr, Option<Ident>)>,
+        columns: Vec<Expansion>,
         limit: Option<Expr>,
         legacy: bool,
+    },
+    /// `mv-apply Columns [limit N] on (SubQuery)`: each row's arrays expanded into a
+    /// subtable, the subquery run on it, the row's other columns added to what it returns.
+    MvApply {
+        columns: Vec<Expansion>,
+        limit: Option<Expr>,
+        subquery: Vec<Op>,
     },
     /// `render`: a chart in Kusto's UI, nothing to a result.
     Render,
 }
+
+impl Expr {
+    /// The column name Kusto gives an unnamed `project`/`extend`/`by` item, where it gives
+    /// one of its own (Kusto.Language binds these): a column its name; a member or index
+    /// path its parts joined by `_` (`LocationDetails.city` → `LocationDetails_city`,
+    /// `X[0].y` → `X_0_y`); a conversion its argument's. Anything else Kusto names
+    /// `Column1`, `Column2`, ... by its place in the operator: `None`, and the planner asks
+    /// for a name instead.
+    pub fn implicit_name(&self) -> Option<String> {
+        const CONVERSIONS: [&str; 9] = [
+            "tostring",
+            "toint",
+            "tolong",
+            "toreal",
+            "todouble",
+            "tobool",
+            "todatetime",
+            "todynamic",
+            "parse_json",
+        ];
+        match &self.kind {
+            ExprKind::Name(name) => Some(name.clone()),
+            ExprKind::Member(base, key) => Some(format!("{}_{key}", base.implicit_name()?)),
+            ExprKind::Index(base, index) => match &index.kind {
+                ExprKind::Literal(Literal::Long(i)) if *i >= 0 => {
+                    Some(format!("{}_{i}", base.implicit_name()?))
+                }
+                _ => None,
+            },
+            ExprKind::Call { name, args } if CONVERSIONS.contains(&name.name.as_str()) => {
+                match args.as_slice() {
+                    [arg] => arg.implicit_name(),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// An array `mv-expand` or `mv-apply` expands: `[Name =] Array [to typeof(T)]`.
+pub type Expansion = (NamedExpr, Option<Ident>);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expr {

@@ -11,9 +11,8 @@ use super::error::{KqlError, Span};
 use super::lexer::{Tok, Token, tokenize};
 
 /// Tabular operators Kusto has that are refused (the planner cannot run them exactly).
-const UNSUPPORTED_OPERATORS: [&str; 20] = [
+const UNSUPPORTED_OPERATORS: [&str; 19] = [
     "make-series",
-    "mv-apply",
     "parse",
     "parse-where",
     "parse-kv",
@@ -424,6 +423,7 @@ impl Parser<'_> {
             }
             "count" => OpKind::Count,
             "mv-expand" | "mvexpand" => self.mv_expand(name == "mvexpand")?,
+            "mv-apply" => self.mv_apply()?,
             "render" => {
                 self.skip_to_operator_end();
                 OpKind::Render
@@ -668,17 +668,46 @@ impl Parser<'_> {
     }
 
     fn mv_expand(&mut self, legacy: bool) -> Result<OpKind, KqlError> {
+        let (columns, limit) = self.expansion("mv-expand")?;
+        Ok(OpKind::MvExpand {
+            columns,
+            limit,
+            legacy,
+        })
+    }
+
+    /// `mv-apply Columns [limit N] on ( SubQuery )`, the subquery a pipeline of operators
+    /// without a source.
+    fn mv_apply(&mut self) -> Result<OpKind, KqlError> {
+        let (columns, limit) = self.expansion("mv-apply")?;
+        self.expect_word("on")?;
+        self.expect_punct("(")?;
+        let mut subquery = vec![self.operator()?];
+        while self.eat_punct("|") {
+            subquery.push(self.operator()?);
+        }
+        self.expect_punct(")")?;
+        Ok(OpKind::MvApply {
+            columns,
+            limit,
+            subquery,
+        })
+    }
+
+    /// What `mv-expand` and `mv-apply` expand: `[Name =] Array [to typeof(T)], ...
+    /// [limit N]`.
+    fn expansion(&mut self, operator: &str) -> Result<(Vec<Expansion>, Option<Expr>), KqlError> {
         if self.is_word("bagexpansion") || self.is_word("with_itemindex") {
             let span = self.peek().span;
             return Err(KqlError::unsupported(
                 span,
-                format!("mv-expand's `{}`", &self.text[span.start..span.end]),
+                format!("{operator}'s `{}`", &self.text[span.start..span.end]),
             ));
         }
         if self.is_word("kind") && matches!(self.peek_at(1).tok, Tok::Punct("=")) {
             return Err(KqlError::unsupported(
                 self.peek().span,
-                "mv-expand's `kind`",
+                format!("{operator}'s `kind`"),
             ));
         }
         let mut columns = Vec::new();
@@ -703,11 +732,7 @@ impl Parser<'_> {
         } else {
             None
         };
-        Ok(OpKind::MvExpand {
-            columns,
-            limit,
-            legacy,
-        })
+        Ok((columns, limit))
     }
 
     pub fn expr(&mut self) -> Result<Expr, KqlError> {

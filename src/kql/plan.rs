@@ -55,6 +55,11 @@ pub struct Rel {
 
 const HIDDEN_USER_KEY: &str = "__retrohunt_UserKey";
 
+/// The prefix of a plan column that rides along every projection without being visible:
+/// `mv-apply`'s subquery sees only its subtable, and the row's other columns come back
+/// after it.
+const CARRIED: &str = "__retrohunt_carried_";
+
 impl Rel {
     pub fn new(plan: LogicalPlan, cols: Vec<Col>) -> Rel {
         Rel {
@@ -133,6 +138,11 @@ impl Rel {
         }
         for (_, hidden) in &twins {
             exprs.push(column(hidden).alias(hidden));
+        }
+        for field in self.plan.schema().fields() {
+            if field.name().starts_with(CARRIED) {
+                exprs.push(column(field.name()).alias(field.name()));
+            }
         }
         Rel::projected(&self.plan, exprs, outputs, twins, span)
     }
@@ -523,10 +533,17 @@ impl Planner<'_> {
                 Ok(rel)
             }
             OpKind::Project(items) => {
-                let mut outputs = Vec::new();
+                let mut outputs: Vec<(String, Expr, KType)> = Vec::new();
                 for item in items {
                     let value = self.scalar(&item.expr, Some(&rel), scope)?;
-                    outputs.push((self.derived_name(item, "project")?, value.expr, value.ty));
+                    let mut name = self.derived_name(item, "project")?;
+                    // A name Kusto derives gives way to the ones before it (`X1`); a name
+                    // written twice is an error.
+                    if item.names.is_empty() && !matches!(item.expr.kind, ExprKind::Name(_)) {
+                        let taken: Vec<String> = outputs.iter().map(|o| o.0.clone()).collect();
+                        name = super::summarize::unique(name, &taken);
+                    }
+                    outputs.push((name, value.expr, value.ty));
                 }
                 rel.project(outputs, span)
             }
@@ -629,6 +646,11 @@ impl Planner<'_> {
                 limit,
                 legacy,
             } => self.mv_expand(rel, columns, limit.as_ref(), *legacy, span, scope),
+            OpKind::MvApply {
+                columns,
+                limit,
+                subquery,
+            } => self.mv_apply(rel, columns, limit.as_ref(), subquery, span, scope),
             OpKind::Render => {
                 self.notes
                     .borrow_mut()
@@ -650,14 +672,15 @@ impl Planner<'_> {
 
     /// The name an `extend`/`project` item gets: the one written, or the column's own.
     fn derived_name(&self, item: &NamedExpr, operator: &str) -> Result<String, KqlError> {
-        match (item.names.as_slice(), &item.expr.kind) {
-            ([name], _) => Ok(name.name.clone()),
-            ([], ExprKind::Name(name)) => Ok(name.clone()),
-            ([], _) => Err(KqlError::unsupported(
-                item.expr.span,
-                format!("an unnamed `{operator}` expression (write `Name = ...`)"),
-            )),
-            (_, _) => Err(KqlError::unsupported(item.expr.span, "a tuple of names")),
+        match item.names.as_slice() {
+            [name] => Ok(name.name.clone()),
+            [] => item.expr.implicit_name().ok_or_else(|| {
+                KqlError::unsupported(
+                    item.expr.span,
+                    format!("an unnamed `{operator}` expression (write `Name = ...`)"),
+                )
+            }),
+            _ => Err(KqlError::unsupported(item.expr.span, "a tuple of names")),
         }
     }
 
@@ -701,7 +724,7 @@ impl Planner<'_> {
     fn mv_expand(
         &self,
         rel: Rel,
-        columns: &[(NamedExpr, Option<Ident>)],
+        columns: &[ast::Expansion],
         limit: Option<&ast::Expr>,
         legacy: bool,
         span: Span,
@@ -774,6 +797,87 @@ impl Planner<'_> {
             }
         }
         unnested.project(outputs, span)
+    }
+
+    /// `mv-apply` with a subquery of row-by-row operators, which Kusto's subtables give
+    /// exactly what they give the expanded rows as a whole: `mv-expand`, then the subquery
+    /// on the expanded columns alone, with the row's other columns carried past it and put
+    /// first, as Kusto adds them. A subquery that reads a subtable as a whole (`summarize`,
+    /// `top`, `take`, ...) is refused: it would need each row's subtable apart.
+    fn mv_apply(
+        &self,
+        rel: Rel,
+        columns: &[ast::Expansion],
+        limit: Option<&ast::Expr>,
+        subquery: &[Op],
+        span: Span,
+        scope: &Scope,
+    ) -> Result<Rel, KqlError> {
+        for op in subquery {
+            if !matches!(
+                op.kind,
+                OpKind::Where(_)
+                    | OpKind::Extend(_)
+                    | OpKind::Project(_)
+                    | OpKind::ProjectAway(_)
+                    | OpKind::ProjectKeep(_)
+                    | OpKind::ProjectRename(_)
+                    | OpKind::ProjectReorder(_)
+            ) {
+                return Err(KqlError::unsupported(
+                    op.span,
+                    "an `mv-apply` subquery with an operator other than where, extend and \
+                     project (its subtables would be read apart)",
+                ));
+            }
+        }
+        let expanded_names = columns
+            .iter()
+            .map(|(item, _)| self.derived_name(item, "mv-apply"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let kept: Vec<Col> = rel
+            .cols
+            .iter()
+            .filter(|c| !expanded_names.contains(&c.name))
+            .cloned()
+            .collect();
+        let expanded = self.mv_expand(rel, columns, limit, false, span, scope)?;
+        let carried = |index: usize| format!("{CARRIED}{index}");
+        let mut exprs: Vec<Expr> = Vec::new();
+        let mut subtable = Vec::new();
+        for col in &expanded.cols {
+            match kept.iter().position(|k| k.name == col.name) {
+                Some(index) => exprs.push(column(&col.name).alias(carried(index))),
+                None => {
+                    exprs.push(column(&col.name).alias(&col.name));
+                    subtable.push(col.clone());
+                }
+            }
+        }
+        let plan = LogicalPlanBuilder::from(expanded.plan)
+            .project(exprs)
+            .and_then(LogicalPlanBuilder::build)
+            .map_err(|e| Rel::err(span, e))?;
+        let mut applied = Rel::new(plan, subtable);
+        for op in subquery {
+            applied = self.operator(applied, op, scope)?;
+        }
+        let mut outputs: Vec<(String, Expr, KType)> = kept
+            .iter()
+            .enumerate()
+            .map(|(index, col)| (col.name.clone(), column(&carried(index)), col.ty))
+            .collect();
+        for output in applied.passthrough() {
+            if kept.iter().any(|k| k.name == output.0) {
+                return Err(KqlError::semantic(
+                    span,
+                    format!("the column `{}` is named twice", output.0),
+                ));
+            }
+            outputs.push(output);
+        }
+        let exprs = outputs.iter().map(|(n, e, _)| e.clone().alias(n)).collect();
+        Rel::projected(&applied.plan, exprs, outputs, Vec::new(), span)
     }
 
     fn join(

@@ -44,7 +44,7 @@ pub fn is_aggregate(name: &str) -> bool {
 }
 
 /// A name not yet taken: `name`, else `name1`, `name2`, ...
-fn unique(name: String, taken: &[String]) -> String {
+pub(super) fn unique(name: String, taken: &[String]) -> String {
     if !taken.contains(&name) {
         return name;
     }
@@ -91,11 +91,14 @@ impl Planner<'_> {
                         }
                     }
                 }
-                _ => {
-                    return Err(KqlError::unsupported(
+                ([], _) => key.expr.implicit_name().ok_or_else(|| {
+                    KqlError::unsupported(
                         key.expr.span,
                         "an unnamed group key of an expression (write `Name = ...`)",
-                    ));
+                    )
+                })?,
+                _ => {
+                    return Err(KqlError::unsupported(key.expr.span, "a tuple of names"));
                 }
             };
             let name = unique(name, &names);

@@ -254,7 +254,7 @@ impl Pinned {
         }
     }
 
-    /// Every date file of both tables, by `Table/date=YYYY-MM-DD`, with an identity that
+    /// Every date file of the users' tables (the hunt's), by `Table/date=YYYY-MM-DD`, with an identity that
     /// changes whenever a commit replaces it: a commit never edits a file, it replaces it,
     /// under the same name in a folder (a new inode and time) and a new name in a store.
     ///
@@ -263,7 +263,7 @@ impl Pinned {
     /// returned `Err(Some(name))`), whose changes would go unseen.
     pub async fn date_files(&self) -> Result<BTreeMap<String, String>, DateFilesError> {
         let mut files = BTreeMap::new();
-        for table in Table::ALL {
+        for table in Table::USERS {
             for file in self.parquet_files(table.name()).await? {
                 let (Some(date), true) = (snapshot::date_of(&file.location), own_file(&file))
                 else {

@@ -217,7 +217,7 @@ async fn timeline(
     let time = params.time_column.name();
     let at = |nanos: i64| ScalarValue::TimestampNanosecond(Some(nanos), Some("UTC".into()));
     let mut sign_ins = Vec::new();
-    for table in LakeTable::ALL {
+    for table in LakeTable::USERS {
         let sql = format!(
             "SELECT {time} AS Time, IPAddress, AutonomousSystemNumber, AppDisplayName, \
              ResultType, LocationDetails FROM {} \

@@ -427,7 +427,7 @@ async fn app_names_by_id(
         return Ok(names);
     }
     let ids: Vec<Expr> = ids.iter().map(|id| lit(app_id(id))).collect();
-    for table in Table::ALL {
+    for table in Table::USERS {
         let batches = ctx
             .table(TableReference::bare(table.name()))
             .await?
