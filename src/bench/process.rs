@@ -69,7 +69,7 @@ pub(super) enum Ended {
         stderr: String,
         /// From spawn to exit.
         seconds: f64,
-        /// Its peak resident memory (and its waited-for children's), as the kernel counted.
+        /// Its peak resident memory, its descendants' included: see [`run_child`].
         peak_rss: Option<u64>,
     },
     /// A non-zero exit: its standard error, or its status when that is empty.
@@ -79,7 +79,14 @@ pub(super) enum Ended {
 }
 
 /// Runs `command` to its end, or kills it at `timeout`.
+///
+/// Its peak memory is what the kernel counts at its exit (`wait4`) unless that is no more than
+/// this process held when it forked: Linux counts a forked child's inherited pages as the
+/// child's own at its `exec`, so behind a bench that holds a large result every peer would
+/// look as large. Then the peak is the largest `VmHWM` of the child and its descendants,
+/// sampled every 10 ms while they run (a peak in a process's last 10 ms can be missed).
 pub(super) fn run_child(mut command: Command, timeout: Duration) -> Result<Ended, BenchError> {
+    let inherited = crate::engine::resident().unwrap_or(0);
     let started = Instant::now();
     let mut child = command
         .stdin(Stdio::null())
@@ -90,10 +97,12 @@ pub(super) fn run_child(mut command: Command, timeout: Duration) -> Result<Ended
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
     let deadline = started + timeout;
+    let mut sampled = None;
     let (status, peak_rss) = loop {
         if let Some(ended) = reap(&child).map_err(BenchError::Spawn)? {
             break ended;
         }
+        sampled = sampled.max(tree_peak_rss(child.id()));
         if Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
@@ -102,6 +111,12 @@ pub(super) fn run_child(mut command: Command, timeout: Duration) -> Result<Ended
         std::thread::sleep(Duration::from_millis(10));
     };
     let seconds = started.elapsed().as_secs_f64();
+    // Past what it inherited (and a margin for this process's growth while forking), the
+    // kernel's count is the child's own.
+    let peak_rss = match peak_rss {
+        Some(counted) if counted > inherited + (16 << 20) => Some(counted),
+        counted => sampled.or(counted),
+    };
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
     if !status.success() {
@@ -145,6 +160,17 @@ fn reap(child: &Child) -> std::io::Result<Option<(ExitStatus, Option<u64>)>> {
             u64::try_from(usage.ru_maxrss).ok().map(|kib| kib * 1024),
         ))),
     }
+}
+
+/// The largest `VmHWM` among process `pid` and its descendants now (Linux; `None` elsewhere).
+fn tree_peak_rss(pid: u32) -> Option<u64> {
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default();
+    children
+        .split_whitespace()
+        .filter_map(|child| child.parse().ok())
+        .map(tree_peak_rss)
+        .fold(crate::engine::peak_rss_of(pid), Option::max)
 }
 
 /// Reads a pipe to its end on its own thread, so a chatty child never blocks on a full pipe.

@@ -31,6 +31,16 @@ pub fn peak_rss() -> Option<u64> {
     proc_bytes("/proc/self/status", "VmHWM:")
 }
 
+/// This process's resident memory now (`VmRSS`), where the OS reports it.
+pub fn resident() -> Option<u64> {
+    proc_bytes("/proc/self/status", "VmRSS:")
+}
+
+/// Process `pid`'s peak resident memory (`VmHWM`), while it runs.
+pub fn peak_rss_of(pid: u32) -> Option<u64> {
+    proc_bytes(&format!("/proc/{pid}/status"), "VmHWM:")
+}
+
 /// A `key: N kB` line of a Linux `/proc` file.
 fn proc_bytes(file: &str, key: &str) -> Option<u64> {
     let text = std::fs::read_to_string(file).ok()?;
