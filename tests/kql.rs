@@ -481,6 +481,9 @@ fn output_schemas_are_those_kusto_language_binds() {
         "SigninLogs | where TimeGenerated > 5",
         "AADNonInteractiveUserSignInLogs | extend City = LocationDetails.city",
         "SigninLogs | project tostring(ResultType), ResultType = 1",
+        "SigninLogs | extend first = 1",
+        "let kind = 1; SigninLogs | project x = kind",
+        "SigninLogs | extend ['string'] = 1 | project-away string",
     ];
     let bound = kusto_language_binds(queries.iter().map(String::as_str).chain(rejected));
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -557,6 +560,7 @@ const SCHEMA_SUITE: &[&str] = &[
     "SigninLogs | project Id, ConditionalAccessPolicies | mv-apply ConditionalAccessPolicies on (where isnotempty(ConditionalAccessPolicies.result))",
     "SigninLogs | project LocationDetails.city, todynamic(AuthenticationDetails)[0].authenticationMethod, tostring(Status.errorCode)",
     "SigninLogs | extend tostring(LocationDetails.city), parse_json(Status) | summarize count() by LocationDetails_city, tolong(Status.errorCode)",
+    "SigninLogs | extend ['first'] = 1, ['kind'] = 'x' | project ['first'], ['kind'], by = 2",
     "AADServicePrincipalSignInLogs | project ServicePrincipalName, ServicePrincipalId, ResultType, LocationDetails | take 1",
     "union AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs | summarize dcount(IPAddress) by ServicePrincipalId, Type",
 ];

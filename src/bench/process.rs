@@ -164,8 +164,8 @@ fn reap(child: &Child) -> std::io::Result<Option<(ExitStatus, Option<u64>)>> {
 
 /// The largest `VmHWM` among process `pid` and its descendants now (Linux; `None` elsewhere).
 fn tree_peak_rss(pid: u32) -> Option<u64> {
-    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default();
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
     children
         .split_whitespace()
         .filter_map(|child| child.parse().ok())

@@ -33,6 +33,133 @@ const UNSUPPORTED_OPERATORS: [&str; 19] = [
     "getschema",
 ];
 
+/// Words Kusto reserves: as a name, declared or referred to, each must be bracketed
+/// (`['first']`). Kusto.Language's own list, found by binding `T | extend W = 1` for every
+/// word of its grammar and keeping those it says need brackets; sorted, for a binary search.
+const RESERVED: [&str; 121] = [
+    "and",
+    "anomalychart",
+    "areachart",
+    "asc",
+    "bagexpansion",
+    "barchart",
+    "between",
+    "bin_legacy",
+    "boolean",
+    "byte",
+    "cachingpolicy",
+    "callout",
+    "cancel",
+    "card",
+    "char",
+    "columnchart",
+    "contains_cs",
+    "containscs",
+    "cycles",
+    "dataexport",
+    "datascope",
+    "date",
+    "datetime",
+    "decimal",
+    "decodeblocks",
+    "desc",
+    "double",
+    "dynamic",
+    "encodingpolicy",
+    "endswith",
+    "endswith_cs",
+    "expandoutput",
+    "extent_tags_retention",
+    "external_data",
+    "first",
+    "flags",
+    "float",
+    "force_remote",
+    "harddelete",
+    "hardretention",
+    "has_all",
+    "has_any",
+    "has_cs",
+    "hasprefix",
+    "hasprefix_cs",
+    "hassuffix",
+    "hassuffix_cs",
+    "hotcache",
+    "int",
+    "int16",
+    "int32",
+    "int64",
+    "int8",
+    "isfuzzy",
+    "journal",
+    "kind",
+    "ladderchart",
+    "last",
+    "like",
+    "likecs",
+    "linechart",
+    "long",
+    "missing",
+    "nooptimization",
+    "notcontains",
+    "notcontainscs",
+    "notlike",
+    "notlikecs",
+    "or",
+    "others",
+    "pathformat",
+    "piechart",
+    "pivotchart",
+    "project",
+    "queries",
+    "query_results",
+    "real",
+    "relaxed",
+    "restricted_view_access",
+    "row_level_security",
+    "rowstore",
+    "rowstore_references",
+    "rowstore_sealinfo",
+    "rowstorepolicy",
+    "rowstores",
+    "scatterchart",
+    "seal",
+    "seals",
+    "shards",
+    "simple",
+    "softdelete",
+    "softretention",
+    "stackedareachart",
+    "startswith",
+    "startswith_cs",
+    "statistics",
+    "storedqueryresultcontainers",
+    "string",
+    "tablepurge",
+    "time",
+    "timechart",
+    "timeline",
+    "timepivot",
+    "timespan",
+    "treemap",
+    "uint",
+    "uint16",
+    "uint32",
+    "uint64",
+    "uint8",
+    "ulong",
+    "union",
+    "uniqueid",
+    "unrestrictedviewers",
+    "views",
+    "with_itemindex",
+    "with_match_id",
+    "with_source",
+    "with_step_name",
+    "withsource",
+    "writeaheadlog",
+];
+
 pub fn parse(text: &str) -> Result<Query, KqlError> {
     let tokens = tokenize(text)?;
     let mut parser = Parser {
@@ -160,6 +287,17 @@ impl Parser<'_> {
         }
     }
 
+    /// A name (of a column, a `let`, a parameter) as [`Parser::ident`] reads it, refused when
+    /// it is a word Kusto reserves written without brackets.
+    fn name(&mut self) -> Result<Ident, KqlError> {
+        let bare = matches!(self.peek().tok, Tok::Ident(_));
+        let name = self.ident()?;
+        if bare {
+            reserved_check(&name.name, name.span)?;
+        }
+        Ok(name)
+    }
+
     /// Whether the next two tokens are `a-b` written without spaces (`project-away`).
     fn hyphenated(&self) -> Option<(String, usize)> {
         let (Tok::Ident(first), Tok::Punct("-"), Tok::Ident(second)) =
@@ -198,7 +336,7 @@ impl Parser<'_> {
 
     fn let_statement(&mut self) -> Result<Let, KqlError> {
         self.expect_word("let")?;
-        let name = self.ident()?;
+        let name = self.name()?;
         self.expect_punct("=")?;
         // `(p: type, ...) { body }` is a function; `(expr)` is a value.
         if self.is_punct("(") && self.looks_like_parameters() {
@@ -387,9 +525,9 @@ impl Parser<'_> {
             "project-rename" => {
                 let mut pairs = Vec::new();
                 loop {
-                    let new = self.ident()?;
+                    let new = self.name()?;
                     self.expect_punct("=")?;
-                    let old = self.ident()?;
+                    let old = self.name()?;
                     pairs.push((new, old));
                     if !self.eat_punct(",") {
                         break;
@@ -467,7 +605,7 @@ impl Parser<'_> {
     fn ident_list(&mut self) -> Result<Vec<Ident>, KqlError> {
         let mut names = Vec::new();
         loop {
-            let name = self.ident()?;
+            let name = self.name()?;
             if self.is_punct("*") && self.peek().span.start == name.span.end {
                 return Err(KqlError::unsupported(
                     name.span.to(self.peek().span),
@@ -518,6 +656,9 @@ impl Parser<'_> {
             let save = self.at;
             let name = self.ident()?;
             if self.is_punct("=") {
+                if matches!(self.tokens[save].tok, Tok::Ident(_)) {
+                    reserved_check(&name.name, name.span)?;
+                }
                 self.bump();
                 let expr = self.expr()?;
                 return Ok(NamedExpr {
@@ -1118,10 +1259,13 @@ impl Parser<'_> {
                         name,
                         span: token.span,
                     }),
-                    _ => Ok(Expr {
-                        kind: ExprKind::Name(name),
-                        span: token.span,
-                    }),
+                    _ => {
+                        reserved_check(&name, token.span)?;
+                        Ok(Expr {
+                            kind: ExprKind::Name(name),
+                            span: token.span,
+                        })
+                    }
                 }
             }
             _ => Err(self.expected("an expression")),
@@ -1196,8 +1340,25 @@ impl Parser<'_> {
     }
 }
 
+/// Refuses `name` when Kusto reserves it and it was written without brackets, as
+/// Kusto.Language does.
+fn reserved_check(name: &str, span: Span) -> Result<(), KqlError> {
+    if RESERVED.binary_search(&name).is_ok() {
+        return Err(KqlError::syntax(
+            span,
+            format!("`{name}` is a word Kusto reserves: as a name, write it ['{name}']"),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reserved_words_are_sorted_for_their_search() {
+        assert!(RESERVED.windows(2).all(|pair| pair[0] < pair[1]));
+    }
+
     use super::*;
 
     fn error_at(text: &str) -> (usize, usize, String) {
