@@ -3,7 +3,9 @@
 queries, fetched by the user: they are not ours to ship), checked against Kusto.Language.
 
 For each QUERY.kql: does retrohunt run it (and with which columns), or refuse it (and why);
-does Microsoft's Kusto.Language bind it, and to the same columns, names, types and order?
+does Microsoft's Kusto.Language bind it, and to the same columns, names, types and order? Do
+the window-join operator and stock DataFusion return the same rows (as multisets: a query
+without a final `sort` has no order)?
 
     python3 benches/kql_corpus.py CORPUS_DIR LAKE [--retrohunt target/release/retrohunt]
 
@@ -38,16 +40,23 @@ def kusto_language_binds(queries):
 
 
 def ours(binary, lake, path):
-    """(columns or None, first line of the error), then whether the rows ran."""
+    """(columns or None, first line of the error), whether the rows ran, and their number if
+    the window-join operator and stock DataFusion returned the same rows (else None)."""
     schema = subprocess.run([binary, "kql", "--lake", lake, "--schema", "--file", str(path), *RANGE],
                             capture_output=True, text=True)
     if schema.returncode != 0:
         message = next((l for l in schema.stderr.splitlines() if l.startswith("retrohunt:")), schema.stderr)
-        return None, message.removeprefix("retrohunt: "), False
+        return None, message.removeprefix("retrohunt: "), False, None
     columns = [tuple(line.rsplit(":", 1)) for line in schema.stdout.splitlines()]
-    rows = subprocess.run([binary, "kql", "--lake", lake, "--format", "csv", "--all",
-                           "--file", str(path), *RANGE], capture_output=True, text=True)
-    return columns, rows.stderr.strip().splitlines()[-1:] if rows.returncode else "", rows.returncode == 0
+    runs = [subprocess.run([binary, "kql", "--engine", engine, "--lake", lake, "--format", "csv",
+                            "--all", "--file", str(path), *RANGE], capture_output=True, text=True)
+            for engine in ("operator", "sql")]
+    rows = runs[0]
+    # As multisets: a query without a final `sort` leaves its rows in no order, in Kusto too.
+    lines = [sorted(run.stdout.splitlines()) for run in runs]
+    same = len(lines[0]) - 1 if lines[0] == lines[1] else None
+    return (columns, rows.stderr.strip().splitlines()[-1:] if rows.returncode else "",
+            rows.returncode == 0, same)
 
 
 def main():
@@ -59,11 +68,16 @@ def main():
     paths = sorted(pathlib.Path(args.corpus).glob("*.kql"))
     bound = kusto_language_binds([p.read_text() for p in paths])
     counts = {"run, same schema": 0, "run, other schema": 0, "refused, Kusto.Language rejects too": 0,
-              "refused": 0, "run, Kusto.Language rejects": 0, "failed while running": 0}
+              "refused": 0, "run, Kusto.Language rejects": 0, "failed while running": 0,
+              "run, the engines' rows differ": 0, "run, returning rows": 0}
     print("| query | retrohunt | Kusto.Language |")
     print("|---|---|---|")
     for path, kl in zip(paths, bound):
-        columns, message, ran = ours(args.retrohunt, args.lake, path)
+        columns, message, ran, same = ours(args.retrohunt, args.lake, path)
+        if ran and same is None:
+            counts["run, the engines' rows differ"] += 1
+        if ran and same:
+            counts["run, returning rows"] += 1
         theirs = [(c["name"], c["type"]) for c in kl["columns"]]
         kl_text = "binds" if kl["ok"] else "rejects: " + kl["errors"][0]["message"]
         if columns is None:
@@ -75,6 +89,7 @@ def main():
             key, ours_text = "run, Kusto.Language rejects", "runs"
         elif [tuple(c) for c in columns] == theirs:
             key, ours_text = "run, same schema", f"runs ({len(columns)} columns, as Kusto.Language)"
+            ours_text += "; engines differ" if same is None else f"; {same} rows on both engines"
         else:
             key, ours_text = "run, other schema", f"runs, columns differ: {columns} vs {theirs}"
         counts[key] += 1

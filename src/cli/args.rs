@@ -187,6 +187,11 @@ pub struct GenerateArgs {
     /// Which networks the tenant's people use (corporate egress, VPN, home ISPs, carriers).
     #[arg(long, value_parser = choice::<NetworkMix>(), default_value = "us")]
     pub networks: NetworkMix,
+    /// Add, each day, what Sentinel's sign-in hunts look for: a password spray, a brute
+    /// force, denied MFA, legacy protocols, a disabled account, smart lockouts, a new
+    /// country, a device-code sign-in, AzureHound, Azure AD PowerShell.
+    #[arg(long)]
+    pub patterns: bool,
 }
 
 #[derive(Debug, clap::Args)]

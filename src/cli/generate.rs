@@ -12,6 +12,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<ExitCode> {
     let spec = TenantSpec {
         heavy_per_mille: args.heavy_per_mille,
         networks: args.networks,
+        patterns: args.patterns,
         ..TenantSpec::new(args.users, args.days, args.seed)
     };
     let generated = generate::generate(&spec, args.format, &args.out)

@@ -5,8 +5,10 @@
 //! volume; the benign look-alikes of the hunt's card (mobile refresh, VPN toggles, several
 //! networks per day, Intune/Connect/DevOps/Windows Update apps); re-delivered duplicates; and
 //! injected token replay from hosting-provider ASNs minutes after an interactive sign-in, listed
-//! in `_ground_truth.jsonl`. The same spec and seed give the same bytes.
+//! in `_ground_truth.jsonl`. With `--patterns`, also what Sentinel's sign-in hunts look for
+//! (`patterns.rs`). The same spec and seed give the same bytes.
 
+mod patterns;
 mod render;
 mod tenant;
 
@@ -126,6 +128,9 @@ pub fn generate(
                 truth.push('\n');
             }
             pending.extend(day.events);
+        }
+        if spec.patterns {
+            pending.extend(patterns::day(spec, &users, date));
         }
         // Events of later dates (processing lag, re-deliveries) wait for their date's turn, so
         // each output file is written once.

@@ -32,13 +32,15 @@ fn category(event: &Event) -> &'static str {
 }
 
 fn status(event: &Event) -> Value {
-    match event.result_type {
-        "0" => json!({"errorCode": 0}),
-        code => json!({
-            "errorCode": code.parse::<i64>().unwrap_or(0),
-            "failureReason": "Invalid username or password or Invalid on-premise username or password.",
-        }),
+    let mut status = json!({"errorCode": event.result_type.parse::<i64>().unwrap_or(0)});
+    let (reason, details) = event.failure;
+    if !reason.is_empty() {
+        status["failureReason"] = json!(reason);
     }
+    if !details.is_empty() {
+        status["additionalDetails"] = json!(details);
+    }
+    status
 }
 
 fn device(event: &Event) -> Value {
@@ -69,7 +71,7 @@ pub fn diagnostic(event: &Event) -> String {
         "appDisplayName": event.app.name,
         "ipAddress": event.ip,
         "status": status(event),
-        "clientAppUsed": if event.interactive { "Browser" } else { "Mobile Apps and Desktop clients" },
+        "clientAppUsed": event.client_app,
         "userAgent": event.user_agent,
         "deviceDetail": device(event),
         "location": location(event),
@@ -94,7 +96,11 @@ pub fn diagnostic(event: &Event) -> String {
     if let Some(asn) = event.asn {
         properties["autonomousSystemNumber"] = json!(asn);
     }
-    json!({
+    // Only `generate --patterns` sets these: a default tenant's records stay as they were.
+    if event.auth_protocol != "none" {
+        properties["authenticationProtocol"] = json!(event.auth_protocol);
+    }
+    let mut envelope = json!({
         "time": format_time(event.time_generated, "Z"),
         "resourceId": format!("/tenants/{TENANT_ID}/providers/Microsoft.aadiam"),
         "operationName": "Sign-in activity",
@@ -110,8 +116,11 @@ pub fn diagnostic(event: &Event) -> String {
         "Level": 4,
         "location": event.country,
         "properties": properties,
-    })
-    .to_string()
+    });
+    if !event.description.is_empty() {
+        envelope["resultDescription"] = json!(event.description);
+    }
+    envelope.to_string()
 }
 
 /// One Log Analytics row as the query API returns it. `SigninLogs` holds its sub-objects as
@@ -124,14 +133,14 @@ pub fn log_analytics(event: &Event) -> String {
             Value::String(value.to_string())
         }
     };
-    json!({
+    let mut row = json!({
         "TenantId": TENANT_ID,
         "SourceSystem": "Azure AD",
         "TimeGenerated": format_time(event.time_generated, "Z"),
         "OperationName": "Sign-in activity",
         "Category": category(event),
         "ResultType": event.result_type,
-        "ResultDescription": "",
+        "ResultDescription": event.description,
         "CorrelationId": event.correlation_id,
         "Identity": event.display_name,
         "Location": event.country,
@@ -139,7 +148,7 @@ pub fn log_analytics(event: &Event) -> String {
         "AppId": event.app.id,
         "AuthenticationDetails": dynamic(auth_details(event)),
         "AutonomousSystemNumber": event.asn.map(|a| a.to_string()).unwrap_or_default(),
-        "ClientAppUsed": if event.interactive { "Browser" } else { "Mobile Apps and Desktop clients" },
+        "ClientAppUsed": event.client_app,
         "ConditionalAccessPolicies": dynamic(policies()),
         "ConditionalAccessStatus": "notApplied",
         "CreatedDateTime": format_time(event.created, "Z"),
@@ -158,8 +167,11 @@ pub fn log_analytics(event: &Event) -> String {
         "SessionId": event.correlation_id,
         "UniqueTokenIdentifier": &event.id[..22],
         "Type": if event.interactive { "SigninLogs" } else { "AADNonInteractiveUserSignInLogs" },
-    })
-    .to_string()
+    });
+    if event.auth_protocol != "none" {
+        row["AuthenticationProtocol"] = json!(event.auth_protocol);
+    }
+    row.to_string()
 }
 
 /// A lake row with the columns the hunt and triage read; no sub-object detail, so that large

@@ -27,6 +27,15 @@ pub struct Event {
     pub user_agent: &'static str,
     pub city: &'static str,
     pub country: &'static str,
+    /// `clientAppUsed`: a browser for interactive sign-ins, desktop and mobile clients else;
+    /// legacy protocols in `generate --patterns`.
+    pub client_app: &'static str,
+    /// `status.failureReason` and `status.additionalDetails` of a failure.
+    pub failure: (&'static str, &'static str),
+    /// `resultDescription`: empty but in `generate --patterns`.
+    pub description: &'static str,
+    /// `authenticationProtocol`: `none`, or `deviceCode` in `generate --patterns`.
+    pub auth_protocol: &'static str,
 }
 
 #[derive(Debug, PartialEq)]
@@ -80,12 +89,12 @@ pub const APPS: [App; 10] = [
 
 /// A network a sign-in can come from.
 #[derive(Debug, Clone, Copy)]
-struct Network {
-    asn: u32,
-    prefix: &'static str,
-    v6: bool,
-    city: &'static str,
-    country: &'static str,
+pub(super) struct Network {
+    pub(super) asn: u32,
+    pub(super) prefix: &'static str,
+    pub(super) v6: bool,
+    pub(super) city: &'static str,
+    pub(super) country: &'static str,
 }
 
 const CORPORATE: Network = Network {
@@ -290,7 +299,7 @@ pub struct User {
     pub upn: String,
     pub user_id: String,
     pub display_name: String,
-    home: Network,
+    pub(super) home: Network,
     mobile: Network,
     /// Volume multiplier: 1 for most, 20–100 for the heavy tail.
     pub weight: u32,
@@ -307,6 +316,8 @@ pub struct TenantSpec {
     /// Heavy accounts (20–100x the volume) per thousand users.
     pub heavy_per_mille: u32,
     pub networks: NetworkMix,
+    /// Add the patterns Sentinel's sign-in hunts look for (`generate --patterns`).
+    pub patterns: bool,
 }
 
 impl TenantSpec {
@@ -318,6 +329,7 @@ impl TenantSpec {
             start: NaiveDate::from_ymd_opt(2026, 3, 2).expect("valid date"),
             heavy_per_mille: 10,
             networks: NetworkMix::Us,
+            patterns: false,
         }
     }
 
@@ -325,7 +337,7 @@ impl TenantSpec {
         (0..self.days).map(|d| self.start + chrono::Days::new(u64::from(d)))
     }
 
-    fn rng(&self, parts: &[u64]) -> ChaCha8Rng {
+    pub(super) fn rng(&self, parts: &[u64]) -> ChaCha8Rng {
         let mut seed = self.seed ^ 0x9e37_79b9_7f4a_7c15;
         for &part in parts {
             seed = (seed ^ part).wrapping_mul(0x0100_0000_01b3).rotate_left(29);
@@ -450,6 +462,7 @@ impl TenantSpec {
                 rng.random_range(1..255)
             );
             attack.result_type = "0";
+            attack.failure = ("", "");
             attack.city = "Amsterdam";
             attack.country = "NL";
             attacks.push((victim, attack.clone()));
@@ -468,7 +481,7 @@ impl TenantSpec {
         Day { events, attacks }
     }
 
-    fn event(
+    pub(super) fn event(
         &self,
         rng: &mut ChaCha8Rng,
         user: &User,
@@ -519,6 +532,21 @@ impl TenantSpec {
             user_agent: user.agent,
             city: network.city,
             country: network.country,
+            client_app: if interactive {
+                "Browser"
+            } else {
+                "Mobile Apps and Desktop clients"
+            },
+            failure: if result_type == "0" {
+                ("", "")
+            } else {
+                (
+                    "Invalid username or password or Invalid on-premise username or password.",
+                    "",
+                )
+            },
+            auth_protocol: "none",
+            description: "",
         }
     }
 }
