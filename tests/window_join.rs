@@ -336,6 +336,64 @@ proptest! {
     }
 }
 
+/// One row per key of `rows` (non-null keys): its latest time and its least id, as
+/// `SELECT k, max(t) AS t, min(id) AS id ... GROUP BY k` gives them.
+fn latest_per_key(rows: &[Row]) -> Vec<Row> {
+    let mut by_key: std::collections::BTreeMap<&str, Row> = std::collections::BTreeMap::new();
+    for row in rows {
+        let Some(key) = row.key else { continue };
+        let latest = by_key.entry(key).or_insert(Row {
+            time: None,
+            id: row.id,
+            ..*row
+        });
+        latest.time = latest.time.max(row.time);
+        latest.id = latest.id.min(row.id);
+    }
+    by_key.into_values().collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// A side with one row per key (an aggregate by the key) is held and probed, on either
+    /// side: no shuffle, no sort, and the pairs of a nested loop over the same rows.
+    #[test]
+    fn a_side_unique_on_the_key_is_probed(
+        left in prop::collection::vec(row(), 0..40),
+        right in prop::collection::vec(row(), 0..60),
+        latest_on_the_right in any::<bool>(),
+        batch in prop::sample::select(vec![1usize, 3, 8192]),
+        input_batch in prop::sample::select(vec![1usize, 8192]),
+        partitions in prop::sample::select(vec![1usize, 3]),
+        shape in prop::sample::select(vec![Shape::Unsorted, Shape::Sorted, Shape::TimeFiles]),
+    ) {
+        let (left, right) = (numbered(left), numbered(right));
+        let (sql, expected) = if latest_on_the_right {
+            let sql = "SELECT l.id, r.id FROM l JOIN \
+                       (SELECT k, max(t) AS t, min(id) AS id FROM r GROUP BY k) r \
+                       ON l.k = r.k AND r.t BETWEEN l.t - INTERVAL '3 seconds' AND l.t";
+            let query = Query { sql, matches: |_, _, lt, rt| lt - 3 <= rt && rt <= lt };
+            (sql, reference(&left, &latest_per_key(&right), &query))
+        } else {
+            let sql = "SELECT l.id, r.id FROM \
+                       (SELECT k, max(t) AS t, min(id) AS id FROM l GROUP BY k) l \
+                       JOIN r ON l.k = r.k AND r.t BETWEEN l.t AND l.t + INTERVAL '4 seconds'";
+            let query = Query { sql, matches: |_, _, lt, rt| lt <= rt && rt <= lt + 4 };
+            (sql, reference(&latest_per_key(&left), &right, &query))
+        };
+        let setup = Setup { engine: Engine::Operator, batch, input_batch, partitions, shape };
+        let found = run(&left, &right, sql, setup);
+        let plan = &found.plan;
+        prop_assert!(plan.contains("layout=probe"), "{}", plan);
+        let join = plan.find("WindowJoinExec").unwrap();
+        prop_assert!(!plan[join..].contains("SortExec:"), "{}", plan);
+        prop_assert_eq!(&found.pairs, &expected, "{}", plan);
+        let stock = Setup { engine: Engine::Sql, ..setup };
+        prop_assert_eq!(&run(&left, &right, sql, stock).pairs, &expected);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 

@@ -102,6 +102,8 @@ enum LayoutProto {
     KeyPartitioned = 0,
     TimeAlignedLeft = 1,
     TimeAlignedRight = 2,
+    ProbeLeft = 3,
+    ProbeRight = 4,
 }
 
 /// Why a join is key-partitioned, for `--explain` on the side that decodes it.
@@ -144,6 +146,15 @@ fn encode_layout(layout: &Layout) -> LayoutFields {
                 Because::SpansOverlap => BecauseProto::SpansOverlap,
                 Because::Distributed => BecauseProto::Distributed,
             },
+            partitions: (Vec::new(), Vec::new()),
+        },
+        Layout::Probe(driver) => LayoutFields {
+            layout: match driver {
+                Driver::Left => LayoutProto::ProbeLeft,
+                Driver::Right => LayoutProto::ProbeRight,
+            },
+            outputs: 0,
+            because: BecauseProto::NotWholeFiles,
             partitions: (Vec::new(), Vec::new()),
         },
         Layout::TimeAligned(alignment) => {
@@ -196,6 +207,8 @@ fn decode_layout(proto: &WindowJoinExecProto, bounds: (Bound, Bound)) -> Result<
         }
         LayoutProto::TimeAlignedLeft => Driver::Left,
         LayoutProto::TimeAlignedRight => Driver::Right,
+        LayoutProto::ProbeLeft => return Ok(Layout::Probe(Driver::Left)),
+        LayoutProto::ProbeRight => return Ok(Layout::Probe(Driver::Right)),
     };
     let decode = |partitions: &[PartitionProto]| -> Result<Vec<(Span, usize)>> {
         partitions

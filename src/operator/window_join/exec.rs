@@ -32,12 +32,14 @@ use datafusion::physical_plan::{
     ReplaceChildrenOptions, Statistics, StatisticsArgs, apply_expression_roots,
 };
 use futures::StreamExt;
+use tokio::sync::OnceCell;
 
 use super::band::Bound;
 use super::files;
 use super::held::compacted;
 use super::layout::{self, Alignment, Driver, Layout, SideSpans, Span};
 use super::metrics::WindowJoinMetrics;
+use super::probe;
 use super::stream::{self, Input, Params, Residual};
 
 /// The order both inputs must have after their keys: ascending, nulls last, as the lake's
@@ -62,6 +64,8 @@ pub struct WindowJoinExec {
     residual: Option<PhysicalExprRef>,
     schema: SchemaRef,
     layout: Layout,
+    /// The held side of a probe layout, built by the first partition that needs it.
+    held: Arc<OnceCell<Arc<probe::Held>>>,
     metrics: ExecutionPlanMetricsSet,
     properties: Arc<PlanProperties>,
 }
@@ -101,6 +105,10 @@ impl WindowJoinExec {
         let partitioning = match &layout {
             Layout::KeyPartitioned(_) => left.output_partitioning().clone(),
             Layout::TimeAligned(alignment) => Partitioning::UnknownPartitioning(alignment.outputs),
+            Layout::Probe(driver) => {
+                let (driver, _) = driver.order((&left, &right));
+                Partitioning::UnknownPartitioning(driver.output_partitioning().partition_count())
+            }
         };
         // The keys are equal across the output, and a key-partitioned join's rows come in its
         // left input's order (each left row's pairs together, in the order of its partition).
@@ -130,6 +138,7 @@ impl WindowJoinExec {
             residual,
             schema,
             layout,
+            held: Arc::new(OnceCell::new()),
             metrics: ExecutionPlanMetricsSet::new(),
             properties,
         })
@@ -195,6 +204,51 @@ impl WindowJoinExec {
         Ok(stream::execute(
             left, right, params, partition, context, metrics,
         ))
+    }
+
+    /// Partition `partition` of a probe: the driver's partition against the held side.
+    fn probe(
+        &self,
+        driver: Driver,
+        partition: usize,
+        context: &Arc<TaskContext>,
+        metrics: WindowJoinMetrics,
+    ) -> Result<SendableRecordBatchStream> {
+        let (left_keys, right_keys) = self.keys();
+        let fields = left_keys
+            .iter()
+            .map(|key| {
+                let data_type = key.data_type(&self.left.schema())?;
+                Ok(SortField::new_with_options(data_type, ORDER))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (driver_plan, held_plan) = driver.order((&self.left, &self.right));
+        let (driver_keys, held_keys) = driver.order((left_keys, right_keys));
+        let (driver_time, held_time) =
+            driver.order((self.left_time.index(), self.right_time.index()));
+        let stream = driver_plan.execute(partition, Arc::clone(context))?;
+        let held = probe::held(
+            Arc::clone(&self.held),
+            Arc::clone(held_plan),
+            probe::Side {
+                keys: held_keys,
+                time: held_time,
+            },
+            fields.clone(),
+            Arc::clone(context),
+        );
+        let probe = probe::Probe {
+            driver,
+            side: probe::Side {
+                keys: driver_keys,
+                time: driver_time,
+            },
+            fields,
+            bounds: (self.lower.inclusive_lower(), self.upper.inclusive_upper()),
+            schema: self.schema.clone(),
+            residual: self.residual.clone(),
+        };
+        Ok(probe::execute(stream, held, probe, metrics))
     }
 
     /// Partition `partition` of one side, failing on a batch outside `span`.
@@ -331,10 +385,12 @@ impl WindowJoinExec {
 }
 
 /// Key-partitioned, each output partition is its left partition's rows in order, each with its
-/// pairs; time-aligned, runs of partitions follow one another, so no input order survives.
+/// pairs, and a probe's are its driver's; time-aligned, runs of partitions follow one another,
+/// so no input order survives.
 fn maintains_input_order(layout: &Layout) -> [bool; 2] {
     match layout {
-        Layout::KeyPartitioned(_) => [true, false],
+        Layout::KeyPartitioned(_) | Layout::Probe(Driver::Left) => [true, false],
+        Layout::Probe(Driver::Right) => [false, true],
         Layout::TimeAligned(_) => [false, false],
     }
 }
@@ -352,8 +408,9 @@ fn emission_from(children: &[&Arc<dyn ExecutionPlan>]) -> EmissionType {
     })
 }
 
-/// The join holds one window per partition, never a whole input: it runs on unbounded inputs
-/// in bounded memory, unless an input itself needs unbounded memory.
+/// The join holds one window per partition, never a whole input (a probe holds its side with
+/// one row per key): it runs on unbounded inputs in bounded memory, unless an input itself
+/// needs unbounded memory.
 fn boundedness_from(children: &[&Arc<dyn ExecutionPlan>]) -> Boundedness {
     let unbounded = |infinite_memory| Boundedness::Unbounded {
         requires_infinite_memory: infinite_memory,
@@ -438,6 +495,13 @@ impl ExecutionPlan for WindowJoinExec {
                 Distribution::UnspecifiedDistribution,
                 Distribution::UnspecifiedDistribution,
             ]),
+            Layout::Probe(driver) => {
+                let (left, right) = driver.order((
+                    Distribution::UnspecifiedDistribution,
+                    Distribution::SinglePartition,
+                ));
+                InputDistributionRequirements::new(vec![left, right])
+            }
         }
     }
 
@@ -452,7 +516,11 @@ impl ExecutionPlan for WindowJoinExec {
         self.input_distribution_requirements().into_per_child()
     }
 
+    /// A probe reads its inputs in any order.
     fn required_input_ordering(&self) -> Vec<Option<OrderingRequirements>> {
+        if let Layout::Probe(_) = self.layout {
+            return vec![None, None];
+        }
         let (left, right) = self.keys();
         vec![
             Some(Self::ordering(left, &self.left_time)),
@@ -469,7 +537,7 @@ impl ExecutionPlan for WindowJoinExec {
     fn child_stats_requests(&self, partition: Option<usize>) -> Vec<ChildStats> {
         let asked = match self.layout {
             Layout::KeyPartitioned(_) => partition,
-            Layout::TimeAligned(_) => None,
+            Layout::TimeAligned(_) | Layout::Probe(_) => None,
         };
         vec![ChildStats::At(asked), ChildStats::At(asked)]
     }
@@ -636,6 +704,9 @@ impl ExecutionPlan for WindowJoinExec {
             );
         }
         let metrics = WindowJoinMetrics::new(&self.metrics, partition);
+        if let Layout::Probe(driver) = self.layout {
+            return self.probe(driver, partition, &context, metrics);
+        }
         let Layout::TimeAligned(alignment) = &self.layout else {
             let right_partitions = self.right.output_partitioning().partition_count();
             if right_partitions != partitions {

@@ -64,12 +64,22 @@ pub enum Layout {
     /// Decided from the inputs' statistics when planning, and carried with the plan (a plan
     /// decoded elsewhere may have lost the statistics, never the files' order).
     TimeAligned(Arc<Alignment>),
+    /// The side other than the driver holds at most one row per key (an aggregate by the
+    /// key, an `arg_max`), as the logical plan's functional dependencies say: a row of the
+    /// driver pairs with at most one of its rows, so nothing needs an order. That side is held
+    /// whole, in a hash table on the key; the driver streams past it in its own partitions,
+    /// neither shuffled nor sorted (`probe.rs`).
+    Probe(Driver),
 }
 
 impl fmt::Display for Layout {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
             Layout::KeyPartitioned(because) => write!(f, "key-partitioned ({because})"),
+            Layout::Probe(driver) => {
+                let (driver, held) = driver.order(("left", "right"));
+                write!(f, "probe(driver={driver}, {held} held: unique on the keys)")
+            }
             Layout::TimeAligned(alignment) => {
                 let (driver, _) = alignment.driver.order(("left", "right"));
                 write!(

@@ -5,7 +5,7 @@
 //! logical plans (`band.rs`) and puts a logical node (`node.rs`) in their place;
 //! [`WindowJoinQueryPlanner`] (`planner.rs`) chooses a layout (`layout.rs`, `files.rs`) and
 //! plans [`WindowJoinExec`] (`exec.rs`), whose partitions run the merge (`stream.rs`,
-//! `merge.rs`); the codecs (`codec.rs`) carry the node and the exec through protobuf plans.
+//! `merge.rs`) or the probe (`probe.rs`); the codecs (`codec.rs`) carry the node and the exec through protobuf plans.
 //!
 //! The contract: for any input (Parquet any tool wrote, in any order, with or without
 //! statistics, split or grouped any way; tables in memory), any session configuration
@@ -41,7 +41,10 @@
 //! predicate compiled as a DataFusion physical expression, and coalesced into batches of the
 //! session's batch size.
 //!
-//! Parallel, in one of two layouts (`layout.rs`, chosen when planning):
+//! Parallel, in one of three layouts (`layout.rs`, chosen when planning):
+//! - probe, where one side holds at most one row per key (the logical plan's functional
+//!   dependencies say so: an aggregate by the keys): that side is held in a hash table and the
+//!   other streams past it unsorted (`probe.rs`), as no pair can be quadratic there.
 //! - time-aligned, where both inputs are scans of whole files, one per partition, each with
 //!   exact time statistics (a lake's date files; `files.rs` says what qualifies and pins the
 //!   scans so DataFusion cannot regroup them): each output partition joins a run of the larger
@@ -64,6 +67,7 @@ mod merge;
 mod metrics;
 mod node;
 mod planner;
+mod probe;
 mod rule;
 mod stream;
 

@@ -5,17 +5,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::catalog::Session;
-use datafusion::common::{Result, plan_err};
+use datafusion::common::{Dependency, Result, plan_err};
 use datafusion::execution::context::QueryPlanner;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
-use datafusion::logical_expr::{LogicalPlan, UserDefinedLogicalNode};
+use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNode};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
 
 use super::exec::WindowJoinExec;
 use super::files;
-use super::layout::{self, Because, Layout, SideSpans};
+use super::layout::{self, Because, Driver, Layout, SideSpans};
 use super::node::WindowJoinNode;
 
 #[derive(Debug, Default)]
@@ -72,8 +72,13 @@ impl ExtensionPlanner for WindowJoinPlanner {
         };
         let streamed =
             in_order(left, left_keys, &left_time)? && in_order(right, right_keys, &right_time)?;
+        let (left_on, right_on): (Vec<_>, Vec<_>) = band.on.iter().cloned().unzip();
         let layout = if self.distributed {
             Layout::KeyPartitioned(Because::Distributed)
+        } else if unique_on(right_plan, &right_on) {
+            Layout::Probe(Driver::Left)
+        } else if unique_on(left_plan, &left_on) {
+            Layout::Probe(Driver::Right)
         } else {
             layout::choose(
                 &SideSpans {
@@ -91,7 +96,7 @@ impl ExtensionPlanner for WindowJoinPlanner {
         };
         let (left, right) = match &layout {
             Layout::TimeAligned(_) => (files::pin(left)?, files::pin(right)?),
-            Layout::KeyPartitioned(_) => (left.clone(), right.clone()),
+            Layout::KeyPartitioned(_) | Layout::Probe(_) => (left.clone(), right.clone()),
         };
         let exec = WindowJoinExec::try_new(
             left,
@@ -104,6 +109,29 @@ impl ExtensionPlanner for WindowJoinPlanner {
         )?;
         Ok(Some(Arc::new(exec)))
     }
+}
+
+/// Whether `plan` holds at most one row per value of `keys` (plain columns), as its schema's
+/// functional dependencies say: an aggregate grouped by the keys, or what keeps its rows.
+/// A band join with such a side pairs each row of the other with at most one, and is probed
+/// (`Layout::Probe`) rather than merged. A cluster's stages are left key-partitioned.
+fn unique_on(plan: &LogicalPlan, keys: &[Expr]) -> bool {
+    let schema = plan.schema();
+    let Some(keys) = keys
+        .iter()
+        .map(|key| match key {
+            Expr::Column(column) => schema.index_of_column(column).ok(),
+            _ => None,
+        })
+        .collect::<Option<Vec<usize>>>()
+    else {
+        return false;
+    };
+    schema.functional_dependencies().iter().any(|dependence| {
+        dependence.mode == Dependency::Single
+            && dependence.source_indices.iter().all(|i| keys.contains(i))
+            && dependence.target_indices.len() == schema.fields().len()
+    })
 }
 
 /// DataFusion's planner with the window join added.
