@@ -8,6 +8,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use ahash::RandomState;
+
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, UInt32Array};
 use datafusion::arrow::compute::prep_null_mask_filter;
 use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch, take};
@@ -35,7 +37,7 @@ pub struct Side {
 pub struct Held {
     batch: RecordBatch,
     times: Int64Array,
-    rows_of: HashMap<Box<[u8]>, Vec<u32>>,
+    rows_of: HashMap<Box<[u8]>, Vec<u32>, RandomState>,
     _reservation: MemoryReservation,
 }
 
@@ -78,7 +80,7 @@ async fn hold(
     let keys = evaluate(&side.keys, &batch)?;
     let rows = RowConverter::new(fields)?.convert_columns(&keys)?;
     let times = times(&batch, side.time)?;
-    let mut rows_of: HashMap<Box<[u8]>, Vec<u32>> = HashMap::new();
+    let mut rows_of: HashMap<Box<[u8]>, Vec<u32>, RandomState> = HashMap::default();
     for row in 0..batch.num_rows() {
         if times.is_null(row) || keys.iter().any(|key| key.is_null(row)) {
             continue;
