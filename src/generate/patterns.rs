@@ -10,7 +10,7 @@ use chrono::{Datelike, NaiveDate};
 use rand::prelude::*;
 use rand_chacha::ChaCha8Rng;
 
-use super::tenant::{App, Event, HOSTING, MINUTE, Network, SECOND, TenantSpec, User};
+use super::tenant::{App, Event, HOSTING, MINUTE, Network, SECOND, TenantSpec, User, midnight};
 
 const INVALID_PASSWORD: (&str, &str) = (
     "Invalid username or password or Invalid on-premise username or password.",
@@ -48,12 +48,7 @@ pub fn day(spec: &TenantSpec, users: &[User], date: NaiveDate) -> Vec<Event> {
         return Vec::new();
     }
     let day = date.num_days_from_ce() as u64;
-    let midnight = date
-        .and_hms_opt(0, 0, 0)
-        .expect("valid")
-        .and_utc()
-        .timestamp_nanos_opt()
-        .expect("in range");
+    let midnight = midnight(date);
     let mut events = Vec::new();
     let patterns: [Pattern; 10] = [
         spray,

@@ -396,12 +396,7 @@ impl TenantSpec {
     /// All sign-ins of `user` on `date`, with injected attacks reported separately.
     pub fn day(&self, user: &User, date: NaiveDate) -> Day {
         let mut rng = self.rng(&[2, user.index as u64, date.num_days_from_ce() as u64]);
-        let midnight = date
-            .and_hms_opt(0, 0, 0)
-            .expect("valid")
-            .and_utc()
-            .timestamp_nanos_opt()
-            .expect("in range");
+        let midnight = midnight(date);
         let workday = !matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
         let palette = self.networks.palette();
         let mut events = Vec::new();
@@ -549,6 +544,15 @@ impl TenantSpec {
             description: "",
         }
     }
+}
+
+/// The start of `date` (UTC), ns since the epoch.
+pub(super) fn midnight(date: NaiveDate) -> i64 {
+    date.and_hms_opt(0, 0, 0)
+        .expect("valid")
+        .and_utc()
+        .timestamp_nanos_opt()
+        .expect("in range")
 }
 
 pub const SECOND: i64 = 1_000_000_000;

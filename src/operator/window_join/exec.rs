@@ -171,13 +171,7 @@ impl WindowJoinExec {
         metrics: WindowJoinMetrics,
     ) -> Result<SendableRecordBatchStream> {
         let (left_keys, right_keys) = self.keys();
-        let fields = left_keys
-            .iter()
-            .map(|key| {
-                let data_type = key.data_type(&self.left.schema())?;
-                Ok(SortField::new_with_options(data_type, ORDER))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let fields = self.key_fields()?;
         let left = Input {
             stream: left,
             keys: left_keys,
@@ -206,6 +200,18 @@ impl WindowJoinExec {
         ))
     }
 
+    /// How the keys encode as rows, for comparing (the merge) and hashing (the probe).
+    fn key_fields(&self) -> Result<Vec<SortField>> {
+        let (left_keys, _) = self.keys();
+        left_keys
+            .iter()
+            .map(|key| {
+                let data_type = key.data_type(&self.left.schema())?;
+                Ok(SortField::new_with_options(data_type, ORDER))
+            })
+            .collect()
+    }
+
     /// Partition `partition` of a probe: the driver's partition against the held side.
     fn probe(
         &self,
@@ -215,13 +221,7 @@ impl WindowJoinExec {
         metrics: WindowJoinMetrics,
     ) -> Result<SendableRecordBatchStream> {
         let (left_keys, right_keys) = self.keys();
-        let fields = left_keys
-            .iter()
-            .map(|key| {
-                let data_type = key.data_type(&self.left.schema())?;
-                Ok(SortField::new_with_options(data_type, ORDER))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let fields = self.key_fields()?;
         let (driver_plan, held_plan) = driver.order((&self.left, &self.right));
         let (driver_keys, held_keys) = driver.order((left_keys, right_keys));
         let (driver_time, held_time) =
