@@ -248,7 +248,7 @@ impl WindowJoinExec {
             schema: self.schema.clone(),
             residual: self.residual.clone(),
         };
-        Ok(probe::execute(stream, held, probe, metrics))
+        probe::execute(stream, held, probe, metrics)
     }
 
     /// Partition `partition` of one side, failing on a batch outside `span`.

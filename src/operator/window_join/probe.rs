@@ -114,23 +114,26 @@ pub struct Probe {
 }
 
 /// Partition `stream` of the driver, joined with the held side once it is built.
+///
+/// # Errors
+/// Keys of a type rows cannot encode.
 pub fn execute(
     stream: SendableRecordBatchStream,
     held: impl Future<Output = Result<Arc<Held>>> + Send + 'static,
     probe: Probe,
     metrics: WindowJoinMetrics,
-) -> SendableRecordBatchStream {
+) -> Result<SendableRecordBatchStream> {
     let schema = Arc::clone(&probe.schema);
+    let mut driver = Some((stream, RowConverter::new(probe.fields.clone())?));
     let probe = Arc::new(probe);
-    let mut stream = Some(stream);
     let joined = futures::stream::once(held)
         .map_ok(move |held| {
             let (probe, metrics) = (Arc::clone(&probe), metrics.clone());
-            let stream = stream.take().expect("the held side arrives once");
+            let (stream, mut converter) = driver.take().expect("the held side arrives once");
             stream.map(move |batch| {
                 let batch = batch?;
                 let timer = metrics.baseline.elapsed_compute().timer();
-                let joined = probe.join(&held, &batch, &metrics);
+                let joined = probe.join(&held, &batch, &mut converter, &metrics);
                 timer.done();
                 if let Ok(joined) = &joined {
                     metrics.baseline.record_output(joined.num_rows());
@@ -139,7 +142,7 @@ pub fn execute(
             })
         })
         .try_flatten();
-    Box::pin(RecordBatchStreamAdapter::new(schema, joined))
+    Ok(Box::pin(RecordBatchStreamAdapter::new(schema, joined)))
 }
 
 impl Probe {
@@ -148,6 +151,7 @@ impl Probe {
         &self,
         held: &Held,
         batch: &RecordBatch,
+        converter: &mut RowConverter,
         metrics: &WindowJoinMetrics,
     ) -> Result<RecordBatch> {
         let driver_rows = match self.driver {
@@ -156,7 +160,7 @@ impl Probe {
         };
         driver_rows.add(batch.num_rows());
         let keys = evaluate(&self.side.keys, batch)?;
-        let rows = RowConverter::new(self.fields.clone())?.convert_columns(&keys)?;
+        let rows = converter.convert_columns(&keys)?;
         let times = times(batch, self.side.time)?;
         let (lower, upper) = (i128::from(self.bounds.0), i128::from(self.bounds.1));
         let (mut driven, mut partners) = (Vec::new(), Vec::new());
