@@ -62,7 +62,7 @@ externals=(
   --external "hunt=$B hunt --lake '{lake}' $K --output '{out}'"
   --external "kql-seed=$B kql --lake '{lake}' --file $here/sql/short_window_signin_mismatch.kql $K --output '{out}'"
   --external "kql-seed-stock=$B kql --engine sql --lake '{lake}' --file $here/sql/short_window_signin_mismatch.kql $K --output '{out}'"
-  --external "duckdb-seed=python3 $here/benches/peers/duckdb_hunt.py '{lake}' expanded --out '{out}' --start '{start}' --end '{end}' --window {window}; echo"
+  --external "duckdb-seed=python3 $here/benches/peers/duckdb_hunt.py '{lake}' expanded --out '{out}' --start '{start}' --end '{end}' --window {window} --whole-process"
 )
 for query in success-then-fail tokens-after-interactive; do
   file=$here/benches/kql/${query//-/_}.kql

@@ -644,6 +644,28 @@ fn plans_round_trip_through_protobuf() {
         assert_eq!(join_line(decoded.as_ref()), join_line(physical.as_ref()));
         let batches = collect(decoded, ctx.task_ctx()).await.unwrap();
         assert_eq!(pairs(&batches), expected);
+
+        // The probe layout travels too. Per key of r, the latest time and least id: a at
+        // 25 s (id 0), b at 6 s (id 3); within [l.t, l.t + 5 s] of l1 (a, 20 s) and of
+        // l2 (b, 5 s), not of l0 (a, 10 s).
+        let sql = "SELECT l.id, r.id FROM l JOIN \
+                   (SELECT k, max(t) AS t, min(id) AS id FROM r GROUP BY k) r \
+                   ON l.k = r.k AND r.t BETWEEN l.t AND l.t + INTERVAL '5 seconds'";
+        let physical = ctx
+            .sql(sql)
+            .await
+            .unwrap()
+            .create_physical_plan()
+            .await
+            .unwrap();
+        let bytes = physical_plan_to_bytes_with_extension_codec(physical.clone(), &codec).unwrap();
+        let decoded =
+            physical_plan_from_bytes_with_extension_codec(&bytes, &ctx.task_ctx(), &codec).unwrap();
+        let line = join_line(decoded.as_ref()).unwrap_or_default();
+        assert!(line.contains("layout=probe"), "{line}");
+        assert_eq!(join_line(decoded.as_ref()), join_line(physical.as_ref()));
+        let batches = collect(decoded, ctx.task_ctx()).await.unwrap();
+        assert_eq!(pairs(&batches), vec![(1, 0), (2, 3)]);
     });
 }
 

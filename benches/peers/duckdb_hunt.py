@@ -3,11 +3,12 @@ timing with `retrohunt hunt`: the scan floor, the plain range join, and the hand
 join, over a retrohunt lake. A peer of `retrohunt bench --external` (benches/peers/README.md).
 
 Usage: python3 benches/peers/duckdb_hunt.py LAKE floor|plain|bucketed|expanded
-           [--out ROWS.parquet] [--start T] [--end T] [--window SECONDS]
+           [--out ROWS.parquet] [--start T] [--end T] [--window SECONDS] [--whole-process]
 
 The query's result is materialised in DuckDB's memory (as `retrohunt bench` collects ours),
 and that is what is timed; writing it to --out comes after. The last line printed is
-{"seconds": ..., "peak_rss": ..., "rows": ...}, the figures `retrohunt bench` reports for it.
+{"seconds": ..., "peak_rss": ..., "rows": ...}, the figures `retrohunt bench` reports for it;
+with --whole-process nothing follows the row count, and the bench times the whole process.
 """
 import argparse
 import json
@@ -23,6 +24,8 @@ parser.add_argument("--out", default="")
 parser.add_argument("--start", default="")
 parser.add_argument("--end", default="")
 parser.add_argument("--window", type=float, default=600)
+parser.add_argument("--whole-process", action="store_true",
+                    help="print no figures, so that the bench times the whole process")
 args = parser.parse_args()
 LAKE = args.lake
 WINDOW = f"INTERVAL {args.window} SECOND"
@@ -106,4 +109,5 @@ if args.out:
 rows = connection.execute("SELECT count(*) FROM result").fetchone()[0]
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(f"{args.query}: {rows} rows")
-print(json.dumps({"seconds": seconds, "peak_rss": peak, "rows": rows}))
+if not args.whole_process:
+    print(json.dumps({"seconds": seconds, "peak_rss": peak, "rows": rows}))

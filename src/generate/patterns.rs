@@ -120,13 +120,17 @@ fn attacker_network(rng: &mut ChaCha8Rng) -> Network {
     Network { asn, ..ABROAD }
 }
 
+/// The spray's one address: in the attackers' range, apart from every address
+/// [`Context::sign_in`] draws there (whose last byte is 1 to 3).
+const SPRAY_IP: &str = "167.99.10.10";
+
 /// One address, many users, one wrong password each, within twenty minutes.
 fn spray(context: &Context<'_>, rng: &mut ChaCha8Rng) -> Vec<Event> {
     let mut events = Vec::new();
     for (n, user) in context.users.iter().take(40).enumerate() {
         let mut event = context.sign_in(rng, user, n as i64 * 30 * SECOND, "50126");
         event.app = &EXCHANGE;
-        event.ip = format!("{}{}.{}", ABROAD.prefix, 10, 10);
+        event.ip = SPRAY_IP.to_string();
         events.push(event);
     }
     events

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use ahash::RandomState;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, UInt32Array};
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::prep_null_mask_filter;
 use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch, take};
 use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
@@ -80,9 +81,10 @@ async fn hold(
     let keys = evaluate(&side.keys, &batch)?;
     let rows = RowConverter::new(fields)?.convert_columns(&keys)?;
     let times = times(&batch, side.time)?;
+    let nulls = nulls(&keys, &times);
     let mut rows_of: HashMap<Box<[u8]>, Vec<u32>, RandomState> = HashMap::default();
     for row in 0..batch.num_rows() {
-        if times.is_null(row) || keys.iter().any(|key| key.is_null(row)) {
+        if nulls.as_ref().is_some_and(|nulls| nulls.is_null(row)) {
             continue;
         }
         let index = u32::try_from(row)
@@ -162,10 +164,11 @@ impl Probe {
         let keys = evaluate(&self.side.keys, batch)?;
         let rows = converter.convert_columns(&keys)?;
         let times = times(batch, self.side.time)?;
+        let nulls = nulls(&keys, &times);
         let (lower, upper) = (i128::from(self.bounds.0), i128::from(self.bounds.1));
         let (mut driven, mut partners) = (Vec::new(), Vec::new());
         for row in 0..batch.num_rows() {
-            if times.is_null(row) || keys.iter().any(|key| key.is_null(row)) {
+            if nulls.as_ref().is_some_and(|nulls| nulls.is_null(row)) {
                 continue;
             }
             let Some(partners_of) = held.rows_of.get(rows.row(row).as_ref()) else {
@@ -215,6 +218,14 @@ fn evaluate(keys: &[PhysicalExprRef], batch: &RecordBatch) -> Result<Vec<ArrayRe
     keys.iter()
         .map(|key| key.evaluate(batch)?.into_array(batch.num_rows()))
         .collect()
+}
+
+/// The rows with a null key or time, which pair with nothing: one mask per batch, not a check
+/// of every column per row.
+fn nulls(keys: &[ArrayRef], times: &Int64Array) -> Option<NullBuffer> {
+    keys.iter().fold(times.nulls().cloned(), |nulls, key| {
+        NullBuffer::union(nulls.as_ref(), key.logical_nulls().as_ref())
+    })
 }
 
 /// A time column as nanoseconds (or the integers it holds).
