@@ -36,6 +36,7 @@ mod ingest_rejects;
 mod ingest_samples;
 mod kql;
 mod lake;
+mod late_fetch;
 mod layers;
 mod prefix_sort;
 mod report;

@@ -25,6 +25,7 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::TaskContext;
 use datafusion::execution::cache::cache_manager::FileStatisticsCache;
 use datafusion::execution::context::SessionState;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::ExecutionPlan;
 use prost::Message;
@@ -119,6 +120,17 @@ impl LakeTable {
     /// This table as of the snapshot `view` shows (`None`: every file listed).
     pub fn seen_through(self, view: Option<Arc<SnapshotView>>) -> Self {
         LakeTable { view, ..self }
+    }
+
+    /// The store of `table`'s files when it is a lake table whose files hold each column as
+    /// the table reads it (none adapted, no UUIDs read as text): then a value read again from
+    /// a file by its row's position is the value the scan read (`operator::late_fetch`).
+    pub fn store_read_as_is(table: &dyn TableProvider) -> Option<ObjectStoreUrl> {
+        let table = table.downcast_ref::<LakeTable>()?;
+        if table.shape.foreign || !table.shape.uuid_columns.is_empty() {
+            return None;
+        }
+        Some(table.files.table_paths().first()?.object_store())
     }
 
     /// `table` encoded for a plan shipped to another process, `None` if it is not a lake table.

@@ -15,6 +15,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::error::{DataFusionError, Result};
+use datafusion::optimizer::OptimizerRule;
 use datafusion::prelude::SessionContext;
 use object_store::{ObjectMeta, ObjectStore};
 use url::Url;
@@ -26,6 +27,8 @@ use crate::engine::runs_on_cluster;
 use crate::lake::layout::FINDINGS_TABLE;
 use crate::lake::snapshot::{self, SnapshotView};
 use crate::lake::{LakeError, Pinned, Root};
+use crate::operator::late_fetch::LateFetchRule;
+use crate::operator::window_join::WindowJoinRule;
 use crate::schema::{Table, lake_schema};
 use crate::store::Location;
 
@@ -159,6 +162,18 @@ pub async fn register_lake(ctx: &SessionContext, location: &str) -> Result<LakeT
     Ok(tables)
 }
 
+/// Gives `ctx` late materialisation (`operator::late_fetch`), which reads the files of lake
+/// tables again after a band join, when it runs band joins on the operator in this process
+/// (on a cluster each stage would need every file of the join's inputs) and has not got it.
+fn fetch_late(ctx: &SessionContext) {
+    let state = ctx.state();
+    let has = |name: &str| state.optimizers().iter().any(|rule| rule.name() == name);
+    let late_fetch = LateFetchRule::new(Arc::new(LakeTable::store_read_as_is));
+    if has(WindowJoinRule.name()) && !has(late_fetch.name()) && !runs_on_cluster(ctx) {
+        ctx.add_optimizer_rule(Arc::new(late_fetch));
+    }
+}
+
 /// Registers both tables under `base`; `shapes` say, per table, how its files differ from the
 /// lake's own (see `foreign.rs`); `view`, which files of a lake in a store are its snapshot's.
 pub(super) async fn register_tables(
@@ -181,6 +196,7 @@ pub(super) async fn register_tables(
         .seen_through(view.clone());
         ctx.register_table(TableReference::bare(table.name()), Arc::new(lake_table))?;
     }
+    fetch_late(ctx);
     Ok(())
 }
 

@@ -20,7 +20,7 @@ use datafusion::prelude::SessionConfig;
 
 use super::codec::{ClusterLogicalCodec, ClusterPhysicalCodec};
 use super::{config, runtime_with_stores};
-use crate::operator::window_join::WindowJoinQueryPlanner;
+use crate::operator::OperatorQueryPlanner;
 
 /// The session a query's plan is made in on the scheduler, from the client's settings.
 ///
@@ -51,7 +51,7 @@ pub fn scheduler_session(config: SessionConfig) -> Result<SessionState> {
         .with_runtime_env(runtime_with_stores(None)?)
         .with_config(config)
         .with_optimizer_rules(ballista_default_optimizer_rules())
-        .with_query_planner(Arc::new(WindowJoinQueryPlanner::distributed()))
+        .with_query_planner(Arc::new(OperatorQueryPlanner::distributed()))
         .with_scalar_functions(ballista_scalar_functions())
         .with_aggregate_functions(ballista_aggregate_functions())
         .with_window_functions(ballista_window_functions())

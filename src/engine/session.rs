@@ -9,8 +9,9 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::choice::Choice;
+use crate::operator::OperatorQueryPlanner;
 use crate::operator::prefix_sort::PrefixSortRule;
-use crate::operator::window_join::{WindowJoinQueryPlanner, WindowJoinRule};
+use crate::operator::window_join::WindowJoinRule;
 
 /// How the hunt executes (each value's meaning is in [`Choice::OFFERED`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -67,7 +68,7 @@ pub fn state_with(
             builder
                 .with_config(config)
                 .with_optimizer_rule(Arc::new(WindowJoinRule))
-                .with_query_planner(Arc::new(WindowJoinQueryPlanner::default()))
+                .with_query_planner(Arc::new(OperatorQueryPlanner::default()))
                 .with_physical_optimizer_rule(Arc::new(PrefixSortRule))
         }
     };

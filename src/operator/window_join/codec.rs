@@ -10,8 +10,7 @@ use datafusion::arrow::datatypes::Schema;
 use datafusion::catalog::TableProvider;
 use datafusion::common::{DataFusionError, Result, TableReference, internal_err, not_impl_err};
 use datafusion::execution::TaskContext;
-use datafusion::logical_expr::logical_plan::build_join_schema;
-use datafusion::logical_expr::{Expr, Extension, JoinType, LogicalPlan};
+use datafusion::logical_expr::{Expr, Extension, LogicalPlan};
 use datafusion::physical_expr::PhysicalExprRef;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::ExecutionPlan;
@@ -296,11 +295,10 @@ impl LogicalExtensionCodec for WindowJoinLogicalCodec {
             .into_iter()
             .zip(keys(&proto.right_keys)?)
             .collect();
-        let schema = build_join_schema(left.schema(), right.schema(), &JoinType::Inner)?;
-        let node = WindowJoinNode {
-            left: left.clone(),
-            right: right.clone(),
-            band: Band {
+        let node = WindowJoinNode::over(
+            left.clone(),
+            right.clone(),
+            Band {
                 on,
                 left_time: self.column(proto.left_time.as_ref(), ctx)?,
                 right_time: self.column(proto.right_time.as_ref(), ctx)?,
@@ -312,8 +310,7 @@ impl LogicalExtensionCodec for WindowJoinLogicalCodec {
                     .map(|p| parse_expr(p, ctx, self))
                     .transpose()?,
             },
-            schema: Arc::new(schema),
-        };
+        )?;
         Ok(Extension {
             node: Arc::new(node),
         })

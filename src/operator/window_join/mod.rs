@@ -3,7 +3,7 @@
 //!
 //! The pieces, in the order a query meets them: [`WindowJoinRule`] recognises band joins in
 //! logical plans (`band.rs`) and puts a logical node (`node.rs`) in their place;
-//! [`WindowJoinQueryPlanner`] (`planner.rs`) chooses a layout (`layout.rs`, `files.rs`) and
+//! [`WindowJoinPlanner`] (`planner.rs`) chooses a layout (`layout.rs`, `files.rs`) and
 //! plans [`WindowJoinExec`] (`exec.rs`), whose partitions run the merge (`stream.rs`,
 //! `merge.rs`) or the probe (`probe.rs`); the codecs (`codec.rs`) carry the node and the exec through protobuf plans.
 //!
@@ -73,5 +73,6 @@ mod stream;
 
 pub use codec::{WindowJoinLogicalCodec, WindowJoinPhysicalCodec};
 pub use exec::WindowJoinExec;
-pub use planner::WindowJoinQueryPlanner;
+pub use node::WindowJoinNode;
+pub use planner::WindowJoinPlanner;
 pub use rule::WindowJoinRule;

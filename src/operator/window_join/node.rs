@@ -6,7 +6,8 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use datafusion::common::{DFSchemaRef, Result, internal_err};
+use datafusion::common::{DFSchemaRef, JoinType, Result, internal_err};
+use datafusion::logical_expr::logical_plan::build_join_schema;
 use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNodeCore};
 
 use super::band::{Band, Bound};
@@ -18,6 +19,22 @@ pub struct WindowJoinNode {
     pub band: Band,
     /// The output schema of the join it replaces: left columns, then right columns.
     pub schema: DFSchemaRef,
+}
+
+impl WindowJoinNode {
+    /// The join of `left` and `right` by `band`, its schema built from theirs.
+    ///
+    /// # Errors
+    /// Inputs whose columns clash.
+    pub fn over(left: LogicalPlan, right: LogicalPlan, band: Band) -> Result<Self> {
+        let schema = build_join_schema(left.schema(), right.schema(), &JoinType::Inner)?;
+        Ok(WindowJoinNode {
+            left,
+            right,
+            band,
+            schema: schema.into(),
+        })
+    }
 }
 
 impl PartialOrd for WindowJoinNode {

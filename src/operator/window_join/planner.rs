@@ -6,21 +6,31 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::catalog::Session;
 use datafusion::common::{Dependency, Result, plan_err};
-use datafusion::execution::context::QueryPlanner;
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
 use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNode};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
-use datafusion::physical_planner::{DefaultPhysicalPlanner, ExtensionPlanner, PhysicalPlanner};
+use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
 
 use super::exec::WindowJoinExec;
 use super::files;
 use super::layout::{self, Because, Driver, Layout, SideSpans};
 use super::node::WindowJoinNode;
 
+/// Plans [`WindowJoinNode`]s.
 #[derive(Debug, Default)]
-struct WindowJoinPlanner {
+pub struct WindowJoinPlanner {
     distributed: bool,
+}
+
+impl WindowJoinPlanner {
+    /// A planner for a cluster's scheduler. Ballista cuts the plan into stages, and a task of a
+    /// stage reads only its own partition of each input, so the time-aligned layout, whose
+    /// output partitions read their partners' input partitions, is never chosen there: both
+    /// inputs are shuffled by key instead.
+    pub fn distributed() -> Self {
+        WindowJoinPlanner { distributed: true }
+    }
 }
 
 #[async_trait]
@@ -132,35 +142,4 @@ fn unique_on(plan: &LogicalPlan, keys: &[Expr]) -> bool {
             && dependence.source_indices.iter().all(|i| keys.contains(i))
             && dependence.target_indices.len() == schema.fields().len()
     })
-}
-
-/// DataFusion's planner with the window join added.
-#[derive(Debug, Default)]
-pub struct WindowJoinQueryPlanner {
-    distributed: bool,
-}
-
-impl WindowJoinQueryPlanner {
-    /// A planner for a cluster's scheduler. Ballista cuts the plan into stages, and a task of a
-    /// stage reads only its own partition of each input, so the time-aligned layout, whose
-    /// output partitions read their partners' input partitions, is never chosen there: both
-    /// inputs are shuffled by key instead.
-    pub fn distributed() -> Self {
-        WindowJoinQueryPlanner { distributed: true }
-    }
-}
-
-#[async_trait]
-impl QueryPlanner for WindowJoinQueryPlanner {
-    async fn create_physical_plan(
-        &self,
-        logical_plan: &LogicalPlan,
-        session: &dyn Session,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        DefaultPhysicalPlanner::with_extension_planners(vec![Arc::new(WindowJoinPlanner {
-            distributed: self.distributed,
-        })])
-        .create_physical_plan(logical_plan, session)
-        .await
-    }
 }

@@ -1,0 +1,65 @@
+//! Late materialisation for band joins: decide on the narrow columns, read the wide ones for
+//! the joined rows only.
+//!
+//! A sign-in hunt reads, per sign-in, a few narrow columns it decides on (the user, the time,
+//! the result, the address) and wide text it only reports (correlation ids, app names), and
+//! keeps one sign-in in ten. Carried through the join, the wide text is decoded for every
+//! sign-in and thrown away for nine in ten. Here ([`LateFetchRule`], `rule.rs`) the join's
+//! inputs read each row's file and position instead of the columns they only carry, the join
+//! carries those, and [`LateFetchExec`] (`exec.rs`) above it reads the columns again for the
+//! rows kept, each file once per round with only the pages that hold them (`read.rs`).
+//!
+//! The contract: the rows above the join, every column of them, are what they would have been
+//! without it. Only tables whose files hold their columns as the table reads them qualify (the
+//! engine says which); the positions are the scan's own (`file_row_index()`), so a file
+//! replaced between the two reads is found (too few rows) or, when it has as many, read as it
+//! now is: a lake's files are written once and replaced by new names (docs/lake.md). On a
+//! cluster the rule is not registered: the fetch would need the executors to reach every file
+//! of the stage above the join.
+
+mod exec;
+mod node;
+mod read;
+mod rule;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::catalog::Session;
+use datafusion::common::{Result, plan_err};
+use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
+use datafusion::logical_expr::{LogicalPlan, UserDefinedLogicalNode};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
+
+pub use exec::LateFetchExec;
+pub use rule::{LateFetchRule, Locate};
+
+use node::LateFetchNode;
+
+/// Plans [`node::LateFetchNode`]s.
+#[derive(Debug, Default)]
+pub struct LateFetchPlanner;
+
+#[async_trait]
+impl ExtensionPlanner for LateFetchPlanner {
+    async fn plan_extension(
+        &self,
+        _planner: &dyn PhysicalPlanner,
+        node: &dyn UserDefinedLogicalNode,
+        _logical_inputs: &[&LogicalPlan],
+        physical_inputs: &[Arc<dyn ExecutionPlan>],
+        _session: &dyn Session,
+        _planning_ctx: &PhysicalPlanningContext,
+    ) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+        let Some(node) = node.as_any().downcast_ref::<LateFetchNode>() else {
+            return Ok(None);
+        };
+        let [input] = physical_inputs else {
+            return plan_err!("LateFetch has one input");
+        };
+        let schema = Arc::new(node.schema.as_arrow().clone());
+        let exec = LateFetchExec::try_new(Arc::clone(input), node.plan.clone(), schema)?;
+        Ok(Some(Arc::new(exec)))
+    }
+}
