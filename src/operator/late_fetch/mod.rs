@@ -1,21 +1,22 @@
 //! Late materialisation for band joins: decide on the narrow columns, read the wide ones for
 //! the joined rows only.
 //!
-//! A sign-in hunt reads, per sign-in, a few narrow columns it decides on (the user, the time,
-//! the result, the address) and wide text it only reports (correlation ids, app names), and
-//! keeps one sign-in in ten. Carried through the join, the wide text is decoded for every
-//! sign-in and thrown away for nine in ten. Here ([`LateFetchRule`], `rule.rs`) the join's
-//! inputs read each row's file and position instead of the columns they only carry, the join
-//! carries those, and [`LateFetchExec`] (`exec.rs`) above it reads the columns again for the
-//! rows kept, each file once per round with only the pages that hold them (`read.rs`).
+//! A hunt reads, per sign-in, a few narrow columns it decides on (the user, the time, the
+//! result, the address) and wide text it only reports (correlation ids, app names). A probed
+//! band join (one side one row per key) keeps few of the other side's rows; carried through
+//! it, the wide text is decoded for every row and thrown away for most. Here
+//! ([`LateFetchRule`], `rule.rs`) the join's inputs read each row's file and position instead
+//! of the columns they only carry, the join carries those, and [`LateFetchExec`] (`exec.rs`)
+//! above it reads the columns again for the rows kept, each file once per round with only the
+//! pages that hold them (`read.rs`).
 //!
 //! The contract: the rows above the join, every column of them, are what they would have been
 //! without it. Only tables whose files hold their columns as the table reads them qualify (the
-//! engine says which); the positions are the scan's own (`file_row_index()`), so a file
-//! replaced between the two reads is found (too few rows) or, when it has as many, read as it
-//! now is: a lake's files are written once and replaced by new names (docs/lake.md). On a
-//! cluster the rule is not registered: the fetch would need the executors to reach every file
-//! of the stage above the join.
+//! catalog says which); the positions are the scan's own (`file_row_index()`), and a reader
+//! holds the lake as of one commit for the whole query (docs/lake.md), so the second read finds
+//! the rows the first one did (a file with fewer rows than a position names stops the query).
+//! On a cluster the rule is not registered: the fetch would need the executors to reach every
+//! file of the stage above the join.
 
 mod exec;
 mod node;

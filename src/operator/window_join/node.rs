@@ -6,7 +6,7 @@
 use std::cmp::Ordering;
 use std::fmt;
 
-use datafusion::common::{DFSchemaRef, JoinType, Result, internal_err};
+use datafusion::common::{DFSchemaRef, Dependency, JoinType, Result, internal_err};
 use datafusion::logical_expr::logical_plan::build_join_schema;
 use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNodeCore};
 
@@ -35,6 +35,36 @@ impl WindowJoinNode {
             schema: schema.into(),
         })
     }
+
+    /// Whether one side holds at most one row per key ([`unique_on`]): the join is then
+    /// probed, and pairs each row of the other side with at most one.
+    pub fn probed(&self) -> bool {
+        let (left_on, right_on): (Vec<Expr>, Vec<Expr>) = self.band.on.iter().cloned().unzip();
+        unique_on(&self.left, &left_on) || unique_on(&self.right, &right_on)
+    }
+}
+
+/// Whether `plan` holds at most one row per value of `keys` (plain columns), as its schema's
+/// functional dependencies say: an aggregate grouped by the keys, or what keeps its rows.
+/// A band join with such a side pairs each row of the other with at most one, and is probed
+/// (`Layout::Probe`) rather than merged. A cluster's stages are left key-partitioned.
+pub fn unique_on(plan: &LogicalPlan, keys: &[Expr]) -> bool {
+    let schema = plan.schema();
+    let Some(keys) = keys
+        .iter()
+        .map(|key| match key {
+            Expr::Column(column) => schema.index_of_column(column).ok(),
+            _ => None,
+        })
+        .collect::<Option<Vec<usize>>>()
+    else {
+        return false;
+    };
+    schema.functional_dependencies().iter().any(|dependence| {
+        dependence.mode == Dependency::Single
+            && dependence.source_indices.iter().all(|i| keys.contains(i))
+            && dependence.target_indices.len() == schema.fields().len()
+    })
 }
 
 impl PartialOrd for WindowJoinNode {

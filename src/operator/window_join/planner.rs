@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::catalog::Session;
-use datafusion::common::{Dependency, Result, plan_err};
+use datafusion::common::{Result, plan_err};
 use datafusion::logical_expr::physical_planning_context::PhysicalPlanningContext;
-use datafusion::logical_expr::{Expr, LogicalPlan, UserDefinedLogicalNode};
+use datafusion::logical_expr::{LogicalPlan, UserDefinedLogicalNode};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
@@ -15,7 +15,7 @@ use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
 use super::exec::WindowJoinExec;
 use super::files;
 use super::layout::{self, Because, Driver, Layout, SideSpans};
-use super::node::WindowJoinNode;
+use super::node::{WindowJoinNode, unique_on};
 
 /// Plans [`WindowJoinNode`]s.
 #[derive(Debug, Default)]
@@ -119,27 +119,4 @@ impl ExtensionPlanner for WindowJoinPlanner {
         )?;
         Ok(Some(Arc::new(exec)))
     }
-}
-
-/// Whether `plan` holds at most one row per value of `keys` (plain columns), as its schema's
-/// functional dependencies say: an aggregate grouped by the keys, or what keeps its rows.
-/// A band join with such a side pairs each row of the other with at most one, and is probed
-/// (`Layout::Probe`) rather than merged. A cluster's stages are left key-partitioned.
-fn unique_on(plan: &LogicalPlan, keys: &[Expr]) -> bool {
-    let schema = plan.schema();
-    let Some(keys) = keys
-        .iter()
-        .map(|key| match key {
-            Expr::Column(column) => schema.index_of_column(column).ok(),
-            _ => None,
-        })
-        .collect::<Option<Vec<usize>>>()
-    else {
-        return false;
-    };
-    schema.functional_dependencies().iter().any(|dependence| {
-        dependence.mode == Dependency::Single
-            && dependence.source_indices.iter().all(|i| keys.contains(i))
-            && dependence.target_indices.len() == schema.fields().len()
-    })
 }
