@@ -109,10 +109,6 @@ impl LateFetchExec {
             metrics: ExecutionPlanMetricsSet::new(),
         })
     }
-
-    pub fn plan(&self) -> &FetchPlan {
-        &self.plan
-    }
 }
 
 impl DisplayAs for LateFetchExec {

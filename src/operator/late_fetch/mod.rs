@@ -33,9 +33,9 @@ use datafusion::logical_expr::{LogicalPlan, UserDefinedLogicalNode};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_planner::{ExtensionPlanner, PhysicalPlanner};
 
-pub use exec::LateFetchExec;
 pub use rule::{LateFetchRule, Locate};
 
+use exec::LateFetchExec;
 use node::LateFetchNode;
 
 /// Plans [`node::LateFetchNode`]s.
