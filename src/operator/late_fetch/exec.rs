@@ -252,6 +252,7 @@ impl ExecutionPlan for LateFetchExec {
             reservation: MemoryConsumer::new(format!("LateFetchExec[{partition}]"))
                 .register(context.memory_pool()),
             held: None,
+            ended: false,
             metrics: FetchMetrics::new(&self.metrics, partition),
         };
         let batches = futures::stream::try_unfold(fetch, |mut fetch| async move {
@@ -329,6 +330,8 @@ struct Fetch {
     reservation: MemoryReservation,
     /// A batch read but not yet buffered: memory ran short with it.
     held: Option<RecordBatch>,
+    /// The input has ended: it is not polled again.
+    ended: bool,
     metrics: FetchMetrics,
 }
 
@@ -342,7 +345,11 @@ impl Fetch {
                 .try_grow(get_record_batch_memory_size(&batch))?;
             buffered.push(batch);
         }
-        while let Some(batch) = self.input.next().await.transpose()? {
+        while !self.ended {
+            let Some(batch) = self.input.next().await.transpose()? else {
+                self.ended = true;
+                break;
+            };
             if batch.num_rows() == 0 {
                 continue;
             }
@@ -436,4 +443,115 @@ async fn fetch(
         fetched.push(arrays);
     }
     Ok(fetched)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{
+        AsArray, DictionaryArray, Int64Array, RecordBatch, StringArray,
+    };
+    use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema};
+    use datafusion::datasource::memory::MemorySourceConfig;
+    use datafusion::execution::TaskContext;
+    use datafusion::execution::memory_pool::GreedyMemoryPool;
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    use datafusion::physical_plan::{ExecutionPlan, collect};
+    use parquet::arrow::ArrowWriter;
+
+    use super::LateFetchExec;
+    use crate::operator::late_fetch::node::{FetchPlan, Side, Source};
+
+    /// Rows whose positions point all over a file, fetched with memory for about three of
+    /// their batches at a time: several rounds, each row with its own value, in input order.
+    #[tokio::test]
+    async fn rounds_cut_by_memory_keep_every_row_and_its_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("values.parquet");
+        let values: StringArray = (0..1000).map(|i| Some(format!("v{i}"))).collect();
+        let file_schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Utf8, false)]));
+        let batch = RecordBatch::try_new(Arc::clone(&file_schema), vec![Arc::new(values)]).unwrap();
+        let mut writer =
+            ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), file_schema, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+
+        // Store paths have no leading `/`.
+        let location = path.to_str().unwrap().trim_start_matches('/').to_string();
+        let file_type = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let input_schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("file", file_type, false),
+            Field::new("row", DataType::Int64, false),
+        ]));
+        let position = |id: i64| (id * 37) % 1000;
+        let batches: Vec<RecordBatch> = (0..10)
+            .map(|b| {
+                let ids: Vec<i64> = (b * 100..b * 100 + 100).collect();
+                let files: DictionaryArray<Int32Type> =
+                    ids.iter().map(|_| location.as_str()).collect();
+                let rows: Int64Array = ids.iter().map(|&id| position(id)).collect();
+                RecordBatch::try_new(
+                    Arc::clone(&input_schema),
+                    vec![
+                        Arc::new(Int64Array::from(ids)),
+                        Arc::new(files),
+                        Arc::new(rows),
+                    ],
+                )
+                .unwrap()
+            })
+            .collect();
+        let one_batch =
+            datafusion::common::utils::memory::get_record_batch_memory_size(&batches[0]);
+        let input =
+            MemorySourceConfig::try_new_exec(&[batches], Arc::clone(&input_schema), None).unwrap();
+        let plan = FetchPlan {
+            sources: vec![Source::Input(0), Source::Fetched { side: 0, column: 0 }],
+            sides: vec![Side {
+                store: "file:///".to_string(),
+                file: 1,
+                row: 2,
+                columns: vec!["v".to_string()],
+            }],
+        };
+        let output_schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("v", DataType::Utf8, false),
+        ]));
+        let exec = Arc::new(LateFetchExec::try_new(input, plan, output_schema).unwrap());
+
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(GreedyMemoryPool::new(one_batch * 3)))
+            .build_arc()
+            .unwrap();
+        let context = Arc::new(TaskContext::default().with_runtime(runtime));
+        let output = collect(Arc::clone(&exec) as Arc<dyn ExecutionPlan>, context)
+            .await
+            .unwrap();
+
+        let mut seen = Vec::new();
+        for batch in &output {
+            let ids = batch.column(0).as_primitive::<Int64Type>();
+            let values = batch.column(1).as_string::<i32>();
+            for i in 0..batch.num_rows() {
+                seen.push((ids.value(i), values.value(i).to_string()));
+            }
+        }
+        let expected: Vec<(i64, String)> = (0..1000)
+            .map(|id| (id, format!("v{}", position(id))))
+            .collect();
+        assert_eq!(seen, expected);
+        let rounds = exec
+            .metrics()
+            .unwrap()
+            .sum_by_name("rounds")
+            .unwrap()
+            .as_usize();
+        assert!(
+            rounds >= 3,
+            "memory for three batches should cut ten into rounds: {rounds}"
+        );
+    }
 }
