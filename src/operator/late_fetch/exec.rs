@@ -121,13 +121,17 @@ impl DisplayAs for LateFetchExec {
             .map(|(index, side)| {
                 let names: Vec<String> = self
                     .plan
-                    .sources
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, source)| matches!(source, Source::Fetched { side, .. } if *side == index))
-                    .map(|(output, _)| self.schema.field(output).name().clone())
+                    .outputs_of(index)
+                    .into_iter()
+                    .flatten()
+                    .map(|output| self.schema.field(output).name().clone())
                     .collect();
-                format!("[{}] by {}@{}, {}@{}", names.join(", "), "file", side.file, "row", side.row)
+                format!(
+                    "[{}] by file@{}, row@{}",
+                    names.join(", "),
+                    side.file,
+                    side.row
+                )
             })
             .collect();
         match format {
@@ -414,22 +418,10 @@ async fn fetch(
         let fields: Vec<_> = side
             .columns
             .iter()
-            .enumerate()
-            .map(|(column, name)| {
-                let output = plan
-                    .sources
-                    .iter()
-                    .position(|s| {
-                        *s == Source::Fetched {
-                            side: index,
-                            column,
-                        }
-                    })
-                    .map_or_else(
-                        || internal_err!("LateFetchExec: column {name} fetched for nothing"),
-                        Ok,
-                    )?;
-                Ok((name.clone(), schema.field(output)))
+            .zip(plan.outputs_of(index))
+            .map(|(name, output)| match output {
+                Some(output) => Ok((name.clone(), schema.field(output))),
+                None => internal_err!("LateFetchExec: column {name} fetched for nothing"),
             })
             .collect::<Result<_>>()?;
         let arrays = read::fetch(

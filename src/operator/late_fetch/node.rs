@@ -39,6 +39,21 @@ pub struct FetchPlan {
     pub sides: Vec<Side>,
 }
 
+impl FetchPlan {
+    /// Where each column side `side` fetches goes in the output, in the order it fetches them
+    /// (`None` for a column fetched for nothing).
+    pub fn outputs_of(&self, side: usize) -> Vec<Option<usize>> {
+        let columns = self.sides.get(side).map_or(0, |s| s.columns.len());
+        (0..columns)
+            .map(|column| {
+                self.sources
+                    .iter()
+                    .position(|source| *source == Source::Fetched { side, column })
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LateFetchNode {
     pub input: LogicalPlan,
@@ -105,11 +120,10 @@ impl fmt::Display for Fetched<'_> {
             .map(|side| {
                 let columns: Vec<String> = node
                     .plan
-                    .sources
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, source)| matches!(source, Source::Fetched { side: s, .. } if *s == side))
-                    .map(|(index, _)| node.schema.qualified_field(index))
+                    .outputs_of(side)
+                    .into_iter()
+                    .flatten()
+                    .map(|index| node.schema.qualified_field(index))
                     .map(|(qualifier, field)| match qualifier {
                         Some(qualifier) => format!("{qualifier}.{}", field.name()),
                         None => field.name().clone(),
