@@ -402,6 +402,68 @@ fn damaged_files_are_named_and_can_be_skipped() {
     assert!(hunt(&["--skip-bad-files"]).status.success());
 }
 
+/// Rows are written as the query makes them, yet a query that fails after some of them
+/// were written leaves no file: the file it was to replace stays as it was, and nothing
+/// half-written is left beside it.
+#[test]
+fn a_query_failing_midway_leaves_the_output_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let status = retrohunt()
+        .args([
+            "generate", "--format", "lake", "--days", "6", "--users", "200",
+        ])
+        .args(["--seed", "8", "--out"])
+        .arg(&lake)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let table = lake.join("AADNonInteractiveUserSignInLogs");
+    let mut dates: Vec<_> = std::fs::read_dir(&table)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.starts_with("date="))
+        .collect();
+    dates.sort();
+    assert!(dates.len() >= 6, "{dates:?}");
+    // The last full day (the last date holds the few sign-ins received after midnight). Its
+    // data pages, not its footer: the lake opens, and the scan fails once it reaches them,
+    // after (as traced by hand) a row group of the other days went to the file.
+    let last = &dates[dates.len() - 2];
+    let damaged = table.join(last).join("data.parquet");
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    for i in (1_000..bytes.len() / 2).step_by(7) {
+        bytes[i] ^= 0x5a;
+    }
+    std::fs::write(&damaged, bytes).unwrap();
+
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let file = out.join("rows.parquet");
+    std::fs::write(&file, "the last run's rows\n").unwrap();
+    let query = "AADNonInteractiveUserSignInLogs | project TimeGenerated, UserPrincipalName, AppDisplayName";
+    let failed = retrohunt()
+        .args(["kql", "--all", "--format", "parquet", "--lake"])
+        .arg(&lake)
+        .arg("--output")
+        .arg(&file)
+        .arg(query)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(last.as_str()), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "the last run's rows\n"
+    );
+    let names: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["rows.parquet"]);
+}
+
 /// A lake whose folder's name holds characters special in URLs or globs (`?`, `#`, `%`, `[`,
 /// `*`, a space) is hunted as it is: the same rows as the same files under a plain name,
 /// never an empty answer (DataFusion would read `a?b` as a path ending at a query).

@@ -88,7 +88,7 @@ pub async fn measure(job: &Job) -> Result<Measurement> {
         OutputFormat::Parquet,
         TextSafety::Raw,
         &schema,
-        &batches,
+        batches.iter().cloned(),
         std::io::BufWriter::new(file),
     )?;
     let sum = |node_name: &str, metric: &dyn Fn(&dyn ExecutionPlan) -> Option<usize>| {

@@ -45,11 +45,15 @@ pub async fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             lookback,
         },
     };
+    let sink = match html {
+        true => None,
+        false => Some(sink(&args.output, Bookmarks::Hunt)?),
+    };
     let hunted = async {
-        let found = pipeline::hunt(&lake, &run, &Stderr).await?;
-        let written = match html {
-            true => write_report(&lake, &args, &found).await?,
-            false => sink(&args.output, Bookmarks::Hunt)?.write(&found.schema, &found.rows)?,
+        let found = pipeline::hunt(&lake, &run, &Stderr, sink.as_ref()).await?;
+        let written = match found.written {
+            Some(written) => written,
+            None => write_report(&lake, &args, &found).await?,
         };
         anyhow::Ok((found, written))
     }

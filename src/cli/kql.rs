@@ -1,6 +1,7 @@
 //! `retrohunt kql`: an analyst's KQL query (as Sentinel holds it) over the lake's tables.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
@@ -18,7 +19,7 @@ pub async fn run(args: KqlArgs) -> anyhow::Result<ExitCode> {
     let (text, file) = query_text(&args)?;
     let options = options(&args)?;
     let bookmarks = match (args.output.format, &file) {
-        (ResultFormat::Sentinel, Some(file)) => Bookmarks::Query(file),
+        (ResultFormat::Sentinel, Some(file)) => Bookmarks::Query(Arc::new(file.clone())),
         (ResultFormat::Sentinel, None) => {
             return Err(Usage(
                 "--format sentinel takes its bookmarks' name, tactics and entities from a \

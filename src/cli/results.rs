@@ -52,7 +52,7 @@ pub async fn print_plan(frame: DataFrame, explain_args: &ExplainArgs) -> anyhow:
 
 /// The sink `--format`, `--output`, `--limit`/`--all` and `--raw` say; the report
 /// (`--format html`) is the hunt's alone.
-pub fn sink<'a>(output: &OutputArgs, bookmarks: Bookmarks<'a>) -> Result<Sink<'a>, Usage> {
+pub fn sink(output: &OutputArgs, bookmarks: Bookmarks) -> Result<Sink, Usage> {
     if output.format == ResultFormat::Html {
         return Err(Usage(
             "--format html is the hunt's investigation report: use it with `retrohunt hunt`".into(),
@@ -101,7 +101,7 @@ pub async fn print_results(
     lake: &OpenLake,
     frame: DataFrame,
     output: &OutputArgs,
-    bookmarks: Bookmarks<'_>,
+    bookmarks: Bookmarks,
     started: Instant,
 ) -> anyhow::Result<ExitCode> {
     let written = sink(output, bookmarks)?.run(frame).await;

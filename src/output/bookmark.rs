@@ -26,7 +26,13 @@ pub fn write_bookmarks<W: Write + Send>(
     bookmark: impl Fn(Map<String, Value>) -> Value,
 ) -> Result<()> {
     let mut lines = Vec::new();
-    write_batches(OutputFormat::Json, safety, schema, batches, &mut lines)?;
+    write_batches(
+        OutputFormat::Json,
+        safety,
+        schema,
+        batches.iter().cloned(),
+        &mut lines,
+    )?;
     for line in lines.split(|&byte| byte == b'\n') {
         if line.is_empty() {
             continue;

@@ -25,7 +25,8 @@ pub enum OutputFormat {
     Parquet,
 }
 
-/// Writes `batches` (all of `schema`) to `out` in `format`, text cells per `safety`.
+/// Writes `batches` (all of `schema`) to `out` in `format`, text cells per `safety`. Rows
+/// are written as they come, except for the table, whose column widths need them all.
 ///
 /// # Errors
 /// Write failures and Arrow conversion errors.
@@ -33,49 +34,57 @@ pub fn write_batches<W: Write + Send>(
     format: OutputFormat,
     safety: TextSafety,
     schema: &Arc<Schema>,
-    batches: &[RecordBatch],
+    batches: impl IntoIterator<Item = RecordBatch>,
     mut out: W,
 ) -> Result<()> {
     let defanged = safety == TextSafety::Defanged;
+    let shown = Arc::new(display_schema(schema));
+    let text = |cell: Option<CellFn>| {
+        let shown = Arc::clone(&shown);
+        move |batch: RecordBatch| display_batch(&shown, &batch, cell)
+    };
     match format {
         OutputFormat::Parquet => {
             write_parquet(out, schema, batches)
                 .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
         }
         OutputFormat::Table => {
-            let (schema, batches) = text(schema, batches, defanged.then_some(escape_for_terminal))?;
-            let empty = [RecordBatch::new_empty(schema)];
-            let shown = if batches.is_empty() {
-                &empty[..]
-            } else {
-                &batches[..]
-            };
+            let mut rows = batches
+                .into_iter()
+                .map(text(defanged.then_some(escape_for_terminal)))
+                .collect::<Result<Vec<_>>>()?;
+            if rows.is_empty() {
+                rows.push(RecordBatch::new_empty(Arc::clone(&shown)));
+            }
             writeln!(
                 out,
                 "{}",
-                arrow::util::pretty::pretty_format_batches(shown)?
+                arrow::util::pretty::pretty_format_batches(&rows)?
             )?;
         }
         OutputFormat::Csv => {
-            let (schema, batches) = text(schema, batches, defanged.then_some(neutralise_formula))?;
             let mut writer = arrow::csv::WriterBuilder::new()
                 .with_header(true)
                 .build(out);
-            if batches.is_empty() {
-                writer.write(&RecordBatch::new_empty(schema))?;
+            let mut any = false;
+            for batch in batches
+                .into_iter()
+                .map(text(defanged.then_some(neutralise_formula)))
+            {
+                writer.write(&batch?)?;
+                any = true;
             }
-            for batch in &batches {
-                writer.write(batch)?;
+            if !any {
+                writer.write(&RecordBatch::new_empty(Arc::clone(&shown)))?;
             }
         }
         OutputFormat::Json => {
             // The JSON writer escapes control characters itself.
-            let (_, batches) = text(schema, batches, None)?;
             let mut writer = arrow::json::WriterBuilder::new()
                 .with_explicit_nulls(true)
                 .build::<_, arrow::json::writer::LineDelimited>(out);
-            for batch in &batches {
-                writer.write(batch)?;
+            for batch in batches.into_iter().map(text(None)) {
+                writer.write(&batch?)?;
             }
             writer.finish()?;
         }
@@ -85,21 +94,6 @@ pub fn write_batches<W: Write + Send>(
 
 /// A text cell's rewrite.
 type CellFn = for<'a> fn(&'a str) -> Cow<'a, str>;
-
-/// `batches` as text formats write them: times as RFC 3339 text, text columns as plain UTF-8
-/// with `cell` applied (times and numbers are never rewritten).
-fn text(
-    schema: &Schema,
-    batches: &[RecordBatch],
-    cell: Option<CellFn>,
-) -> Result<(Arc<Schema>, Vec<RecordBatch>)> {
-    let schema = Arc::new(display_schema(schema));
-    let batches = batches
-        .iter()
-        .map(|b| display_batch(&schema, b, cell))
-        .collect::<Result<Vec<_>>>()?;
-    Ok((schema, batches))
-}
 
 pub(super) fn is_text(data_type: &DataType) -> bool {
     matches!(
@@ -201,7 +195,7 @@ mod tests {
             format,
             TextSafety::Defanged,
             &batch.schema(),
-            &[batch],
+            [batch],
             &mut out,
         )
         .unwrap();

@@ -10,7 +10,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 
 use super::lake::OpenLake;
-use super::sink::query_failed;
+use super::sink::{Sink, Written, collect, query_failed};
 use super::{Event, Events};
 use crate::hunt::{self, HuntParams, Incremental, Run, with_run};
 use crate::triage::{self, Exclusions, Lookback, RuleCount};
@@ -39,6 +39,13 @@ pub struct Triage<'a> {
     pub lookback: Lookback,
 }
 
+impl Triage<'_> {
+    /// Whether the rows written are other than the hunt's findings as the query gives them.
+    fn changes_rows(&self) -> bool {
+        self.enrich || self.summary || self.exclusions.is_some()
+    }
+}
+
 /// What a hunt's run found.
 #[derive(Debug)]
 pub struct HuntOutput {
@@ -54,10 +61,14 @@ pub struct HuntOutput {
     pub excluded: Vec<RuleCount>,
     /// The range hunted (an incremental run's spans what changed).
     pub params: HuntParams,
+    /// What the sink wrote, when the run was given one.
+    pub written: Option<Written>,
 }
 
-/// Runs the hunt on `lake` as `run` says; tells `events` what it records and why a result is
-/// empty.
+/// Runs the hunt on `lake` as `run` says, and writes the rows to `sink` if given; tells
+/// `events` what it records and why a result is empty. When the rows written are the query's
+/// own (no triage step, not incremental), they are written as the query makes them; the file
+/// appears after the findings are recorded, as it would otherwise.
 ///
 /// # Errors
 /// Planning or running a query, the lake's bookkeeping, and (as [`super::Usage`]) an
@@ -66,6 +77,7 @@ pub async fn hunt(
     lake: &OpenLake,
     run: &HuntRun<'_>,
     events: &dyn Events,
+    sink: Option<&Sink>,
 ) -> anyhow::Result<HuntOutput> {
     let local = &lake.local;
     let frame = hunt::plan(&lake.ctx, &run.params)
@@ -79,12 +91,11 @@ pub async fn hunt(
     // not planned as a table again: DataFusion would spread them over partitions to work on
     // them in parallel, and give them back out of order.
     let schema = Arc::new(frame.schema().as_arrow().clone());
+    let mut writing = sink
+        .filter(|_| incremental.is_none() && !run.triage.changes_rows())
+        .map(|sink| sink.start(&schema));
     let (found, params, retracted) = match &incremental {
-        None => (
-            frame.collect().await.map_err(query_failed)?,
-            run.params,
-            None,
-        ),
+        None => (collect(frame, writing.as_mut()).await?, run.params, None),
         Some(incremental) => {
             let (found, params, retracted) =
                 incremental_findings(lake, &schema, incremental, &run.params).await?;
@@ -133,6 +144,11 @@ pub async fn hunt(
     } else {
         (schema, rows)
     };
+    let written = match (writing, sink) {
+        (Some(writing), _) => Some(writing.finish()?),
+        (None, Some(sink)) => Some(sink.write(&schema, &rows)?),
+        (None, None) => None,
+    };
     Ok(HuntOutput {
         schema,
         rows,
@@ -140,6 +156,7 @@ pub async fn hunt(
         found,
         excluded,
         params,
+        written,
     })
 }
 
@@ -216,7 +233,7 @@ async fn incremental_findings(
             ..*params
         };
         let frame = hunt::plan(&lake.ctx, &range).await?;
-        found.extend(frame.collect().await.map_err(query_failed)?);
+        found.extend(collect(frame, None).await?);
     }
     let reconciled = run
         .reconcile(&lake.local, schema, found)

@@ -12,6 +12,7 @@ use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::error::ArrowError;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
+use futures::StreamExt;
 
 use crate::hunt::write_sentinel;
 use crate::kql::QueryFile;
@@ -21,18 +22,18 @@ use crate::output::{
 
 /// What `--format sentinel` makes of a row: the hunt's findings, or any query's rows as its
 /// Sentinel query file says.
-#[derive(Debug, Clone, Copy)]
-pub enum Bookmarks<'a> {
+#[derive(Debug, Clone)]
+pub enum Bookmarks {
     Hunt,
-    Query(&'a QueryFile),
+    Query(Arc<QueryFile>),
 }
 
 /// Where and how rows are written.
 #[derive(Debug, Clone)]
-pub struct Sink<'a> {
+pub struct Sink {
     /// A plain format; `None` writes Sentinel bookmarks, as `bookmarks` says.
     pub format: Option<OutputFormat>,
-    pub bookmarks: Bookmarks<'a>,
+    pub bookmarks: Bookmarks,
     pub safety: TextSafety,
     /// A file, written whole or not at all; `None`, standard output.
     pub output: Option<PathBuf>,
@@ -80,39 +81,140 @@ impl<W: Write> Write for PipeWatch<W> {
     }
 }
 
-impl Sink<'_> {
-    /// Runs `frame` and writes its rows.
+/// Rows on their way into a sink, written on a thread of their own as they are pushed: a
+/// file's encoding (Parquet's above all) runs beside the query still making the rows after
+/// them, instead of after it. A file appears only once [`Writing::finish`] is called; rows
+/// that stop short (the query failed, the writing was dropped) leave no file. Standard
+/// output gets the rows only once they are all there, so a failed query prints none.
+pub struct Writing {
+    rows: tokio::sync::mpsc::UnboundedSender<RecordBatch>,
+    /// Set by `finish`: the rows ended where they were meant to.
+    complete: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
+    given: usize,
+    limit: Option<usize>,
+}
+
+impl Writing {
+    /// Hands `batch` to the writer; past the sink's limit, only counts it.
+    ///
+    /// # Errors
+    /// The writing failed (the error it failed with).
+    pub fn push(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
+        let room = match self.limit {
+            Some(limit) => limit.saturating_sub(self.given).min(batch.num_rows()),
+            None => batch.num_rows(),
+        };
+        self.given += batch.num_rows();
+        if room > 0 && self.rows.send(batch.slice(0, room)).is_err() {
+            return Err(self
+                .join()
+                .unwrap_or_else(|| anyhow::anyhow!("the writer stopped")));
+        }
+        Ok(())
+    }
+
+    /// Ends the rows and waits for them to be written (the file to appear whole).
+    ///
+    /// # Errors
+    /// The file or standard output cannot be written.
+    pub fn finish(mut self) -> anyhow::Result<Written> {
+        self.complete.store(true, Ordering::SeqCst);
+        if let Some(error) = self.join() {
+            return Err(error);
+        }
+        Ok(Written {
+            rows: self.given,
+            shown: self.limit.filter(|&limit| limit < self.given),
+        })
+    }
+
+    /// Closes the rows and waits for the thread; its error, if it failed.
+    fn join(&mut self) -> Option<anyhow::Error> {
+        let (rows, _) = tokio::sync::mpsc::unbounded_channel();
+        drop(std::mem::replace(&mut self.rows, rows));
+        let thread = self.thread.take()?;
+        match thread.join() {
+            Ok(written) => written.err(),
+            Err(_) => Some(anyhow::anyhow!("the writer panicked")),
+        }
+    }
+}
+
+impl Drop for Writing {
+    /// Rows never finished: the thread sees them end short and leaves no file behind.
+    fn drop(&mut self) {
+        self.join();
+    }
+}
+
+impl Sink {
+    /// Starts writing rows of `schema`.
+    pub fn start(&self, schema: &Arc<Schema>) -> Writing {
+        let (rows, mut incoming) = tokio::sync::mpsc::unbounded_channel();
+        let complete = Arc::new(AtomicBool::new(false));
+        let (sink, schema, ended) = (self.clone(), Arc::clone(schema), Arc::clone(&complete));
+        let thread = std::thread::spawn(move || {
+            let batches = std::iter::from_fn(move || incoming.blocking_recv());
+            sink.write_all(&schema, batches, &ended)
+        });
+        Writing {
+            rows,
+            complete,
+            thread: Some(thread),
+            given: 0,
+            limit: self.limit,
+        }
+    }
+
+    /// Runs `frame` and writes its rows as they come.
     ///
     /// # Errors
     /// The query failing, or the writing.
     pub async fn run(&self, frame: DataFrame) -> anyhow::Result<Written> {
-        let schema = Arc::new(frame.schema().as_arrow().clone());
-        let batches = frame.collect().await.map_err(query_failed)?;
-        self.write(&schema, &batches)
+        let mut writing = self.start(&Arc::new(frame.schema().as_arrow().clone()));
+        collect(frame, Some(&mut writing)).await?;
+        writing.finish()
     }
 
-    /// Writes `batches` (all of `schema`). A reader of standard output that goes away
-    /// (`| head`) is its choice, not a failure.
+    /// Writes `batches` (all of `schema`).
     ///
     /// # Errors
     /// The file or standard output cannot be written.
     pub fn write(&self, schema: &Arc<Schema>, batches: &[RecordBatch]) -> anyhow::Result<Written> {
-        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-        let shown = self.limit.filter(|&limit| limit < rows);
-        let batches = match shown {
-            Some(limit) => first_rows(batches, limit),
-            None => batches.to_vec(),
-        };
-        let batches = &batches[..];
+        let mut writing = self.start(schema);
+        for batch in batches {
+            writing.push(batch)?;
+        }
+        writing.finish()
+    }
+
+    /// The writing thread: `batches` into the file as they come, or (standard output) all of
+    /// them once they are complete. A reader of standard output that goes away (`| head`)
+    /// is its choice, not a failure.
+    fn write_all(
+        &self,
+        schema: &Arc<Schema>,
+        batches: impl Iterator<Item = RecordBatch>,
+        complete: &AtomicBool,
+    ) -> anyhow::Result<()> {
+        let short = || std::io::Error::other("the rows stopped before their end");
         match &self.output {
             Some(path) => write_whole(path, IfExists::Replace, |file| {
                 let mut out = BufWriter::new(file);
                 self.write_in(schema, batches, &mut out)
                     .map_err(std::io::Error::other)?;
-                out.flush()
+                match complete.load(Ordering::SeqCst) {
+                    true => out.flush(),
+                    false => Err(short()),
+                }
             })
-            .with_context(|| format!("cannot write {}", path.display()))?,
+            .with_context(|| format!("cannot write {}", path.display())),
             None => {
+                let batches: Vec<RecordBatch> = batches.collect();
+                if !complete.load(Ordering::SeqCst) {
+                    return Err(short().into());
+                }
                 let closed = Arc::new(AtomicBool::new(false));
                 let stdout = PipeWatch {
                     inner: std::io::stdout(),
@@ -123,38 +225,49 @@ impl Sink<'_> {
                     other => other?,
                 }
                 let _ = std::io::stdout().flush();
+                Ok(())
             }
         }
-        Ok(Written { rows, shown })
     }
 
     fn write_in<W: Write + Send>(
         &self,
         schema: &Arc<Schema>,
-        batches: &[RecordBatch],
+        batches: impl IntoIterator<Item = RecordBatch>,
         out: W,
     ) -> Result<(), ArrowError> {
-        match (self.format, self.bookmarks) {
+        match (self.format, &self.bookmarks) {
             (Some(format), _) => write_batches(format, self.safety, schema, batches, out),
-            (None, Bookmarks::Hunt) => write_sentinel(self.safety, schema, batches, out),
+            (None, Bookmarks::Hunt) => {
+                let batches: Vec<RecordBatch> = batches.into_iter().collect();
+                write_sentinel(self.safety, schema, &batches, out)
+            }
             (None, Bookmarks::Query(file)) => {
-                write_bookmarks(self.safety, schema, batches, out, |row| file.bookmark(row))
+                let batches: Vec<RecordBatch> = batches.into_iter().collect();
+                write_bookmarks(self.safety, schema, &batches, out, |row| file.bookmark(row))
             }
         }
     }
 }
 
-fn first_rows(batches: &[RecordBatch], mut limit: usize) -> Vec<RecordBatch> {
-    let mut first = Vec::new();
-    for batch in batches {
-        if limit == 0 {
-            break;
+/// Runs `frame` to its end, handing each batch to `writing` (if any) as it comes; its rows.
+///
+/// # Errors
+/// The query failing, or the writing.
+pub async fn collect(
+    frame: DataFrame,
+    mut writing: Option<&mut Writing>,
+) -> anyhow::Result<Vec<RecordBatch>> {
+    let mut stream = frame.execute_stream().await.map_err(query_failed)?;
+    let mut rows = Vec::new();
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(query_failed)?;
+        if let Some(writing) = writing.as_deref_mut() {
+            writing.push(&batch)?;
         }
-        let take = batch.num_rows().min(limit);
-        first.push(batch.slice(0, take));
-        limit -= take;
+        rows.push(batch);
     }
-    first
+    Ok(rows)
 }
 
 /// `frame`'s physical plan as a table (run, with its metrics, when `analyze`).
