@@ -10,9 +10,9 @@
 #   flat.parquet     those flat records as Parquet written by DuckDB (its UUID type for GUIDs)
 #   diagnostic/      the same tenant as a diagnostic-settings archive (hourly blobs)
 #   tenant.parquet/  with LAKE (a 30-day benchmark lake): its sign-ins as Parquet written by
-#                    pyarrow, one file a date in time order, the way other tools write them;
-#                    timed twice with /usr/bin/time for its peak memory as well
-# Needs a release build (cargo build --release), `pip install duckdb pyarrow`.
+#                    DuckDB, one file a table and date in time order, without the lake's own
+#                    UserKey column; timed twice with /usr/bin/time for its peak memory too
+# Needs a release build (cargo build --release) and `pip install duckdb`.
 set -euo pipefail
 work=$1 runs=${2:-3} lake=${3:-}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,7 +36,7 @@ fields = ("TimeGenerated, Type, TenantId, CreatedDateTime, Id, CorrelationId, Us
           "IsInteractive")
 os.makedirs(f"{work}/flat.jsonl", exist_ok=True)
 connection = duckdb.connect()
-for path in sorted(glob.glob(f"{work}/full.jsonl/**/*.jsonl", recursive=True)):
+for path in sorted(glob.glob(f"{work}/full.jsonl/*/*.jsonl")):
     name = os.path.relpath(path, f"{work}/full.jsonl").replace("/", "-")
     connection.execute(f"COPY (SELECT {fields} FROM read_json('{path}')) "
                        f"TO '{work}/flat.jsonl/{name}' (FORMAT json)")
@@ -47,14 +47,16 @@ fi
 if [ -n "$lake" ] && [ ! -d "$work/tenant.parquet" ]; then
   python3 - "$lake" "$work/tenant.parquet" <<'PY'
 import glob, os, sys
-import pyarrow.parquet as pq
+import duckdb
 lake, out = sys.argv[1:]
 os.makedirs(out)
+connection = duckdb.connect()
 for table in ("SigninLogs", "AADNonInteractiveUserSignInLogs"):
     for path in sorted(glob.glob(f"{lake}/{table}/date=*/data.parquet")):
         date = path.split("date=")[1].split("/")[0]
-        rows = pq.read_table(path).sort_by("TimeGenerated")
-        pq.write_table(rows, f"{out}/{table}-{date}.parquet", compression="snappy")
+        connection.execute(
+            f"COPY (SELECT * EXCLUDE (UserKey) FROM read_parquet('{path}') ORDER BY TimeGenerated) "
+            f"TO '{out}/{table}-{date}.parquet' (FORMAT parquet)")
 PY
 fi
 

@@ -7,7 +7,8 @@
 #
 # First every engine's rows are compared, in order, as CSV (a difference stops the script);
 # then `retrohunt bench` times every contender as a whole process writing its rows to
-# Parquet, interleaved round by round (the seed's DuckDB rows checked again by the bench).
+# Parquet, interleaved round by round (the seed's DuckDB rows checked again by the bench), and
+# DuckDB's scan floor of the hunt's columns, a whole process too.
 # Needs a release build (cargo build --release) and `pip install duckdb`.
 set -euo pipefail
 lake=$1 start=$2 end=$3 runs=${4:-3}
@@ -63,6 +64,7 @@ externals=(
   --external "kql-seed=$B kql --lake '{lake}' --file $here/sql/short_window_signin_mismatch.kql $K --output '{out}'"
   --external "kql-seed-stock=$B kql --engine sql --lake '{lake}' --file $here/sql/short_window_signin_mismatch.kql $K --output '{out}'"
   --external "duckdb-seed=python3 $here/benches/peers/duckdb_hunt.py '{lake}' expanded --out '{out}' --start '{start}' --end '{end}' --window {window} --whole-process"
+  --external "duckdb-floor=python3 $here/benches/peers/duckdb_hunt.py '{lake}' floor --start '{start}' --end '{end}' --window {window} --whole-process"
 )
 for query in success-then-fail tokens-after-interactive; do
   file=$here/benches/kql/${query//-/_}.kql

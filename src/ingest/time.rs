@@ -1,14 +1,22 @@
 //! Parsing the timestamps sources really carry into UTC nanoseconds, without losing the 100 ns
 //! ticks (docs/hunt.md rule 10): RFC 3339 with any offset and up to 9 fraction digits,
-//! offset-less ISO values (taken as UTC, as Log Analytics prints them), and the portal CSV's
-//! US-locale `4/28/2021, 2:08:45.221 PM`.
+//! offset-less ISO values (taken as UTC, as Log Analytics prints them), the text form DuckDB
+//! and PostgreSQL give a `TIMESTAMPTZ` (`2021-04-28 14:08:45.221+00`: a space, an offset of
+//! hours alone), and the portal CSV's US-locale `4/28/2021, 2:08:45.221 PM`.
 
 use chrono::{DateTime, NaiveDateTime};
 
 /// Nanoseconds since the Unix epoch, UTC.
 pub fn parse_timestamp(text: &str) -> Result<i64, String> {
     let text = text.trim();
-    let naive = if let Ok(with_offset) = DateTime::parse_from_rfc3339(text) {
+    // `%#z` takes an offset with or without its minutes: `+00`, `+0530`, `+05:30`.
+    const OFFSET_FORMATS: [&str; 2] = ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%dT%H:%M:%S%.f%#z"];
+    let with_offset = DateTime::parse_from_rfc3339(text).ok().or_else(|| {
+        OFFSET_FORMATS
+            .iter()
+            .find_map(|format| DateTime::parse_from_str(text, format).ok())
+    });
+    let naive = if let Some(with_offset) = with_offset {
         with_offset.naive_utc()
     } else {
         const NAIVE_FORMATS: [&str; 6] = [
@@ -66,6 +74,21 @@ mod tests {
             Ok(BASE + 500_000_000)
         );
         assert_eq!(parse_timestamp("2025-04-11T16:17:00+00:00"), Ok(BASE));
+    }
+
+    #[test]
+    fn reads_the_timestamptz_text_of_duckdb_and_postgresql() {
+        assert_eq!(
+            parse_timestamp("2025-04-11 16:17:00.353951+00"),
+            Ok(BASE + 353_951_000)
+        );
+        assert_eq!(parse_timestamp("2025-04-11 18:17:00+02"), Ok(BASE));
+        assert_eq!(
+            parse_timestamp("2025-04-11 21:47:00.5+05:30"),
+            Ok(BASE + 500_000_000)
+        );
+        assert_eq!(parse_timestamp("2025-04-11T15:17:00-0100"), Ok(BASE));
+        assert!(parse_timestamp("2025-04-11 16:17:00+2").is_err());
     }
 
     #[test]
