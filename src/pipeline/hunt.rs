@@ -10,7 +10,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 
 use super::lake::OpenLake;
-use super::sink::{Sink, Written, collect, query_failed};
+use super::sink::{Sink, Written, drain, query_failed};
 use super::{Event, Events};
 use crate::hunt::{self, HuntParams, Incremental, Run, with_run};
 use crate::triage::{self, Exclusions, Lookback, RuleCount};
@@ -95,7 +95,11 @@ pub async fn hunt(
         .filter(|_| incremental.is_none() && !run.triage.changes_rows())
         .map(|sink| sink.start(&schema));
     let (found, params, retracted) = match &incremental {
-        None => (collect(frame, writing.as_mut()).await?, run.params, None),
+        None => (
+            drain(frame, writing.as_mut(), true).await?,
+            run.params,
+            None,
+        ),
         Some(incremental) => {
             let (found, params, retracted) =
                 incremental_findings(lake, &schema, incremental, &run.params).await?;
@@ -146,7 +150,7 @@ pub async fn hunt(
     };
     let written = match (writing, sink) {
         (Some(writing), _) => Some(writing.finish()?),
-        (None, Some(sink)) => Some(sink.write(&schema, &rows)?),
+        (None, Some(sink)) => Some(sink.write(&schema, &rows).await?),
         (None, None) => None,
     };
     Ok(HuntOutput {
@@ -233,7 +237,7 @@ async fn incremental_findings(
             ..*params
         };
         let frame = hunt::plan(&lake.ctx, &range).await?;
-        found.extend(collect(frame, None).await?);
+        found.extend(drain(frame, None, true).await?);
     }
     let reconciled = run
         .reconcile(&lake.local, schema, found)

@@ -13,6 +13,7 @@ use datafusion::arrow::error::ArrowError;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
 use futures::StreamExt;
+use tokio::sync::mpsc;
 
 use crate::hunt::write_sentinel;
 use crate::kql::QueryFile;
@@ -87,7 +88,9 @@ impl<W: Write> Write for PipeWatch<W> {
 /// that stop short (the query failed, the writing was dropped) leave no file. Standard
 /// output gets the rows only once they are all there, so a failed query prints none.
 pub struct Writing {
-    rows: tokio::sync::mpsc::UnboundedSender<RecordBatch>,
+    /// At most [`WRITE_AHEAD`] batches wait for the writer: a query making rows faster than
+    /// they are written waits, instead of its rows piling up in memory.
+    rows: mpsc::Sender<RecordBatch>,
     /// Set by `finish`: the rows ended where they were meant to.
     complete: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
@@ -95,18 +98,22 @@ pub struct Writing {
     limit: Option<usize>,
 }
 
+/// Batches that may wait for the writer: two row groups of Parquet at the default batch size,
+/// one being encoded while the next gathers.
+const WRITE_AHEAD: usize = 32;
+
 impl Writing {
     /// Hands `batch` to the writer; past the sink's limit, only counts it.
     ///
     /// # Errors
     /// The writing failed (the error it failed with).
-    pub fn push(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
+    pub async fn push(&mut self, batch: &RecordBatch) -> anyhow::Result<()> {
         let room = match self.limit {
             Some(limit) => limit.saturating_sub(self.given).min(batch.num_rows()),
             None => batch.num_rows(),
         };
         self.given += batch.num_rows();
-        if room > 0 && self.rows.send(batch.slice(0, room)).is_err() {
+        if room > 0 && self.rows.send(batch.slice(0, room)).await.is_err() {
             return Err(self
                 .join()
                 .unwrap_or_else(|| anyhow::anyhow!("the writer stopped")));
@@ -131,7 +138,7 @@ impl Writing {
 
     /// Closes the rows and waits for the thread; its error, if it failed.
     fn join(&mut self) -> Option<anyhow::Error> {
-        let (rows, _) = tokio::sync::mpsc::unbounded_channel();
+        let (rows, _) = mpsc::channel(1);
         drop(std::mem::replace(&mut self.rows, rows));
         let thread = self.thread.take()?;
         match thread.join() {
@@ -151,7 +158,7 @@ impl Drop for Writing {
 impl Sink {
     /// Starts writing rows of `schema`.
     pub fn start(&self, schema: &Arc<Schema>) -> Writing {
-        let (rows, mut incoming) = tokio::sync::mpsc::unbounded_channel();
+        let (rows, mut incoming) = mpsc::channel(WRITE_AHEAD);
         let complete = Arc::new(AtomicBool::new(false));
         let (sink, schema, ended) = (self.clone(), Arc::clone(schema), Arc::clone(&complete));
         let thread = std::thread::spawn(move || {
@@ -173,7 +180,7 @@ impl Sink {
     /// The query failing, or the writing.
     pub async fn run(&self, frame: DataFrame) -> anyhow::Result<Written> {
         let mut writing = self.start(&Arc::new(frame.schema().as_arrow().clone()));
-        collect(frame, Some(&mut writing)).await?;
+        drain(frame, Some(&mut writing), false).await?;
         writing.finish()
     }
 
@@ -181,10 +188,14 @@ impl Sink {
     ///
     /// # Errors
     /// The file or standard output cannot be written.
-    pub fn write(&self, schema: &Arc<Schema>, batches: &[RecordBatch]) -> anyhow::Result<Written> {
+    pub async fn write(
+        &self,
+        schema: &Arc<Schema>,
+        batches: &[RecordBatch],
+    ) -> anyhow::Result<Written> {
         let mut writing = self.start(schema);
         for batch in batches {
-            writing.push(batch)?;
+            writing.push(batch).await?;
         }
         writing.finish()
     }
@@ -250,22 +261,27 @@ impl Sink {
     }
 }
 
-/// Runs `frame` to its end, handing each batch to `writing` (if any) as it comes; its rows.
+/// Runs `frame` to its end, handing each batch to `writing` (if any) as it comes. Returns the
+/// rows when `keep`; otherwise each batch is let go once written, so that a query's rows
+/// never need to fit in memory together.
 ///
 /// # Errors
 /// The query failing, or the writing.
-pub async fn collect(
+pub async fn drain(
     frame: DataFrame,
     mut writing: Option<&mut Writing>,
+    keep: bool,
 ) -> anyhow::Result<Vec<RecordBatch>> {
     let mut stream = frame.execute_stream().await.map_err(query_failed)?;
     let mut rows = Vec::new();
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(query_failed)?;
         if let Some(writing) = writing.as_deref_mut() {
-            writing.push(&batch)?;
+            writing.push(&batch).await?;
         }
-        rows.push(batch);
+        if keep {
+            rows.push(batch);
+        }
     }
     Ok(rows)
 }
