@@ -263,7 +263,7 @@ impl Sink {
 
 /// Runs `frame` to its end, handing each batch to `writing` (if any) as it comes. Returns the
 /// rows when `keep`; otherwise each batch is let go once written, so that a query's rows
-/// never need to fit in memory together.
+/// written to a file never need to fit in memory together.
 ///
 /// # Errors
 /// The query failing, or the writing.
