@@ -90,7 +90,8 @@ impl<W: Write> Write for PipeWatch<W> {
 pub struct Writing {
     /// At most [`WRITE_AHEAD`] batches wait for the writer: a query making rows faster than
     /// they are written waits, instead of its rows piling up in memory.
-    rows: mpsc::Sender<RecordBatch>,
+    /// Taken when the rows end.
+    rows: Option<mpsc::Sender<RecordBatch>>,
     /// Set by `finish`: the rows ended where they were meant to.
     complete: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<anyhow::Result<()>>>,
@@ -113,7 +114,13 @@ impl Writing {
             None => batch.num_rows(),
         };
         self.given += batch.num_rows();
-        if room > 0 && self.rows.send(batch.slice(0, room)).await.is_err() {
+        if room == 0 {
+            return Ok(());
+        }
+        let Some(rows) = &self.rows else {
+            return Err(anyhow::anyhow!("the writer stopped"));
+        };
+        if rows.send(batch.slice(0, room)).await.is_err() {
             return Err(self
                 .join()
                 .unwrap_or_else(|| anyhow::anyhow!("the writer stopped")));
@@ -138,8 +145,7 @@ impl Writing {
 
     /// Closes the rows and waits for the thread; its error, if it failed.
     fn join(&mut self) -> Option<anyhow::Error> {
-        let (rows, _) = mpsc::channel(1);
-        drop(std::mem::replace(&mut self.rows, rows));
+        self.rows = None;
         let thread = self.thread.take()?;
         match thread.join() {
             Ok(written) => written.err(),
@@ -166,7 +172,7 @@ impl Sink {
             sink.write_all(&schema, batches, &ended)
         });
         Writing {
-            rows,
+            rows: Some(rows),
             complete,
             thread: Some(thread),
             given: 0,
